@@ -1,0 +1,196 @@
+//===- QntOps.cpp - qnt op verifiers ---------------------------------------===//
+//
+// Verifiers check what the executor and later lowerings rely on: feature
+// dimensions agree, head counts divide, and weights have static shapes.
+// Dynamic (leading) dimensions are accepted wherever a static one is.
+//
+//===----------------------------------------------------------------------===//
+#include "Qnt/IR/QntDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace qopt::qnt;
+
+namespace {
+
+/// True when two dimensions may be equal at run time.
+bool dimsCompatible(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+int64_t lastDim(Value v) { return cast<RankedTensorType>(v.getType()).getShape().back(); }
+
+LogicalResult requireRankAtLeast(Operation *op, Value v, int64_t rank,
+                                 StringRef what) {
+  if (cast<RankedTensorType>(v.getType()).getRank() < rank)
+    return op->emitOpError() << what << " must have rank >= " << rank;
+  return success();
+}
+
+LogicalResult requireStaticMatrix(Operation *op, Value v, StringRef what) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (type.getRank() != 2 || !type.hasStaticShape())
+    return op->emitOpError() << what << " must be a statically shaped 2-D tensor, got "
+                             << type;
+  return success();
+}
+
+/// Checks that `result` has the leading dims of `input` and last dim `last`.
+LogicalResult verifyRowMap(Operation *op, Value input, Value result,
+                           int64_t last) {
+  auto in = cast<RankedTensorType>(input.getType());
+  auto out = cast<RankedTensorType>(result.getType());
+  if (in.getRank() != out.getRank())
+    return op->emitOpError() << "result rank " << out.getRank()
+                             << " does not match input rank " << in.getRank();
+  for (int64_t i = 0; i + 1 < in.getRank(); ++i)
+    if (!dimsCompatible(in.getDimSize(i), out.getDimSize(i)))
+      return op->emitOpError() << "result dimension " << i << " ("
+                               << out.getDimSize(i) << ") does not match input ("
+                               << in.getDimSize(i) << ")";
+  if (!dimsCompatible(out.getShape().back(), last))
+    return op->emitOpError() << "result feature dimension " << out.getShape().back()
+                             << " should be " << last;
+  return success();
+}
+
+/// Shared by linear and lm_head: x [..., K], W [N, K] -> [..., N].
+LogicalResult verifyWeightProduct(Operation *op, Value input, Value weight,
+                                  Value result) {
+  if (failed(requireRankAtLeast(op, input, 1, "input")) ||
+      failed(requireStaticMatrix(op, weight, "weight")))
+    return failure();
+  auto w = cast<RankedTensorType>(weight.getType());
+  if (!dimsCompatible(lastDim(input), w.getDimSize(1)))
+    return op->emitOpError() << "input features (" << lastDim(input)
+                             << ") do not match weight in_features ("
+                             << w.getDimSize(1) << ")";
+  return verifyRowMap(op, input, result, w.getDimSize(0));
+}
+
+} // namespace
+
+LogicalResult ParamOp::verify() {
+  if (getName().empty())
+    return emitOpError("parameter name must not be empty");
+  if (!getType().hasStaticShape())
+    return emitOpError() << "parameter type must be statically shaped, got "
+                         << getType();
+  return success();
+}
+
+LogicalResult EmbeddingOp::verify() {
+  if (failed(requireStaticMatrix(*this, getTable(), "table")))
+    return failure();
+  auto tokens = getTokens().getType();
+  auto out = getResult().getType();
+  if (out.getRank() != tokens.getRank() + 1)
+    return emitOpError("result rank must be the token rank plus one");
+  for (int64_t i = 0; i < tokens.getRank(); ++i)
+    if (!dimsCompatible(tokens.getDimSize(i), out.getDimSize(i)))
+      return emitOpError() << "result dimension " << i
+                           << " does not match the token dimension";
+  int64_t dim = getTable().getType().getDimSize(1);
+  if (!dimsCompatible(out.getShape().back(), dim))
+    return emitOpError() << "result feature dimension " << out.getShape().back()
+                         << " does not match table width " << dim;
+  return success();
+}
+
+LogicalResult RmsNormOp::verify() {
+  auto w = getWeight().getType();
+  if (w.getRank() != 1 || !w.hasStaticShape())
+    return emitOpError() << "weight must be a static 1-D tensor, got " << w;
+  if (failed(requireRankAtLeast(*this, getInput(), 1, "input")))
+    return failure();
+  if (!dimsCompatible(lastDim(getInput()), w.getDimSize(0)))
+    return emitOpError() << "weight length " << w.getDimSize(0)
+                         << " does not match input features " << lastDim(getInput());
+  if (getInput().getType() != getResult().getType())
+    return emitOpError("result type must equal the input type");
+  if (!(getEps().convertToFloat() > 0.0f))
+    return emitOpError("eps must be positive");
+  return success();
+}
+
+LogicalResult LinearOp::verify() {
+  if (failed(verifyWeightProduct(*this, getInput(), getWeight(), getResult())))
+    return failure();
+  if (Value bias = getBias()) {
+    auto b = cast<RankedTensorType>(bias.getType());
+    int64_t n = getWeight().getType().getDimSize(0);
+    if (b.getRank() != 1 || b.getDimSize(0) != n)
+      return emitOpError() << "bias must be a 1-D tensor of " << n
+                           << " elements, got " << b;
+  }
+  return success();
+}
+
+LogicalResult LmHeadOp::verify() {
+  return verifyWeightProduct(*this, getInput(), getWeight(), getResult());
+}
+
+LogicalResult MatMulOp::verify() {
+  auto l = getLhs().getType(), r = getRhs().getType(), o = getResult().getType();
+  if (l.getRank() != 2 || r.getRank() != 2 || o.getRank() != 2)
+    return emitOpError("operands and result must be 2-D");
+  if (!dimsCompatible(l.getDimSize(1), r.getDimSize(0)))
+    return emitOpError() << "contraction dimensions differ: " << l.getDimSize(1)
+                         << " vs " << r.getDimSize(0);
+  if (!dimsCompatible(o.getDimSize(0), l.getDimSize(0)) ||
+      !dimsCompatible(o.getDimSize(1), r.getDimSize(1)))
+    return emitOpError("result shape must be [lhs rows, rhs columns]");
+  return success();
+}
+
+LogicalResult RopeOp::verify() {
+  int64_t headDim = getHeadDim();
+  if (headDim <= 0 || headDim % 2 != 0)
+    return emitOpError() << "head_dim must be positive and even, got " << headDim;
+  if (getInput().getType().getRank() != 2)
+    return emitOpError("input must be [seq, heads * head_dim]");
+  int64_t width = lastDim(getInput());
+  if (!ShapedType::isDynamic(width) && width % headDim != 0)
+    return emitOpError() << "feature dimension " << width
+                         << " is not a multiple of head_dim " << headDim;
+  if (!(getTheta().convertToFloat() > 0.0f))
+    return emitOpError("theta must be positive");
+  return success();
+}
+
+LogicalResult AttentionOp::verify() {
+  int64_t heads = getNumHeads(), kvHeads = getNumKvHeads(), headDim = getHeadDim();
+  if (heads <= 0 || kvHeads <= 0 || headDim <= 0)
+    return emitOpError("num_heads, num_kv_heads and head_dim must be positive");
+  if (heads % kvHeads != 0)
+    return emitOpError() << "num_heads (" << heads
+                         << ") must be a multiple of num_kv_heads (" << kvHeads << ")";
+  for (auto [v, what] : {std::pair<Value, StringRef>{getQ(), "q"},
+                         {getK(), "k"}, {getV(), "v"}, {getResult(), "result"}})
+    if (cast<RankedTensorType>(v.getType()).getRank() != 2)
+      return emitOpError() << what << " must be 2-D [seq, features]";
+  if (!dimsCompatible(lastDim(getQ()), heads * headDim))
+    return emitOpError() << "q features must be num_heads * head_dim = "
+                         << heads * headDim;
+  if (!dimsCompatible(lastDim(getResult()), heads * headDim))
+    return emitOpError() << "result features must be num_heads * head_dim = "
+                         << heads * headDim;
+  for (Value kv : {getK(), getV()})
+    if (!dimsCompatible(lastDim(kv), kvHeads * headDim))
+      return emitOpError() << "k and v features must be num_kv_heads * head_dim = "
+                           << kvHeads * headDim;
+  KVCacheType cache = getCache().getType();
+  if (getLayer() < 0 || getLayer() >= cache.getLayers())
+    return emitOpError() << "layer " << getLayer() << " is outside the cache's "
+                         << cache.getLayers() << " layers";
+  if (cache.getKvHeads() != kvHeads || cache.getHeadDim() != headDim)
+    return emitOpError() << "cache holds " << cache.getKvHeads() << " heads of "
+                         << cache.getHeadDim() << ", attention needs " << kvHeads
+                         << " heads of " << headDim;
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "Qnt/IR/QntOps.cpp.inc"

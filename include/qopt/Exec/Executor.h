@@ -1,0 +1,64 @@
+//===- Executor.h - the reference executor of qnt IR ------------*- C++ -*-===//
+//
+// Interprets the `forward` function of a qnt module on the CPU. It owns the KV
+// cache and a thread pool; parameters come from the ParameterStore (f16/bf16
+// parameters are widened to f32 once, when the executor is created).
+//
+//===----------------------------------------------------------------------===//
+#ifndef QOPT_EXEC_EXECUTOR_H
+#define QOPT_EXEC_EXECUTOR_H
+
+#include "qopt/Support/ParameterStore.h"
+#include "qopt/Support/ThreadPool.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <vector>
+
+namespace qopt {
+
+struct ExecOptions {
+  /// Worker threads; 0 = one per hardware thread.
+  unsigned threads = 0;
+};
+
+class Executor {
+public:
+  /// Checks the entry point's signature and resolves every qnt.param against
+  /// `store` (presence, shape, element type).
+  static llvm::Expected<std::unique_ptr<Executor>>
+  create(mlir::ModuleOp module, std::shared_ptr<ParameterStore> store,
+         ExecOptions options = {});
+
+  /// Runs tokens at positions pos .. pos+n-1, appending to the KV cache, and
+  /// returns row-major logits [n, vocab].
+  llvm::Expected<std::vector<float>> forward(llvm::ArrayRef<int32_t> tokens, int64_t pos);
+
+  int64_t vocabSize() const { return vocab; }
+  int64_t maxSeqLen() const { return maxSeq; }
+
+private:
+  Executor(mlir::func::FuncOp fn, std::shared_ptr<ParameterStore> store,
+           ExecOptions options);
+  llvm::Error resolveParameters();
+
+  mlir::Operation *entry;
+  std::shared_ptr<ParameterStore> store;
+  ThreadPool pool;
+  /// qnt.param op -> its f32 data (into the store, or into `widened`).
+  llvm::DenseMap<mlir::Operation *, const float *> paramData;
+  std::vector<std::unique_ptr<std::vector<float>>> widened;
+  /// [layers][maxSeq][kvHeads * headDim] for keys and for values.
+  std::vector<float> cacheKeys, cacheValues;
+  int64_t cacheLayers = 0, cacheRowWidth = 0;
+  int64_t vocab = 0, maxSeq = 0;
+};
+
+} // namespace qopt
+
+#endif

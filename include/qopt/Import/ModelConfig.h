@@ -1,0 +1,56 @@
+//===- ModelConfig.h - hyperparameters of a Llama-family model --*- C++ -*-===//
+#ifndef QOPT_IMPORT_MODELCONFIG_H
+#define QOPT_IMPORT_MODELCONFIG_H
+
+#include "qopt/Support/ParameterStore.h"
+
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+
+namespace qopt {
+
+enum class RopePairing { Interleaved, RotateHalf };
+
+struct ModelConfig {
+  int64_t dim = 0;
+  int64_t hiddenDim = 0;
+  int64_t numLayers = 0;
+  int64_t numHeads = 0;
+  int64_t numKvHeads = 0;
+  int64_t vocabSize = 0;
+  int64_t maxSeqLen = 0;
+  float normEps = 1e-5f;
+  float ropeTheta = 10000.0f;
+  bool tiedClassifier = true;
+  RopePairing rope = RopePairing::Interleaved;
+  /// Where it came from, for reports ("llama2.c v0", "hf safetensors", ...).
+  std::string source;
+
+  int64_t headDim() const { return numHeads ? dim / numHeads : 0; }
+  int64_t kvDim() const { return numKvHeads * headDim(); }
+  /// Checks the numbers are positive and consistent with each other.
+  llvm::Error validate() const;
+};
+
+/// Canonical parameter names, shared by every importer and the graph builder.
+namespace param {
+std::string tokEmbeddings();
+std::string finalNorm();
+std::string classifier();
+std::string layer(int64_t i, const char *leaf);
+} // namespace param
+
+/// The result of an importer: configuration plus weights under canonical names.
+struct ImportedModel {
+  ModelConfig config;
+  std::shared_ptr<ParameterStore> params;
+};
+
+/// Fails if any floating-point parameter holds NaN or Inf, naming it.
+llvm::Error checkFiniteParameters(const ParameterStore &store);
+
+} // namespace qopt
+
+#endif

@@ -1,0 +1,59 @@
+//===- Generate.cpp --------------------------------------------------------===//
+#include "qopt/Driver/Generate.h"
+
+#include "qopt/Support/Error.h"
+
+#include <chrono>
+
+namespace qopt {
+
+llvm::Expected<GenerateStats> generate(Executor &exec, const Tokenizer &tokenizer,
+                                       const GenerateOptions &options,
+                                       const std::function<void(const std::string &)> &emit) {
+  if (options.steps > exec.maxSeqLen())
+    return makeError("-n " + llvm::Twine(options.steps) +
+                     " is beyond the model's context of " + llvm::Twine(exec.maxSeqLen()) +
+                     " tokens");
+  if (options.temperature < 0.0f)
+    return makeError("temperature must be >= 0");
+  std::vector<int32_t> prompt = tokenizer.encode(options.prompt, /*bos=*/true, false);
+  int64_t n = int64_t(prompt.size());
+  if (n >= options.steps)
+    return makeError("the prompt has " + llvm::Twine(n) +
+                     " tokens (with BOS); -n must be larger to generate anything (at most " +
+                     llvm::Twine(exec.maxSeqLen()) + ")");
+  GenerateStats stats;
+  stats.promptTokens = n;
+  for (int64_t i = 1; i < n; ++i)
+    emit(tokenizer.decode(prompt[i - 1], prompt[i]));
+
+  auto start = std::chrono::steady_clock::now();
+  Sampler sampler(options.temperature, options.topP, options.seed);
+  auto logits = exec.forward(prompt, 0);
+  if (!logits)
+    return logits.takeError();
+  int64_t vocab = exec.vocabSize();
+  int32_t previous = prompt.back();
+  // As llama2.c: the forward at position p (from n-1 to steps-1) yields the
+  // token for position p+1.
+  for (int64_t p = n - 1; p < options.steps; ++p) {
+    if (p > n - 1) {
+      logits = exec.forward({previous}, p);
+      if (!logits)
+        return logits.takeError();
+    }
+    size_t rows = logits->size() / size_t(vocab);
+    int32_t next = sampler.sample(
+        llvm::ArrayRef<float>(logits->data() + (rows - 1) * vocab, size_t(vocab)));
+    if (next == Tokenizer::kBos)
+      break;
+    emit(tokenizer.decode(previous, next));
+    previous = next;
+    ++stats.generatedTokens;
+  }
+  stats.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return stats;
+}
+
+} // namespace qopt

@@ -1,0 +1,114 @@
+//===- LoadedModel.cpp -----------------------------------------------------===//
+#include "qopt/Driver/LoadedModel.h"
+
+#include "qopt/Import/GraphBuilder.h"
+#include "qopt/Import/Importers.h"
+#include "qopt/InitAll.h"
+#include "qopt/Support/Error.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+
+namespace qopt {
+
+std::unique_ptr<mlir::MLIRContext> createContext() {
+  mlir::DialectRegistry registry;
+  registerAllDialects(registry);
+  auto ctx = std::make_unique<mlir::MLIRContext>(registry);
+  ctx->loadAllAvailableDialects();
+  return ctx;
+}
+
+std::string findTokenizerNear(llvm::StringRef checkpoint) {
+  llvm::SmallString<256> dir(checkpoint);
+  if (!llvm::sys::fs::is_directory(checkpoint))
+    llvm::sys::path::remove_filename(dir);
+  if (dir.empty())
+    dir = ".";
+  llvm::SmallString<256> candidate(dir);
+  llvm::sys::path::append(candidate, "tokenizer.bin");
+  if (llvm::sys::fs::exists(candidate))
+    return std::string(candidate);
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (llvm::sys::fs::directory_iterator it(dir, ec), end; it != end && !ec;
+       it.increment(ec)) {
+    llvm::StringRef name = llvm::sys::path::filename(it->path());
+    if (name.starts_with("tok") && name.ends_with(".bin"))
+      found.push_back(it->path());
+  }
+  return found.size() == 1 ? found.front() : std::string();
+}
+
+/// Resolves `file` relative to the directory of `anchor`.
+static std::string besides(llvm::StringRef anchor, llvm::StringRef file) {
+  if (llvm::sys::path::is_absolute(file))
+    return file.str();
+  llvm::SmallString<256> path(anchor);
+  llvm::sys::path::remove_filename(path);
+  llvm::sys::path::append(path, file);
+  return std::string(path);
+}
+
+static llvm::Expected<LoadedModel> loadMlir(llvm::StringRef path) {
+  LoadedModel m;
+  m.context = createContext();
+  std::string diagnostics;
+  {
+    llvm::raw_string_ostream os(diagnostics);
+    llvm::SourceMgr sourceMgr;
+    mlir::SourceMgrDiagnosticHandler handler(sourceMgr, m.context.get(), os);
+    m.module = mlir::parseSourceFile<mlir::ModuleOp>(path, sourceMgr,
+                                                     mlir::ParserConfig(m.context.get()));
+  }
+  if (!m.module) {
+    if (!llvm::sys::fs::exists(path))
+      return makeError("cannot open '" + path + "': no such file");
+    llvm::StringRef first = llvm::StringRef(diagnostics).split('\n').first;
+    return makeError("malformed IR: " + first.trim());
+  }
+  auto params = (*m.module)->getAttrOfType<mlir::StringAttr>(kParamsAttr);
+  if (!params)
+    return makeError(path + ": module has no '" + kParamsAttr +
+                     "' attribute naming its parameter file");
+  auto store = ParameterStore::open(besides(path, params.getValue()));
+  if (!store)
+    return store.takeError();
+  m.params = std::move(*store);
+  auto config = readModelConfig(*m.module);
+  if (!config)
+    return makeError(path + ": " + llvm::toString(config.takeError()));
+  m.config = *config;
+  if (auto tok = (*m.module)->getAttrOfType<mlir::StringAttr>(kTokenizerAttr))
+    m.tokenizerPath = besides(path, tok.getValue());
+  return m;
+}
+
+static llvm::Expected<LoadedModel> loadCheckpoint(llvm::StringRef path) {
+  auto imported = importCheckpoint(path);
+  if (!imported)
+    return imported.takeError();
+  LoadedModel m;
+  m.context = createContext();
+  m.config = imported->config;
+  m.params = imported->params;
+  m.module = buildLlamaModule(*m.context, m.config, *m.params);
+  m.tokenizerPath = findTokenizerNear(path);
+  return m;
+}
+
+llvm::Expected<LoadedModel> loadModel(llvm::StringRef path,
+                                      llvm::StringRef tokenizerOverride) {
+  auto loaded = path.ends_with(".mlir") ? loadMlir(path) : loadCheckpoint(path);
+  if (!loaded)
+    return loaded.takeError();
+  if (!tokenizerOverride.empty())
+    loaded->tokenizerPath = tokenizerOverride.str();
+  return loaded;
+}
+
+} // namespace qopt

@@ -1,0 +1,279 @@
+//===- Executor.cpp - interpret qnt IR -------------------------------------===//
+#include "qopt/Exec/Executor.h"
+
+#include "Qnt/IR/QntDialect.h"
+#include "qopt/Exec/Kernels.h"
+#include "qopt/Import/GraphBuilder.h"
+#include "qopt/Support/Error.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+
+using namespace mlir;
+
+namespace qopt {
+
+namespace {
+
+/// A run-time activation: its shape and f32 data, or a view of a parameter.
+struct Act {
+  SmallVector<int64_t, 2> shape;
+  std::vector<float> storage;
+  const float *view = nullptr;
+
+  const float *data() const { return view ? view : storage.data(); }
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    return n;
+  }
+  int64_t rows() const { return shape.empty() ? 1 : numel() / shape.back(); }
+  int64_t cols() const { return shape.empty() ? 1 : shape.back(); }
+
+  static Act withShape(ArrayRef<int64_t> shape) {
+    Act a;
+    a.shape.assign(shape.begin(), shape.end());
+    a.storage.resize(a.numel());
+    return a;
+  }
+};
+
+std::string describe(Operation *op) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << op->getName() << " at " << op->getLoc();
+  return s;
+}
+
+} // namespace
+
+Executor::Executor(func::FuncOp fn, std::shared_ptr<ParameterStore> store,
+                   ExecOptions options)
+    : entry(fn), store(std::move(store)), pool(options.threads) {}
+
+llvm::Expected<std::unique_ptr<Executor>>
+Executor::create(ModuleOp module, std::shared_ptr<ParameterStore> store,
+                 ExecOptions options) {
+  auto fn = module.lookupSymbol<func::FuncOp>(kForwardFunc);
+  if (!fn || fn.isExternal())
+    return makeError(llvm::Twine("module has no '") + kForwardFunc + "' function");
+  FunctionType type = fn.getFunctionType();
+  auto tokens = type.getNumInputs() == 3
+                    ? dyn_cast<RankedTensorType>(type.getInput(0))
+                    : RankedTensorType();
+  auto cache = type.getNumInputs() == 3 ? dyn_cast<qnt::KVCacheType>(type.getInput(2))
+                                        : qnt::KVCacheType();
+  auto logits = type.getNumResults() == 1
+                    ? dyn_cast<RankedTensorType>(type.getResult(0))
+                    : RankedTensorType();
+  if (!tokens || tokens.getRank() != 1 || !tokens.getElementType().isInteger(32) ||
+      !type.getInput(1).isIndex() || !cache || !logits || logits.getRank() != 2 ||
+      ShapedType::isDynamic(logits.getDimSize(1)))
+    return makeError(llvm::Twine("'") + kForwardFunc +
+                     "' must have type (tensor<?xi32>, index, !qnt.kv_cache<...>) -> "
+                     "tensor<?xVOCABxf32>");
+  if (!store)
+    return makeError("no parameter store was given to the executor");
+  std::unique_ptr<Executor> exec(new Executor(fn, std::move(store), options));
+  exec->vocab = logits.getDimSize(1);
+  exec->maxSeq = cache.getMaxSeqLen();
+  exec->cacheLayers = cache.getLayers();
+  exec->cacheRowWidth = cache.getKvHeads() * cache.getHeadDim();
+  size_t cacheFloats = size_t(exec->cacheLayers) * exec->maxSeq * exec->cacheRowWidth;
+  exec->cacheKeys.assign(cacheFloats, 0.0f);
+  exec->cacheValues.assign(cacheFloats, 0.0f);
+  if (llvm::Error err = exec->resolveParameters())
+    return std::move(err);
+  return exec;
+}
+
+llvm::Error Executor::resolveParameters() {
+  llvm::Error result = llvm::Error::success();
+  entry->walk([&](qnt::ParamOp op) {
+    if (result)
+      return;
+    auto view = store->get(op.getName());
+    if (!view) {
+      result = view.takeError();
+      return;
+    }
+    const TensorView &t = **view;
+    RankedTensorType type = op.getType();
+    if (ArrayRef<int64_t>(t.shape) != type.getShape()) {
+      TensorView expected;
+      expected.shape.assign(type.getShape().begin(), type.getShape().end());
+      result = makeError("parameter '" + op.getName() + "' has shape " +
+                         t.shapeString() + " in the store but the IR expects " +
+                         expected.shapeString());
+      return;
+    }
+    Type elt = type.getElementType();
+    bool matches = (elt.isF32() && t.dtype == DType::F32) ||
+                   (elt.isF16() && t.dtype == DType::F16) ||
+                   (elt.isBF16() && t.dtype == DType::BF16);
+    if (!matches) {
+      std::string eltName;
+      llvm::raw_string_ostream(eltName) << elt;
+      result = makeError("parameter '" + op.getName() + "' is " + dtypeName(t.dtype) +
+                         " in the store but the IR expects " + eltName);
+      return;
+    }
+    bool aligned = reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0;
+    if (t.dtype == DType::F32 && aligned) {
+      paramData[op] = reinterpret_cast<const float *>(t.data);
+    } else {
+      widened.push_back(std::make_unique<std::vector<float>>(t.toFloats()));
+      paramData[op] = widened.back()->data();
+    }
+  });
+  return result;
+}
+
+llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tokens,
+                                                    int64_t pos) {
+  int64_t n = int64_t(tokens.size());
+  if (n == 0)
+    return makeError("forward needs at least one token");
+  if (pos < 0 || pos + n > maxSeq)
+    return makeError("positions " + llvm::Twine(pos) + ".." + llvm::Twine(pos + n - 1) +
+                     " exceed the model's context of " + llvm::Twine(maxSeq) + " tokens");
+  for (int32_t t : tokens)
+    if (t < 0 || t >= vocab)
+      return makeError("token id " + llvm::Twine(t) + " is outside the vocabulary of " +
+                       llvm::Twine(vocab));
+
+  auto fn = cast<func::FuncOp>(entry);
+  Block &body = fn.getBody().front();
+  Value tokenArg = body.getArgument(0);
+  llvm::DenseMap<Value, Act> values;
+  auto in = [&](Value v) -> const Act & { return values.find(v)->second; };
+
+  llvm::Error failure = llvm::Error::success();
+  std::vector<float> logits;
+  for (Operation &opRef : body) {
+    Operation *op = &opRef;
+    auto fail = [&](const llvm::Twine &why) {
+      failure = makeError(describe(op) + ": " + why);
+    };
+    llvm::TypeSwitch<Operation *>(op)
+        .Case([&](qnt::ParamOp p) {
+          Act a;
+          a.shape.assign(p.getType().getShape().begin(), p.getType().getShape().end());
+          a.view = paramData.lookup(p);
+          values[p] = std::move(a);
+        })
+        .Case([&](qnt::EmbeddingOp e) {
+          if (e.getTokens() != tokenArg)
+            return fail("embedding tokens must be the entry's token argument");
+          const Act &table = in(e.getTable());
+          int64_t dim = table.cols();
+          Act out = Act::withShape({n, dim});
+          for (int64_t i = 0; i < n; ++i)
+            std::copy(table.data() + tokens[i] * dim, table.data() + (tokens[i] + 1) * dim,
+                      out.storage.data() + i * dim);
+          values[e] = std::move(out);
+        })
+        .Case([&](qnt::RmsNormOp r) {
+          const Act &x = in(r.getInput());
+          Act out = Act::withShape(x.shape);
+          kernels::rmsNorm(x.data(), x.rows(), x.cols(), in(r.getWeight()).data(),
+                           r.getEps().convertToFloat(), out.storage.data());
+          values[r] = std::move(out);
+        })
+        .Case([&](qnt::LinearOp l) {
+          const Act &x = in(l.getInput()), &w = in(l.getWeight());
+          SmallVector<int64_t, 2> shape(x.shape);
+          shape.back() = w.shape[0];
+          Act out = Act::withShape(shape);
+          kernels::linear(pool, x.data(), x.rows(), x.cols(), w.data(), w.shape[0],
+                          l.getBias() ? in(l.getBias()).data() : nullptr,
+                          out.storage.data());
+          values[l] = std::move(out);
+        })
+        .Case([&](qnt::LmHeadOp l) {
+          const Act &x = in(l.getInput()), &w = in(l.getWeight());
+          SmallVector<int64_t, 2> shape(x.shape);
+          shape.back() = w.shape[0];
+          Act out = Act::withShape(shape);
+          kernels::linear(pool, x.data(), x.rows(), x.cols(), w.data(), w.shape[0],
+                          nullptr, out.storage.data());
+          values[l] = std::move(out);
+        })
+        .Case([&](qnt::MatMulOp mm) {
+          const Act &a = in(mm.getLhs()), &b = in(mm.getRhs());
+          if (a.cols() != b.shape[0])
+            return fail("contraction dimensions differ at run time");
+          Act out = Act::withShape({a.shape[0], b.shape[1]});
+          kernels::matmul(pool, a.data(), a.shape[0], a.cols(), b.data(), b.shape[1],
+                          out.storage.data());
+          values[mm] = std::move(out);
+        })
+        .Case([&](qnt::RopeOp r) {
+          const Act &x = in(r.getInput());
+          Act out = Act::withShape(x.shape);
+          kernels::rope(x.data(), x.rows(), x.cols(), r.getHeadDim(), pos,
+                        r.getTheta().convertToFloat(),
+                        r.getStyle() == qnt::RopeStyle::Interleaved, out.storage.data());
+          values[r] = std::move(out);
+        })
+        .Case([&](qnt::AttentionOp a) {
+          const Act &q = in(a.getQ()), &k = in(a.getK()), &v = in(a.getV());
+          if (q.rows() != n || k.rows() != n || v.rows() != n)
+            return fail("q, k and v must have one row per token");
+          int64_t headDim = a.getHeadDim();
+          float scale = a.getScale() ? a.getScale()->convertToFloat()
+                                     : 1.0f / std::sqrt(float(headDim));
+          size_t layerOffset = size_t(a.getLayer()) * maxSeq * cacheRowWidth;
+          kernels::KVSlice slice{cacheKeys.data() + layerOffset,
+                                 cacheValues.data() + layerOffset, maxSeq};
+          Act out = Act::withShape({n, a.getNumHeads() * headDim});
+          kernels::attention(pool, q.data(), k.data(), v.data(), n, pos, slice,
+                             a.getNumHeads(), a.getNumKvHeads(), headDim, scale,
+                             out.storage.data());
+          values[a] = std::move(out);
+        })
+        .Case([&](qnt::SiluOp s) {
+          const Act &x = in(s.getInput());
+          Act out = Act::withShape(x.shape);
+          kernels::silu(x.data(), x.numel(), out.storage.data());
+          values[s] = std::move(out);
+        })
+        .Case([&](qnt::GeluOp g) {
+          const Act &x = in(g.getInput());
+          Act out = Act::withShape(x.shape);
+          kernels::gelu(x.data(), x.numel(), g.getApproximateTanh(), out.storage.data());
+          values[g] = std::move(out);
+        })
+        .Case([&](qnt::SwigluOp s) {
+          const Act &g = in(s.getGate()), &u = in(s.getUp());
+          Act out = Act::withShape(g.shape);
+          kernels::swiglu(g.data(), u.data(), g.numel(), out.storage.data());
+          values[s] = std::move(out);
+        })
+        .Case([&](qnt::AddOp a) {
+          const Act &l = in(a.getLhs()), &r = in(a.getRhs());
+          Act out = Act::withShape(l.shape);
+          kernels::add(l.data(), r.data(), l.numel(), out.storage.data());
+          values[a] = std::move(out);
+        })
+        .Case([&](qnt::MulOp m) {
+          const Act &l = in(m.getLhs()), &r = in(m.getRhs());
+          Act out = Act::withShape(l.shape);
+          kernels::mul(l.data(), r.data(), l.numel(), out.storage.data());
+          values[m] = std::move(out);
+        })
+        .Case([&](func::ReturnOp r) {
+          const Act &result = values.find(r.getOperand(0))->second;
+          logits.assign(result.data(), result.data() + result.numel());
+        })
+        .Default([&](Operation *other) { fail("the executor does not support this op"); });
+    if (failure)
+      return std::move(failure);
+  }
+  return logits;
+}
+
+} // namespace qopt

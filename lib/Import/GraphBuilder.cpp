@@ -1,0 +1,164 @@
+//===- GraphBuilder.cpp - emit the qnt graph of a Llama-family model -------===//
+#include "qopt/Import/GraphBuilder.h"
+
+#include "Qnt/IR/QntDialect.h"
+#include "qopt/Support/Error.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+
+namespace qopt {
+
+namespace {
+
+class LlamaEmitter {
+public:
+  LlamaEmitter(OpBuilder &b, const ModelConfig &c, const ParameterStore &params)
+      : b(b), c(c), params(params), loc(b.getUnknownLoc()),
+        f32(b.getF32Type()) {}
+
+  void emitBody(Value tokens, Value pos, Value cache) {
+    Value table = param(param::tokEmbeddings());
+    Value x = b.create<qnt::EmbeddingOp>(loc, act(c.dim), tokens, table);
+    for (int64_t l = 0; l < c.numLayers; ++l)
+      x = emitLayer(l, x, pos, cache);
+    Value h = rmsNorm(x, param(param::finalNorm()));
+    Value classifier = param(c.tiedClassifier ? param::tokEmbeddings()
+                                              : param::classifier());
+    Value logits = b.create<qnt::LmHeadOp>(loc, act(c.vocabSize), h, classifier);
+    b.create<func::ReturnOp>(loc, logits);
+  }
+
+private:
+  Value emitLayer(int64_t l, Value x, Value pos, Value cache) {
+    int64_t hd = c.headDim();
+    Value h = rmsNorm(x, param(param::layer(l, "attention_norm")));
+    Value q = linear(h, param::layer(l, "wq"), c.dim);
+    Value k = linear(h, param::layer(l, "wk"), c.kvDim());
+    Value v = linear(h, param::layer(l, "wv"), c.kvDim());
+    auto style = c.rope == RopePairing::Interleaved ? qnt::RopeStyle::Interleaved
+                                                    : qnt::RopeStyle::RotateHalf;
+    auto styleAttr = qnt::RopeStyleAttr::get(b.getContext(), style);
+    q = b.create<qnt::RopeOp>(loc, q.getType(), q, pos, b.getI64IntegerAttr(hd),
+                              b.getF32FloatAttr(c.ropeTheta), styleAttr);
+    k = b.create<qnt::RopeOp>(loc, k.getType(), k, pos, b.getI64IntegerAttr(hd),
+                              b.getF32FloatAttr(c.ropeTheta), styleAttr);
+    Value attn = b.create<qnt::AttentionOp>(
+        loc, act(c.dim), q, k, v, cache, pos, b.getI64IntegerAttr(l),
+        b.getI64IntegerAttr(c.numHeads), b.getI64IntegerAttr(c.numKvHeads),
+        b.getI64IntegerAttr(hd), FloatAttr());
+    Value o = linear(attn, param::layer(l, "wo"), c.dim);
+    x = b.create<qnt::AddOp>(loc, x, o);
+
+    Value h2 = rmsNorm(x, param(param::layer(l, "ffn_norm")));
+    Value gate = linear(h2, param::layer(l, "w1"), c.hiddenDim);
+    Value up = linear(h2, param::layer(l, "w3"), c.hiddenDim);
+    Value act = b.create<qnt::SwigluOp>(loc, gate, up);
+    Value down = linear(act, param::layer(l, "w2"), c.dim);
+    return b.create<qnt::AddOp>(loc, x, down);
+  }
+
+  /// An activation type [?, features] in f32.
+  RankedTensorType act(int64_t features) {
+    return RankedTensorType::get({ShapedType::kDynamic, features}, f32);
+  }
+
+  Value param(const std::string &name) {
+    const TensorView *t = params.lookup(name);
+    assert(t && "importer must provide every canonical parameter");
+    Type elt = t->dtype == DType::F16    ? Type(b.getF16Type())
+               : t->dtype == DType::BF16 ? Type(b.getBF16Type())
+                                         : Type(f32);
+    auto type = RankedTensorType::get(t->shape, elt);
+    return b.create<qnt::ParamOp>(loc, type, b.getStringAttr(name));
+  }
+
+  Value rmsNorm(Value x, Value w) {
+    return b.create<qnt::RmsNormOp>(loc, x.getType(), x, w,
+                                    b.getF32FloatAttr(c.normEps));
+  }
+
+  Value linear(Value x, const std::string &weight, int64_t out) {
+    return b.create<qnt::LinearOp>(loc, act(out), x, param(weight), Value());
+  }
+
+  OpBuilder &b;
+  const ModelConfig &c;
+  const ParameterStore &params;
+  Location loc;
+  Type f32;
+};
+
+} // namespace
+
+OwningOpRef<ModuleOp> buildLlamaModule(MLIRContext &ctx, const ModelConfig &c,
+                                       const ParameterStore &params) {
+  ctx.loadDialect<qnt::QntDialect, func::FuncDialect>();
+  OpBuilder b(&ctx);
+  Location loc = b.getUnknownLoc();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+
+  SmallVector<NamedAttribute> model = {
+      b.getNamedAttr("dim", b.getI64IntegerAttr(c.dim)),
+      b.getNamedAttr("hidden_dim", b.getI64IntegerAttr(c.hiddenDim)),
+      b.getNamedAttr("n_layers", b.getI64IntegerAttr(c.numLayers)),
+      b.getNamedAttr("n_heads", b.getI64IntegerAttr(c.numHeads)),
+      b.getNamedAttr("n_kv_heads", b.getI64IntegerAttr(c.numKvHeads)),
+      b.getNamedAttr("vocab_size", b.getI64IntegerAttr(c.vocabSize)),
+      b.getNamedAttr("max_seq_len", b.getI64IntegerAttr(c.maxSeqLen)),
+      b.getNamedAttr("norm_eps", b.getF32FloatAttr(c.normEps)),
+      b.getNamedAttr("rope_theta", b.getF32FloatAttr(c.ropeTheta)),
+      b.getNamedAttr("tied_classifier", b.getBoolAttr(c.tiedClassifier)),
+      b.getNamedAttr("source", b.getStringAttr(c.source))};
+  (*module)->setAttr(kModelAttr, b.getDictionaryAttr(model));
+
+  b.setInsertionPointToEnd(module->getBody());
+  auto tokens = RankedTensorType::get({ShapedType::kDynamic}, b.getI32Type());
+  auto cache = qnt::KVCacheType::get(&ctx, c.numLayers, c.maxSeqLen, c.numKvHeads,
+                                     c.headDim(), b.getF32Type());
+  auto logits = RankedTensorType::get({ShapedType::kDynamic, c.vocabSize},
+                                      b.getF32Type());
+  auto fnType = b.getFunctionType({tokens, b.getIndexType(), cache}, {logits});
+  auto fn = b.create<func::FuncOp>(loc, kForwardFunc, fnType);
+  Block *entry = fn.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  LlamaEmitter(b, c, params)
+      .emitBody(entry->getArgument(0), entry->getArgument(1), entry->getArgument(2));
+  return module;
+}
+
+llvm::Expected<ModelConfig> readModelConfig(ModuleOp module) {
+  auto dict = module->getAttrOfType<DictionaryAttr>(kModelAttr);
+  if (!dict)
+    return makeError(llvm::Twine("module has no '") + kModelAttr + "' attribute");
+  ModelConfig c;
+  auto getInt = [&](StringRef key, int64_t &out) -> llvm::Error {
+    auto a = dict.getAs<IntegerAttr>(key);
+    if (!a)
+      return makeError(llvm::Twine(kModelAttr) + " lacks integer '" + key + "'");
+    out = a.getInt();
+    return llvm::Error::success();
+  };
+  for (auto [key, field] :
+       {std::pair<StringRef, int64_t *>{"dim", &c.dim}, {"hidden_dim", &c.hiddenDim},
+        {"n_layers", &c.numLayers}, {"n_heads", &c.numHeads},
+        {"n_kv_heads", &c.numKvHeads}, {"vocab_size", &c.vocabSize},
+        {"max_seq_len", &c.maxSeqLen}})
+    if (llvm::Error err = getInt(key, *field))
+      return std::move(err);
+  if (auto eps = dict.getAs<FloatAttr>("norm_eps"))
+    c.normEps = eps.getValueAsDouble();
+  if (auto theta = dict.getAs<FloatAttr>("rope_theta"))
+    c.ropeTheta = theta.getValueAsDouble();
+  if (auto tied = dict.getAs<BoolAttr>("tied_classifier"))
+    c.tiedClassifier = tied.getValue();
+  if (auto src = dict.getAs<StringAttr>("source"))
+    c.source = src.str();
+  if (llvm::Error err = c.validate())
+    return std::move(err);
+  return c;
+}
+
+} // namespace qopt

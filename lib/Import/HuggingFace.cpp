@@ -1,0 +1,241 @@
+//===- HuggingFace.cpp - Hugging Face Llama-family directory reader --------===//
+//
+// config.json gives the shape; weights come from model.safetensors or from the
+// shards listed in model.safetensors.index.json. HF stores q_proj/k_proj rows
+// permuted for rotate-half rotary embeddings; we keep them as they are and
+// mark the graph's rope ops rotate_half, so weights stay byte-identical to HF.
+//
+//===----------------------------------------------------------------------===//
+#include "qopt/Import/Importers.h"
+
+#include "qopt/Support/Error.h"
+#include "qopt/Support/SafeTensors.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+using nlohmann::json;
+
+namespace qopt {
+
+namespace {
+
+llvm::Expected<json> readJson(llvm::StringRef path) {
+  auto bufferOr = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+  if (!bufferOr)
+    return makeError("cannot open '" + path + "': " + bufferOr.getError().message());
+  json value = json::parse((*bufferOr)->getBuffer().begin(),
+                           (*bufferOr)->getBuffer().end(), nullptr,
+                           /*allow_exceptions=*/false);
+  if (value.is_discarded() || !value.is_object())
+    return makeError(path + ": not a JSON object");
+  return value;
+}
+
+llvm::Expected<int64_t> requireInt(const json &cfg, const char *key,
+                                   llvm::StringRef path) {
+  if (!cfg.contains(key))
+    return makeError(path + ": missing field '" + key + "'");
+  if (!cfg[key].is_number_integer())
+    return makeError(path + ": field '" + key + "' must be an integer");
+  return cfg[key].get<int64_t>();
+}
+
+llvm::Expected<ModelConfig> parseConfig(llvm::StringRef path) {
+  auto cfgOr = readJson(path);
+  if (!cfgOr)
+    return cfgOr.takeError();
+  const json &cfg = *cfgOr;
+  ModelConfig c;
+  c.source = "hf safetensors";
+  c.rope = RopePairing::RotateHalf;
+  if (cfg.contains("model_type")) {
+    if (!cfg["model_type"].is_string())
+      return makeError(path + ": field 'model_type' must be a string");
+    std::string type = cfg["model_type"].get<std::string>();
+    if (type != "llama" && type != "mistral")
+      return makeError(path + ": model_type '" + type +
+                       "' is not supported (llama, mistral)");
+  }
+  struct { const char *key; int64_t *field; } required[] = {
+      {"hidden_size", &c.dim}, {"intermediate_size", &c.hiddenDim},
+      {"num_hidden_layers", &c.numLayers}, {"num_attention_heads", &c.numHeads},
+      {"vocab_size", &c.vocabSize}};
+  for (auto &r : required) {
+    auto v = requireInt(cfg, r.key, path);
+    if (!v)
+      return v.takeError();
+    *r.field = *v;
+  }
+  auto optionalInt = [&](const char *key, int64_t fallback) -> llvm::Expected<int64_t> {
+    if (!cfg.contains(key) || cfg[key].is_null())
+      return fallback;
+    return requireInt(cfg, key, path);
+  };
+  auto kv = optionalInt("num_key_value_heads", c.numHeads);
+  auto seq = optionalInt("max_position_embeddings", 2048);
+  if (!kv)
+    return kv.takeError();
+  if (!seq)
+    return seq.takeError();
+  c.numKvHeads = *kv;
+  c.maxSeqLen = *seq;
+  auto optionalFloat = [&](const char *key, float fallback) -> llvm::Expected<float> {
+    if (!cfg.contains(key) || cfg[key].is_null())
+      return fallback;
+    if (!cfg[key].is_number())
+      return makeError(path + ": field '" + key + "' must be a number");
+    return cfg[key].get<float>();
+  };
+  auto eps = optionalFloat("rms_norm_eps", 1e-6f);
+  auto theta = optionalFloat("rope_theta", 10000.0f);
+  if (!eps)
+    return eps.takeError();
+  if (!theta)
+    return theta.takeError();
+  c.normEps = *eps;
+  c.ropeTheta = *theta;
+  c.tiedClassifier = cfg.value("tie_word_embeddings", false) == true;
+  if (cfg.contains("hidden_act") && cfg["hidden_act"] != "silu")
+    return makeError(path + ": hidden_act " + cfg["hidden_act"].dump() +
+                     " is not supported (silu)");
+  if (cfg.contains("rope_scaling") && !cfg["rope_scaling"].is_null())
+    return makeError(path + ": rope_scaling is not supported");
+  if (llvm::Error err = c.validate())
+    return makeError(path + ": " + llvm::toString(std::move(err)));
+  if (cfg.contains("head_dim") && !cfg["head_dim"].is_null() &&
+      cfg["head_dim"] != c.headDim())
+    return makeError(path + ": head_dim " + cfg["head_dim"].dump() +
+                     " is inconsistent with hidden_size / num_attention_heads = " +
+                     llvm::Twine(c.headDim()));
+  return c;
+}
+
+/// The safetensors files that make up the checkpoint.
+llvm::Expected<std::vector<std::string>> findShards(llvm::StringRef dir) {
+  llvm::SmallString<256> single(dir), index(dir);
+  llvm::sys::path::append(single, "model.safetensors");
+  llvm::sys::path::append(index, "model.safetensors.index.json");
+  if (llvm::sys::fs::exists(single))
+    return std::vector<std::string>{std::string(single)};
+  if (!llvm::sys::fs::exists(index))
+    return makeError(dir + ": no model.safetensors or model.safetensors.index.json");
+  auto idx = readJson(index);
+  if (!idx)
+    return idx.takeError();
+  if (!idx->contains("weight_map") || !(*idx)["weight_map"].is_object())
+    return makeError(index + ": missing 'weight_map' object");
+  std::set<std::string> files;
+  for (auto it = (*idx)["weight_map"].begin(); it != (*idx)["weight_map"].end(); ++it) {
+    if (!it.value().is_string())
+      return makeError(index + ": weight_map entry '" + it.key() + "' is not a file name");
+    std::string file = it.value().get<std::string>();
+    if (file.find('/') != std::string::npos)
+      return makeError(index + ": shard name '" + file + "' must be a plain file name");
+    llvm::SmallString<256> shard(dir);
+    llvm::sys::path::append(shard, file);
+    files.insert(std::string(shard));
+  }
+  return std::vector<std::string>(files.begin(), files.end());
+}
+
+/// HF tensor name -> (canonical name, expected shape).
+struct Mapping {
+  std::string canonical;
+  std::vector<int64_t> shape;
+};
+
+std::map<std::string, Mapping> expectedTensors(const ModelConfig &c) {
+  std::map<std::string, Mapping> m;
+  int64_t D = c.dim, H = c.hiddenDim, KV = c.kvDim();
+  m["model.embed_tokens.weight"] = {param::tokEmbeddings(), {c.vocabSize, D}};
+  m["model.norm.weight"] = {param::finalNorm(), {D}};
+  if (!c.tiedClassifier)
+    m["lm_head.weight"] = {param::classifier(), {c.vocabSize, D}};
+  for (int64_t l = 0; l < c.numLayers; ++l) {
+    std::string p = "model.layers." + std::to_string(l) + ".";
+    m[p + "input_layernorm.weight"] = {param::layer(l, "attention_norm"), {D}};
+    m[p + "post_attention_layernorm.weight"] = {param::layer(l, "ffn_norm"), {D}};
+    m[p + "self_attn.q_proj.weight"] = {param::layer(l, "wq"), {D, D}};
+    m[p + "self_attn.k_proj.weight"] = {param::layer(l, "wk"), {KV, D}};
+    m[p + "self_attn.v_proj.weight"] = {param::layer(l, "wv"), {KV, D}};
+    m[p + "self_attn.o_proj.weight"] = {param::layer(l, "wo"), {D, D}};
+    m[p + "mlp.gate_proj.weight"] = {param::layer(l, "w1"), {H, D}};
+    m[p + "mlp.down_proj.weight"] = {param::layer(l, "w2"), {D, H}};
+    m[p + "mlp.up_proj.weight"] = {param::layer(l, "w3"), {H, D}};
+  }
+  return m;
+}
+
+std::string shapeString(const std::vector<int64_t> &shape) {
+  TensorView v;
+  v.shape = shape;
+  return v.shapeString();
+}
+
+} // namespace
+
+llvm::Expected<ImportedModel> importHuggingFace(llvm::StringRef dir) {
+  llvm::SmallString<256> configPath(dir);
+  llvm::sys::path::append(configPath, "config.json");
+  auto config = parseConfig(configPath);
+  if (!config)
+    return config.takeError();
+  auto shards = findShards(dir);
+  if (!shards)
+    return shards.takeError();
+
+  ImportedModel model;
+  model.config = *config;
+  model.params = std::make_shared<ParameterStore>();
+  std::map<std::string, Mapping> expected = expectedTensors(*config);
+  for (const std::string &shard : *shards) {
+    auto file = readSafeTensors(shard);
+    if (!file)
+      return file.takeError();
+    for (auto &[name, view] : file->tensors) {
+      auto it = expected.find(name);
+      if (it == expected.end()) {
+        // Rotary caches some exporters store are recomputed; anything else
+        // means an architecture we do not model.
+        if (llvm::StringRef(name).ends_with("rotary_emb.inv_freq"))
+          continue;
+        if (name == "lm_head.weight" && config->tiedClassifier)
+          continue;
+        return makeError(shard + ": unexpected tensor '" + name +
+                         "' for a Llama model with this config.json");
+      }
+      if (view.dtype != DType::F32 && view.dtype != DType::F16 &&
+          view.dtype != DType::BF16)
+        return makeError(shard + ": tensor '" + name + "' has dtype " +
+                         dtypeName(view.dtype) + "; expected F32, F16 or BF16");
+      if (view.shape != it->second.shape)
+        return makeError(shard + ": tensor '" + name + "' has shape " +
+                         view.shapeString() + " but config.json implies " +
+                         shapeString(it->second.shape));
+      model.params->set(it->second.canonical, std::move(view));
+      expected.erase(it);
+    }
+  }
+  if (!expected.empty())
+    return makeError(dir + ": tensor '" + expected.begin()->first +
+                     "' is missing from the checkpoint");
+  if (llvm::Error err = checkFiniteParameters(*model.params))
+    return makeError(dir + ": " + llvm::toString(std::move(err)));
+  return model;
+}
+
+llvm::Expected<ImportedModel> importCheckpoint(llvm::StringRef path) {
+  if (!llvm::sys::fs::exists(path))
+    return makeError("checkpoint '" + path + "' does not exist");
+  if (llvm::sys::fs::is_directory(path))
+    return importHuggingFace(path);
+  return importLlama2c(path);
+}
+
+} // namespace qopt

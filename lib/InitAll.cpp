@@ -1,0 +1,21 @@
+//===- InitAll.cpp - one registration point for every qopt tool ------------===//
+#include "qopt/InitAll.h"
+
+#include "Qnt/IR/QntDialect.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Quant/IR/Quant.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+namespace qopt {
+
+void registerAllDialects(mlir::DialectRegistry &registry) {
+  registry.insert<qnt::QntDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect,
+                  mlir::quant::QuantDialect, mlir::tensor::TensorDialect>();
+}
+
+void registerAllPasses() { registerQoptPasses(); }
+
+} // namespace qopt

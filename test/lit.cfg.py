@@ -1,0 +1,19 @@
+# lit configuration for qopt. Tests read the real model from ../shared.
+import os
+import lit.formats
+
+config.name = "qopt"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["Inputs", "unittests", "CMakeLists.txt", "lit.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.qopt_obj_root, "test")
+
+config.environment["PATH"] = os.pathsep.join(
+    [config.qopt_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")])
+
+shared = os.path.abspath(os.path.join(config.qopt_src_root, "..", "shared"))
+config.substitutions.append(("%shared", shared))
+config.substitutions.append(("%python", "/usr/bin/python3"))
+config.substitutions.append(("%pyref", os.path.join(config.qopt_src_root, "python")))
+config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))

@@ -1,0 +1,41 @@
+//===- Common.h - shared pieces of the qopt subcommands ---------*- C++ -*-===//
+#ifndef QOPT_TOOLS_QOPT_COMMON_H
+#define QOPT_TOOLS_QOPT_COMMON_H
+
+#include "qopt/Driver/LoadedModel.h"
+#include "qopt/Exec/Executor.h"
+#include "qopt/Support/Tokenizer.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Error.h"
+
+namespace qopt::tool {
+
+extern llvm::cl::OptionCategory category;
+extern llvm::cl::SubCommand importCmd, runCmd, evalCmd, logitsCmd;
+
+/// --tokenizer and --threads, shared by run, eval and logits.
+extern llvm::cl::opt<std::string> tokenizerOpt;
+extern llvm::cl::opt<unsigned> threadsOpt;
+
+/// A model with its executor and tokenizer, ready to run.
+struct Session {
+  LoadedModel model;
+  std::unique_ptr<Executor> exec;
+  std::unique_ptr<Tokenizer> tokenizer;
+};
+
+/// Loads `path`, creates the executor and (if `needTokenizer`) the tokenizer.
+llvm::Expected<Session> openSession(llvm::StringRef path, bool needTokenizer);
+
+/// Reads a whole text file; errors name the file.
+llvm::Expected<std::string> readTextFile(llvm::StringRef path);
+
+int runImport();
+int runRun();
+int runEval();
+int runLogits();
+
+} // namespace qopt::tool
+
+#endif

@@ -1,0 +1,77 @@
+//===- EvalCommand.cpp - qopt eval -----------------------------------------===//
+#include "Common.h"
+
+#include "qopt/Driver/Perplexity.h"
+#include "qopt/Support/Error.h"
+
+#include "llvm/Support/Format.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+
+namespace cl = llvm::cl;
+
+namespace qopt::tool {
+
+static cl::opt<std::string> modelArg(cl::Positional, cl::Required, cl::desc("<model>"),
+                                     cl::sub(evalCmd), cl::cat(category));
+static cl::opt<std::string> textArg(cl::Positional, cl::Required, cl::desc("<text file>"),
+                                    cl::sub(evalCmd), cl::cat(category));
+static cl::opt<int64_t> ctxOpt("ctx", cl::desc("Window length in tokens (default 256)"),
+                               cl::init(256), cl::sub(evalCmd), cl::cat(category));
+static cl::opt<int64_t> maxWindowsOpt("max-windows",
+                                      cl::desc("Evaluate at most this many windows "
+                                               "(default 0 = all)"),
+                                      cl::init(0), cl::sub(evalCmd), cl::cat(category));
+
+static llvm::Error evaluate() {
+  auto text = readTextFile(textArg);
+  if (!text)
+    return text.takeError();
+  if (llvm::StringRef(*text).trim().empty())
+    return makeError("'" + textArg + "' holds no text");
+  if (maxWindowsOpt < 0)
+    return makeError("--max-windows must be >= 0");
+  auto session = openSession(modelArg, /*needTokenizer=*/true);
+  if (!session)
+    return session.takeError();
+  std::vector<int32_t> stream = encodeDocuments(*session->tokenizer, *text);
+
+  bool interactive = llvm::sys::Process::StandardErrIsDisplayed();
+  auto start = std::chrono::steady_clock::now();
+  int64_t lastReported = 0;
+  auto progress = [&](int64_t done, int64_t total) {
+    if (interactive) {
+      llvm::errs() << "\rwindow " << done << "/" << total;
+      if (done == total)
+        llvm::errs() << "\n";
+    } else if (done * 10 / total != lastReported * 10 / total || done == total) {
+      llvm::errs() << "window " << done << "/" << total << "\n";
+    }
+    lastReported = done;
+  };
+  auto result = evaluatePerplexity(*session->exec, stream, ctxOpt, maxWindowsOpt, progress);
+  if (!result)
+    return result.takeError();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  llvm::outs() << "tokens:      " << result->tokens << "\n"
+               << "windows:     " << result->windows << " x " << ctxOpt.getValue()
+               << " (" << result->predictions << " predictions)\n"
+               << llvm::format("mean NLL:    %.6f\n", result->meanNll)
+               << llvm::format("perplexity:  %.4f\n", result->perplexity);
+  llvm::errs() << llvm::format("%.1f s, %.0f tokens/s\n", seconds,
+                               result->windows * ctxOpt / seconds);
+  return llvm::Error::success();
+}
+
+int runEval() {
+  if (llvm::Error err = evaluate()) {
+    llvm::errs() << "qopt eval: error: " << llvm::toString(std::move(err)) << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+} // namespace qopt::tool

@@ -1,0 +1,107 @@
+//===- ImportCommand.cpp - qopt import -------------------------------------===//
+#include "Common.h"
+
+#include "qopt/Import/GraphBuilder.h"
+#include "qopt/Import/Importers.h"
+#include "qopt/Support/Error.h"
+#include "qopt/Support/SafeTensors.h"
+
+#include "mlir/IR/Verifier.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+namespace cl = llvm::cl;
+
+namespace qopt::tool {
+
+static cl::opt<std::string> checkpointArg(cl::Positional, cl::Required,
+                                          cl::desc("<checkpoint .bin or HF directory>"),
+                                          cl::sub(importCmd), cl::cat(category));
+static cl::opt<std::string> outputOpt("o", cl::Required,
+                                      cl::desc("Output .mlir; the parameters go to "
+                                               "<stem>.safetensors and the tokenizer to "
+                                               "<stem>.tokenizer.bin beside it"),
+                                      cl::value_desc("model.mlir"), cl::sub(importCmd),
+                                      cl::cat(category));
+
+static llvm::Error importToFiles() {
+  llvm::StringRef out = outputOpt;
+  if (!out.ends_with(".mlir"))
+    return makeError("-o must name a .mlir file, got '" + out + "'");
+  auto imported = importCheckpoint(checkpointArg);
+  if (!imported)
+    return imported.takeError();
+  const ModelConfig &c = imported->config;
+
+  std::string tokenizerPath =
+      tokenizerOpt.empty() ? findTokenizerNear(checkpointArg) : tokenizerOpt.getValue();
+  if (!tokenizerPath.empty()) {
+    if (auto tok = Tokenizer::load(tokenizerPath, c.vocabSize); !tok)
+      return tok.takeError();
+  }
+
+  llvm::StringRef stem = llvm::sys::path::stem(out);
+  std::string paramsFile = (stem + ".safetensors").str();
+  std::string tokenizerFile = (stem + ".tokenizer.bin").str();
+  llvm::SmallString<256> dir(out);
+  llvm::sys::path::remove_filename(dir);
+  auto sibling = [&](llvm::StringRef name) {
+    llvm::SmallString<256> p(dir);
+    llvm::sys::path::append(p, name);
+    return std::string(p);
+  };
+
+  auto ctx = createContext();
+  auto module = buildLlamaModule(*ctx, c, *imported->params);
+  mlir::Builder b(ctx.get());
+  (*module)->setAttr(kParamsAttr, b.getStringAttr(paramsFile));
+  if (!tokenizerPath.empty())
+    (*module)->setAttr(kTokenizerAttr, b.getStringAttr(tokenizerFile));
+  if (mlir::failed(mlir::verify(*module)))
+    return makeError("internal error: the imported module does not verify");
+
+  imported->params->metadata()["qopt.source"] = c.source;
+  if (llvm::Error err = imported->params->save(sibling(paramsFile)))
+    return err;
+  if (!tokenizerPath.empty()) {
+    auto bytes = llvm::MemoryBuffer::getFile(tokenizerPath, false, false);
+    if (!bytes)
+      return makeError("cannot read '" + tokenizerPath + "'");
+    if (llvm::Error err = writeFileAtomically(sibling(tokenizerFile), [&](llvm::raw_ostream &os) {
+          os << (*bytes)->getBuffer();
+          return llvm::Error::success();
+        }))
+      return err;
+  }
+  if (llvm::Error err = writeFileAtomically(out, [&](llvm::raw_ostream &os) {
+        module->print(os);
+        return llvm::Error::success();
+      }))
+    return err;
+
+  llvm::errs() << "imported " << c.source << ": dim " << c.dim << ", hidden "
+               << c.hiddenDim << ", " << c.numLayers << " layers, " << c.numHeads
+               << " heads (" << c.numKvHeads << " kv), vocab " << c.vocabSize
+               << ", seq_len " << c.maxSeqLen
+               << (c.tiedClassifier ? ", tied classifier" : ", untied classifier") << "\n"
+               << "wrote " << out << ", " << sibling(paramsFile) << " ("
+               << imported->params->size() << " tensors, "
+               << imported->params->totalBytes() << " bytes)";
+  if (!tokenizerPath.empty())
+    llvm::errs() << ", " << sibling(tokenizerFile);
+  else
+    llvm::errs() << " (no tokenizer found: run/eval will need --tokenizer)";
+  llvm::errs() << "\n";
+  return llvm::Error::success();
+}
+
+int runImport() {
+  if (llvm::Error err = importToFiles()) {
+    llvm::errs() << "qopt import: error: " << llvm::toString(std::move(err)) << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+} // namespace qopt::tool

@@ -1,0 +1,61 @@
+//===- RunCommand.cpp - qopt run -------------------------------------------===//
+#include "Common.h"
+
+#include "qopt/Driver/Generate.h"
+
+#include "llvm/Support/raw_ostream.h"
+
+namespace cl = llvm::cl;
+
+namespace qopt::tool {
+
+static cl::opt<std::string> modelArg(cl::Positional, cl::Required, cl::desc("<model>"),
+                                     cl::sub(runCmd), cl::cat(category));
+static cl::opt<std::string> promptOpt("p", cl::desc("Prompt (default: empty, BOS only)"),
+                                      cl::init(""), cl::sub(runCmd), cl::cat(category));
+static cl::opt<int64_t> stepsOpt("n",
+                                 cl::desc("Steps: total positions including the prompt, "
+                                          "as llama2.c's -n (default 256, at most seq_len)"),
+                                 cl::init(256), cl::sub(runCmd), cl::cat(category));
+static cl::opt<float> temperatureOpt("t", cl::desc("Temperature; 0 = greedy (default 1.0)"),
+                                     cl::init(1.0f), cl::sub(runCmd), cl::cat(category));
+static cl::opt<float> topPOpt("top-p",
+                              cl::desc("Nucleus sampling mass in (0, 1); 0 or 1 disables "
+                                       "(default 0.9)"),
+                              cl::init(0.9f), cl::sub(runCmd), cl::cat(category));
+static cl::opt<uint64_t> seedOpt("seed", cl::desc("Sampling seed (default 42)"),
+                                 cl::init(42), cl::sub(runCmd), cl::cat(category));
+
+int runRun() {
+  auto fail = [](llvm::Error err) {
+    llvm::errs() << "qopt run: error: " << llvm::toString(std::move(err)) << "\n";
+    return 1;
+  };
+  if (topPOpt < 0.0f || topPOpt > 1.0f)
+    return fail(llvm::createStringError("--top-p must be in [0, 1]"));
+  auto session = openSession(modelArg, /*needTokenizer=*/true);
+  if (!session)
+    return fail(session.takeError());
+  GenerateOptions options;
+  options.prompt = promptOpt;
+  options.steps = stepsOpt;
+  options.temperature = temperatureOpt;
+  options.topP = topPOpt;
+  options.seed = seedOpt;
+  auto stats = generate(*session->exec, *session->tokenizer, options,
+                        [](const std::string &piece) {
+                          llvm::outs() << piece;
+                          llvm::outs().flush();
+                        });
+  if (!stats)
+    return fail(stats.takeError());
+  llvm::outs() << "\n";
+  llvm::errs() << llvm::format("%lld prompt + %lld generated tokens, %.1f tok/s\n",
+                               (long long)stats->promptTokens,
+                               (long long)stats->generatedTokens,
+                               stats->seconds > 0 ? stats->generatedTokens / stats->seconds
+                                                  : 0.0);
+  return 0;
+}
+
+} // namespace qopt::tool

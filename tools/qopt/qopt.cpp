@@ -1,0 +1,40 @@
+//===- qopt.cpp - the qopt user driver -------------------------------------===//
+//
+//   qopt import CHECKPOINT -o model.mlir
+//   qopt run    MODEL [-p PROMPT] [-n STEPS] [-t TEMP] [--top-p P] [--seed S]
+//   qopt eval   MODEL TEXT [--ctx N]
+//   qopt logits MODEL -p PROMPT -o logits.npy
+//
+// MODEL is a .mlir written by `qopt import`, a llama2.c checkpoint, or a
+// Hugging Face directory.
+//
+//===----------------------------------------------------------------------===//
+#include "Common.h"
+
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace qopt::tool;
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  llvm::cl::HideUnrelatedOptions(category);
+  if (!llvm::cl::ParseCommandLineOptions(
+          argc, argv,
+          "qopt: compiler for quantized transformer models\n\n"
+          "  MODEL is a .mlir from `qopt import`, a llama2.c checkpoint (.bin),\n"
+          "  or a Hugging Face directory (config.json + *.safetensors).\n",
+          &llvm::errs()))
+    return 1;
+  if (importCmd)
+    return runImport();
+  if (runCmd)
+    return runRun();
+  if (evalCmd)
+    return runEval();
+  if (logitsCmd)
+    return runLogits();
+  llvm::errs() << "qopt: error: give a subcommand: import, run, eval or logits "
+                  "(see qopt --help)\n";
+  return 1;
+}
