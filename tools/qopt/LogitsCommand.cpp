@@ -27,7 +27,10 @@ static cl::opt<bool> stepwiseOpt("stepwise",
                                  cl::desc("Feed one token per forward call (decode path) "
                                           "instead of one prefill call"),
                                  cl::init(false), cl::sub(logitsCmd), cl::cat(category));
-static cl::opt<std::string> outputOpt("o", cl::Required, cl::desc("Output .npy file"),
+static cl::opt<bool> printTokensOpt("print-tokens",
+                                    cl::desc("Print the token ids, one line, to stdout"),
+                                    cl::init(false), cl::sub(logitsCmd), cl::cat(category));
+static cl::opt<std::string> outputOpt("o", cl::desc("Output .npy file"),
                                       cl::value_desc("file"), cl::sub(logitsCmd),
                                       cl::cat(category));
 
@@ -52,6 +55,8 @@ static llvm::Error writeNpy(llvm::StringRef path, const std::vector<float> &data
 static llvm::Error dumpLogits() {
   if (promptOpt.getNumOccurrences() && !tokensOpt.empty())
     return makeError("give either -p or --tokens, not both");
+  if (outputOpt.empty() && !printTokensOpt)
+    return makeError("give -o FILE.npy (or --print-tokens)");
   bool fromText = tokensOpt.empty();
   auto session = openSession(modelArg, /*needTokenizer=*/fromText);
   if (!session)
@@ -69,6 +74,13 @@ static llvm::Error dumpLogits() {
       tokens.push_back(id);
     }
   }
+  if (printTokensOpt) {
+    for (size_t i = 0; i < tokens.size(); ++i)
+      llvm::outs() << (i ? " " : "") << tokens[i];
+    llvm::outs() << "\n";
+  }
+  if (outputOpt.empty())
+    return llvm::Error::success();
   int64_t vocab = session->exec->vocabSize();
   std::vector<float> logits;
   if (stepwiseOpt) {
