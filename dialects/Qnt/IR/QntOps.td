@@ -94,7 +94,7 @@ def Qnt_RopeOp : Qnt_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
                        F32Attr:$theta, Qnt_RopeStyleAttr:$style);
   let results = (outs Qnt_FloatTensor:$result);
   let assemblyFormat =
-      "$input `,` $pos $style attr-dict `:` type($input)";
+      "$input `[` $pos `]` $style attr-dict `:` type($input)";
   let hasVerifier = 1;
 }
 
