@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages qopt needs. Idempotent: a no-op when all are present.
+set -euo pipefail
+packages=(
+  cmake ninja-build g++ git
+  llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools clang-22
+  nlohmann-json3-dev libgtest-dev libeigen3-dev
+  python3 python3-numpy
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+echo "setup: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
