@@ -150,6 +150,27 @@ llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tok
   Value tokenArg = body.getArgument(0);
   llvm::DenseMap<Value, Act> values;
   auto in = [&](Value v) -> const Act & { return values.find(v)->second; };
+  // linear and lm_head: x [..., K] times W [N, K]^T (+ bias) -> [..., N].
+  auto weightProduct = [&](Operation *op, Value input, Value weight, Value bias) {
+    const Act &x = in(input), &w = in(weight);
+    SmallVector<int64_t, 2> shape(x.shape);
+    shape.back() = w.shape[0];
+    Act out = Act::withShape(shape);
+    kernels::linear(pool, x.data(), x.rows(), x.cols(), w.data(), w.shape[0],
+                    bias ? in(bias).data() : nullptr, out.storage.data());
+    values[op->getResult(0)] = std::move(out);
+  };
+  // Elementwise ops: the result has the first operand's shape (the verifier
+  // guarantees all operands share it).
+  auto elementwise = [&](Operation *op, std::initializer_list<Value> operands,
+                         llvm::function_ref<void(const float *const *, int64_t, float *)> fn) {
+    SmallVector<const float *, 2> inputs;
+    for (Value v : operands)
+      inputs.push_back(in(v).data());
+    Act out = Act::withShape(in(*operands.begin()).shape);
+    fn(inputs.data(), out.numel(), out.storage.data());
+    values[op->getResult(0)] = std::move(out);
+  };
 
   llvm::Error failure = llvm::Error::success();
   std::vector<float> logits;
@@ -184,23 +205,10 @@ llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tok
           values[r] = std::move(out);
         })
         .Case([&](qnt::LinearOp l) {
-          const Act &x = in(l.getInput()), &w = in(l.getWeight());
-          SmallVector<int64_t, 2> shape(x.shape);
-          shape.back() = w.shape[0];
-          Act out = Act::withShape(shape);
-          kernels::linear(pool, x.data(), x.rows(), x.cols(), w.data(), w.shape[0],
-                          l.getBias() ? in(l.getBias()).data() : nullptr,
-                          out.storage.data());
-          values[l] = std::move(out);
+          weightProduct(l, l.getInput(), l.getWeight(), l.getBias());
         })
         .Case([&](qnt::LmHeadOp l) {
-          const Act &x = in(l.getInput()), &w = in(l.getWeight());
-          SmallVector<int64_t, 2> shape(x.shape);
-          shape.back() = w.shape[0];
-          Act out = Act::withShape(shape);
-          kernels::linear(pool, x.data(), x.rows(), x.cols(), w.data(), w.shape[0],
-                          nullptr, out.storage.data());
-          values[l] = std::move(out);
+          weightProduct(l, l.getInput(), l.getWeight(), Value());
         })
         .Case([&](qnt::MatMulOp mm) {
           const Act &a = in(mm.getLhs()), &b = in(mm.getRhs());
@@ -236,34 +244,34 @@ llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tok
           values[a] = std::move(out);
         })
         .Case([&](qnt::SiluOp s) {
-          const Act &x = in(s.getInput());
-          Act out = Act::withShape(x.shape);
-          kernels::silu(x.data(), x.numel(), out.storage.data());
-          values[s] = std::move(out);
+          elementwise(s, {s.getInput()}, [](const float *const *in, int64_t count, float *out) {
+            kernels::silu(in[0], count, out);
+          });
         })
         .Case([&](qnt::GeluOp g) {
-          const Act &x = in(g.getInput());
-          Act out = Act::withShape(x.shape);
-          kernels::gelu(x.data(), x.numel(), g.getApproximateTanh(), out.storage.data());
-          values[g] = std::move(out);
+          bool approx = g.getApproximateTanh();
+          elementwise(g, {g.getInput()}, [approx](const float *const *in, int64_t count,
+                                                  float *out) {
+            kernels::gelu(in[0], count, approx, out);
+          });
         })
         .Case([&](qnt::SwigluOp s) {
-          const Act &g = in(s.getGate()), &u = in(s.getUp());
-          Act out = Act::withShape(g.shape);
-          kernels::swiglu(g.data(), u.data(), g.numel(), out.storage.data());
-          values[s] = std::move(out);
+          elementwise(s, {s.getGate(), s.getUp()},
+                      [](const float *const *in, int64_t count, float *out) {
+                        kernels::swiglu(in[0], in[1], count, out);
+                      });
         })
         .Case([&](qnt::AddOp a) {
-          const Act &l = in(a.getLhs()), &r = in(a.getRhs());
-          Act out = Act::withShape(l.shape);
-          kernels::add(l.data(), r.data(), l.numel(), out.storage.data());
-          values[a] = std::move(out);
+          elementwise(a, {a.getLhs(), a.getRhs()},
+                      [](const float *const *in, int64_t count, float *out) {
+                        kernels::add(in[0], in[1], count, out);
+                      });
         })
         .Case([&](qnt::MulOp m) {
-          const Act &l = in(m.getLhs()), &r = in(m.getRhs());
-          Act out = Act::withShape(l.shape);
-          kernels::mul(l.data(), r.data(), l.numel(), out.storage.data());
-          values[m] = std::move(out);
+          elementwise(m, {m.getLhs(), m.getRhs()},
+                      [](const float *const *in, int64_t count, float *out) {
+                        kernels::mul(in[0], in[1], count, out);
+                      });
         })
         .Case([&](func::ReturnOp r) {
           const Act &result = values.find(r.getOperand(0))->second;

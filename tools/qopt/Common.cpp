@@ -4,6 +4,7 @@
 #include "qopt/Support/Error.h"
 
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
 
 namespace cl = llvm::cl;
 
@@ -52,6 +53,13 @@ llvm::Expected<std::string> readTextFile(llvm::StringRef path) {
   if (!buffer)
     return makeError("cannot open '" + path + "': " + buffer.getError().message());
   return (*buffer)->getBuffer().str();
+}
+
+int finish(llvm::StringRef command, llvm::Error err) {
+  if (!err)
+    return 0;
+  llvm::errs() << "qopt " << command << ": error: " << llvm::toString(std::move(err)) << "\n";
+  return 1;
 }
 
 } // namespace qopt::tool

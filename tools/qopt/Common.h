@@ -31,6 +31,9 @@ llvm::Expected<Session> openSession(llvm::StringRef path, bool needTokenizer);
 /// Reads a whole text file; errors name the file.
 llvm::Expected<std::string> readTextFile(llvm::StringRef path);
 
+/// Prints "qopt COMMAND: error: MESSAGE" for a failure; returns the exit code.
+int finish(llvm::StringRef command, llvm::Error err);
+
 int runImport();
 int runRun();
 int runEval();

@@ -66,12 +66,6 @@ static llvm::Error evaluate() {
   return llvm::Error::success();
 }
 
-int runEval() {
-  if (llvm::Error err = evaluate()) {
-    llvm::errs() << "qopt eval: error: " << llvm::toString(std::move(err)) << "\n";
-    return 1;
-  }
-  return 0;
-}
+int runEval() { return finish("eval", evaluate()); }
 
 } // namespace qopt::tool

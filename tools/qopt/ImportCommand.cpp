@@ -96,12 +96,6 @@ static llvm::Error importToFiles() {
   return llvm::Error::success();
 }
 
-int runImport() {
-  if (llvm::Error err = importToFiles()) {
-    llvm::errs() << "qopt import: error: " << llvm::toString(std::move(err)) << "\n";
-    return 1;
-  }
-  return 0;
-}
+int runImport() { return finish("import", importToFiles()); }
 
 } // namespace qopt::tool

@@ -99,12 +99,6 @@ static llvm::Error dumpLogits() {
   return writeNpy(outputOpt, logits, int64_t(tokens.size()), vocab);
 }
 
-int runLogits() {
-  if (llvm::Error err = dumpLogits()) {
-    llvm::errs() << "qopt logits: error: " << llvm::toString(std::move(err)) << "\n";
-    return 1;
-  }
-  return 0;
-}
+int runLogits() { return finish("logits", dumpLogits()); }
 
 } // namespace qopt::tool

@@ -2,6 +2,7 @@
 #include "Common.h"
 
 #include "qopt/Driver/Generate.h"
+#include "qopt/Support/Error.h"
 
 #include "llvm/Support/raw_ostream.h"
 
@@ -26,16 +27,12 @@ static cl::opt<float> topPOpt("top-p",
 static cl::opt<uint64_t> seedOpt("seed", cl::desc("Sampling seed (default 42)"),
                                  cl::init(42), cl::sub(runCmd), cl::cat(category));
 
-int runRun() {
-  auto fail = [](llvm::Error err) {
-    llvm::errs() << "qopt run: error: " << llvm::toString(std::move(err)) << "\n";
-    return 1;
-  };
+static llvm::Error runGeneration() {
   if (topPOpt < 0.0f || topPOpt > 1.0f)
-    return fail(llvm::createStringError("--top-p must be in [0, 1]"));
+    return makeError("--top-p must be in [0, 1]");
   auto session = openSession(modelArg, /*needTokenizer=*/true);
   if (!session)
-    return fail(session.takeError());
+    return session.takeError();
   GenerateOptions options;
   options.prompt = promptOpt;
   options.steps = stepsOpt;
@@ -48,14 +45,16 @@ int runRun() {
                           llvm::outs().flush();
                         });
   if (!stats)
-    return fail(stats.takeError());
+    return stats.takeError();
   llvm::outs() << "\n";
   llvm::errs() << llvm::format("%lld prompt + %lld generated tokens, %.1f tok/s\n",
                                (long long)stats->promptTokens,
                                (long long)stats->generatedTokens,
                                stats->seconds > 0 ? stats->generatedTokens / stats->seconds
                                                   : 0.0);
-  return 0;
+  return llvm::Error::success();
 }
+
+int runRun() { return finish("run", runGeneration()); }
 
 } // namespace qopt::tool
