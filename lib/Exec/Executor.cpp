@@ -87,6 +87,7 @@ Executor::create(ModuleOp module, std::shared_ptr<ParameterStore> store,
   exec->cacheValues.assign(cacheFloats, 0.0f);
   if (llvm::Error err = exec->resolveParameters())
     return std::move(err);
+  exec->computeLastUses();
   return exec;
 }
 
@@ -130,6 +131,16 @@ llvm::Error Executor::resolveParameters() {
     }
   });
   return result;
+}
+
+void Executor::computeLastUses() {
+  Block &body = cast<func::FuncOp>(entry).getBody().front();
+  llvm::DenseMap<Value, Operation *> last;
+  for (Operation &op : body)
+    for (Value operand : op.getOperands())
+      last[operand] = &op;
+  for (auto &[value, op] : last)
+    lastUses[op].push_back(value);
 }
 
 llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tokens,
@@ -280,6 +291,8 @@ llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tok
         .Default([&](Operation *other) { fail("the executor does not support this op"); });
     if (failure)
       return std::move(failure);
+    for (Value dead : lastUses.lookup(op))
+      values.erase(dead);
   }
   return logits;
 }

@@ -47,6 +47,7 @@ static llvm::Error runGeneration() {
   if (!stats)
     return stats.takeError();
   llvm::outs() << "\n";
+  llvm::outs().flush(); // keep the text and the statistics apart on a terminal
   llvm::errs() << llvm::format("%lld prompt + %lld generated tokens, %.1f tok/s\n",
                                (long long)stats->promptTokens,
                                (long long)stats->generatedTokens,

@@ -46,6 +46,7 @@ private:
   Executor(mlir::func::FuncOp fn, std::shared_ptr<ParameterStore> store,
            ExecOptions options);
   llvm::Error resolveParameters();
+  void computeLastUses();
 
   mlir::Operation *entry;
   std::shared_ptr<ParameterStore> store;
@@ -53,6 +54,9 @@ private:
   /// qnt.param op -> its f32 data (into the store, or into `widened`).
   llvm::DenseMap<mlir::Operation *, const float *> paramData;
   std::vector<std::unique_ptr<std::vector<float>>> widened;
+  /// Values whose last use is the key op: freed right after it runs, so that
+  /// peak activation memory is a few tensors rather than the whole graph.
+  llvm::DenseMap<mlir::Operation *, llvm::SmallVector<mlir::Value, 2>> lastUses;
   /// [layers][maxSeq][kvHeads * headDim] for keys and for values.
   std::vector<float> cacheKeys, cacheValues;
   int64_t cacheLayers = 0, cacheRowWidth = 0;
