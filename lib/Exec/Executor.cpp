@@ -248,7 +248,7 @@ llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tok
           size_t layerOffset = size_t(a.getLayer()) * maxSeq * cacheRowWidth;
           kernels::KVSlice slice{cacheKeys.data() + layerOffset,
                                  cacheValues.data() + layerOffset, maxSeq};
-          Act out = Act::withShape({n, a.getNumHeads() * headDim});
+          Act out = Act::withShape({n, int64_t(a.getNumHeads()) * headDim});
           kernels::attention(pool, q.data(), k.data(), v.data(), n, pos, slice,
                              a.getNumHeads(), a.getNumKvHeads(), headDim, scale,
                              out.storage.data());

@@ -21,14 +21,14 @@ public:
 
   void emitBody(Value tokens, Value pos, Value cache) {
     Value table = param(param::tokEmbeddings());
-    Value x = b.create<qnt::EmbeddingOp>(loc, act(c.dim), tokens, table);
+    Value x = qnt::EmbeddingOp::create(b, loc, act(c.dim), tokens, table);
     for (int64_t l = 0; l < c.numLayers; ++l)
       x = emitLayer(l, x, pos, cache);
     Value h = rmsNorm(x, param(param::finalNorm()));
     Value classifier = param(c.tiedClassifier ? param::tokEmbeddings()
                                               : param::classifier());
-    Value logits = b.create<qnt::LmHeadOp>(loc, act(c.vocabSize), h, classifier);
-    b.create<func::ReturnOp>(loc, logits);
+    Value logits = qnt::LmHeadOp::create(b, loc, act(c.vocabSize), h, classifier);
+    func::ReturnOp::create(b, loc, logits);
   }
 
 private:
@@ -41,23 +41,23 @@ private:
     auto style = c.rope == RopePairing::Interleaved ? qnt::RopeStyle::Interleaved
                                                     : qnt::RopeStyle::RotateHalf;
     auto styleAttr = qnt::RopeStyleAttr::get(b.getContext(), style);
-    q = b.create<qnt::RopeOp>(loc, q.getType(), q, pos, b.getI64IntegerAttr(hd),
-                              b.getF32FloatAttr(c.ropeTheta), styleAttr);
-    k = b.create<qnt::RopeOp>(loc, k.getType(), k, pos, b.getI64IntegerAttr(hd),
-                              b.getF32FloatAttr(c.ropeTheta), styleAttr);
-    Value attn = b.create<qnt::AttentionOp>(
-        loc, act(c.dim), q, k, v, cache, pos, b.getI64IntegerAttr(l),
+    q = qnt::RopeOp::create(b, loc, q.getType(), q, pos, b.getI64IntegerAttr(hd),
+                            b.getF32FloatAttr(c.ropeTheta), styleAttr);
+    k = qnt::RopeOp::create(b, loc, k.getType(), k, pos, b.getI64IntegerAttr(hd),
+                            b.getF32FloatAttr(c.ropeTheta), styleAttr);
+    Value attn = qnt::AttentionOp::create(
+        b, loc, act(c.dim), q, k, v, cache, pos, b.getI64IntegerAttr(l),
         b.getI64IntegerAttr(c.numHeads), b.getI64IntegerAttr(c.numKvHeads),
         b.getI64IntegerAttr(hd), FloatAttr());
     Value o = linear(attn, param::layer(l, "wo"), c.dim);
-    x = b.create<qnt::AddOp>(loc, x, o);
+    x = qnt::AddOp::create(b, loc, x, o);
 
     Value h2 = rmsNorm(x, param(param::layer(l, "ffn_norm")));
     Value gate = linear(h2, param::layer(l, "w1"), c.hiddenDim);
     Value up = linear(h2, param::layer(l, "w3"), c.hiddenDim);
-    Value act = b.create<qnt::SwigluOp>(loc, gate, up);
+    Value act = qnt::SwigluOp::create(b, loc, gate, up);
     Value down = linear(act, param::layer(l, "w2"), c.dim);
-    return b.create<qnt::AddOp>(loc, x, down);
+    return qnt::AddOp::create(b, loc, x, down);
   }
 
   /// An activation type [?, features] in f32.
@@ -72,16 +72,16 @@ private:
                : t->dtype == DType::BF16 ? Type(b.getBF16Type())
                                          : Type(f32);
     auto type = RankedTensorType::get(t->shape, elt);
-    return b.create<qnt::ParamOp>(loc, type, b.getStringAttr(name));
+    return qnt::ParamOp::create(b, loc, type, b.getStringAttr(name));
   }
 
   Value rmsNorm(Value x, Value w) {
-    return b.create<qnt::RmsNormOp>(loc, x.getType(), x, w,
+    return qnt::RmsNormOp::create(b, loc, x.getType(), x, w,
                                     b.getF32FloatAttr(c.normEps));
   }
 
   Value linear(Value x, const std::string &weight, int64_t out) {
-    return b.create<qnt::LinearOp>(loc, act(out), x, param(weight), Value());
+    return qnt::LinearOp::create(b, loc, act(out), x, param(weight), Value());
   }
 
   OpBuilder &b;
@@ -121,7 +121,7 @@ OwningOpRef<ModuleOp> buildLlamaModule(MLIRContext &ctx, const ModelConfig &c,
   auto logits = RankedTensorType::get({ShapedType::kDynamic, c.vocabSize},
                                       b.getF32Type());
   auto fnType = b.getFunctionType({tokens, b.getIndexType(), cache}, {logits});
-  auto fn = b.create<func::FuncOp>(loc, kForwardFunc, fnType);
+  auto fn = func::FuncOp::create(b, loc, kForwardFunc, fnType);
   Block *entry = fn.addEntryBlock();
   b.setInsertionPointToStart(entry);
   LlamaEmitter(b, c, params)

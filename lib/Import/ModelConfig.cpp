@@ -4,6 +4,7 @@
 #include "qopt/Support/Error.h"
 
 #include <cmath>
+#include <cstring>
 
 namespace qopt {
 
@@ -48,16 +49,26 @@ std::string layer(int64_t i, const char *leaf) {
 } // namespace param
 
 llvm::Error checkFiniteParameters(const ParameterStore &store) {
+  auto nonFinite = [&](const std::string &name, float value, size_t at) {
+    return makeError("parameter '" + name + "' holds a non-finite value (" +
+                     (std::isnan(value) ? "NaN" : "Inf") + ") at element " + llvm::Twine(at));
+  };
   for (const std::string &name : store.names()) {
     const TensorView *t = store.lookup(name);
-    if (t->dtype != DType::F32 && t->dtype != DType::F16 && t->dtype != DType::BF16)
-      continue;
-    std::vector<float> values = t->toFloats();
-    for (size_t i = 0; i < values.size(); ++i)
-      if (!std::isfinite(values[i]))
-        return makeError("parameter '" + name + "' holds a non-finite value (" +
-                         (std::isnan(values[i]) ? "NaN" : "Inf") + ") at element " +
-                         llvm::Twine(i));
+    if (t->dtype == DType::F32) {
+      // Scan in place: no copy of what may be a large mmapped tensor.
+      for (size_t i = 0; i < size_t(t->numel()); ++i) {
+        float v;
+        std::memcpy(&v, t->data + 4 * i, 4);
+        if (!std::isfinite(v))
+          return nonFinite(name, v, i);
+      }
+    } else if (t->dtype == DType::F16 || t->dtype == DType::BF16) {
+      std::vector<float> values = t->toFloats();
+      for (size_t i = 0; i < values.size(); ++i)
+        if (!std::isfinite(values[i]))
+          return nonFinite(name, values[i], i);
+    }
   }
   return llvm::Error::success();
 }

@@ -182,8 +182,9 @@ LogicalResult AttentionOp::verify() {
       return emitOpError() << "k and v features must be num_kv_heads * head_dim = "
                            << kvHeads * headDim;
   KVCacheType cache = getCache().getType();
-  if (getLayer() < 0 || getLayer() >= cache.getLayers())
-    return emitOpError() << "layer " << getLayer() << " is outside the cache's "
+  int64_t layer = getLayerAttr().getInt(); // signed: a negative layer is an error too
+  if (layer < 0 || layer >= cache.getLayers())
+    return emitOpError() << "layer " << layer << " is outside the cache's "
                          << cache.getLayers() << " layers";
   if (cache.getKvHeads() != kvHeads || cache.getHeadDim() != headDim)
     return emitOpError() << "cache holds " << cache.getKvHeads() << " heads of "
