@@ -5,6 +5,7 @@
 #include "qopt/Exec/Kernels.h"
 #include "qopt/Import/GraphBuilder.h"
 #include "qopt/Support/Error.h"
+#include "qopt/Support/ParamTypes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -102,24 +103,9 @@ llvm::Error Executor::resolveParameters() {
       return;
     }
     const TensorView &t = **view;
-    RankedTensorType type = op.getType();
-    if (ArrayRef<int64_t>(t.shape) != type.getShape()) {
-      TensorView expected;
-      expected.shape.assign(type.getShape().begin(), type.getShape().end());
-      result = makeError("parameter '" + op.getName() + "' has shape " +
-                         t.shapeString() + " in the store but the IR expects " +
-                         expected.shapeString());
-      return;
-    }
-    Type elt = type.getElementType();
-    bool matches = (elt.isF32() && t.dtype == DType::F32) ||
-                   (elt.isF16() && t.dtype == DType::F16) ||
-                   (elt.isBF16() && t.dtype == DType::BF16);
-    if (!matches) {
-      std::string eltName;
-      llvm::raw_string_ostream(eltName) << elt;
-      result = makeError("parameter '" + op.getName() + "' is " + dtypeName(t.dtype) +
-                         " in the store but the IR expects " + eltName);
+    std::string mismatch = describeParamMismatch(op.getName(), op.getType(), t);
+    if (!mismatch.empty()) {
+      result = makeError(mismatch);
       return;
     }
     bool aligned = reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0;

@@ -1,6 +1,7 @@
 //===- CheckParams.cpp - resolve qnt.param against the store ---------------===//
 #include "passes/Passes.h"
 
+#include "qopt/Support/ParamTypes.h"
 #include "qopt/Support/ParameterStore.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -14,13 +15,6 @@ using namespace mlir;
 
 namespace qopt {
 namespace {
-
-bool dtypeMatches(Type elt, DType dtype) {
-  return (elt.isF32() && dtype == DType::F32) || (elt.isF16() && dtype == DType::F16) ||
-         (elt.isBF16() && dtype == DType::BF16) ||
-         (elt.isInteger(32) && dtype == DType::I32) ||
-         (elt.isInteger(8) && (dtype == DType::I8 || dtype == DType::U8));
-}
 
 struct QntCheckParamsPass : impl::QntCheckParamsBase<QntCheckParamsPass> {
   using Base::Base;
@@ -42,11 +36,9 @@ struct QntCheckParamsPass : impl::QntCheckParamsBase<QntCheckParamsPass> {
                        << "' is not in the parameter store";
         return WalkResult::interrupt();
       }
-      if (ArrayRef<int64_t>(t->shape) != op.getType().getShape() ||
-          !dtypeMatches(op.getType().getElementType(), t->dtype)) {
-        op.emitError() << "parameter '" << op.getName() << "' is "
-                       << dtypeName(t->dtype) << t->shapeString()
-                       << " in the store but the IR expects " << op.getType();
+      std::string mismatch = describeParamMismatch(op.getName(), op.getType(), *t);
+      if (!mismatch.empty()) {
+        op.emitError() << mismatch;
         return WalkResult::interrupt();
       }
       bytes += int64_t(t->nbytes);
