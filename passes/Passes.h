@@ -4,6 +4,7 @@
 
 #include "Qnt/IR/QntDialect.h"
 
+#include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mlir/Pass/Pass.h"
 
 namespace qopt {

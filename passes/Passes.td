@@ -21,4 +21,162 @@ def QntCheckParams : Pass<"qnt-check-params", "mlir::ModuleOp"> {
   let dependentDialects = ["qopt::qnt::QntDialect"];
 }
 
+// Weight scheme options shared by the weight-quantizing passes.
+defvar WeightSchemeOptions = [
+    Option<"format", "format", "std::string", /*default=*/"\"int\"",
+           "Code format: int (uniform grid) or nf4 (QLoRA NormalFloat-4)">,
+    Option<"bits", "bits", "int64_t", /*default=*/"4", "Bits per weight code (2-8)">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"32",
+           "Input channels per scale; 0 = per output channel, -1 = per tensor">,
+    Option<"symmetric", "symmetric", "bool", /*default=*/"true",
+           "Symmetric grid (no zero point) instead of asymmetric (min/max)">
+];
+
+def QntQuantizeWeights : Pass<"qnt-quantize-weights", "mlir::ModuleOp"> {
+  let summary = "Round-to-nearest weight quantization of every linear (RTN, NF4)";
+  let description = [{
+    Replaces the float weight of every `qnt.linear` with a `qnt.qparam`
+    whose packed codes, scales and zero points go to the parameter store.
+    A linear carrying `qnt.weight_scheme` (from mixed precision) uses that
+    scheme instead of the options. Rows that the group size does not divide
+    end with one shorter group. `clip-search` picks each group's range
+    shrink (1.0 down to 0.5) minimizing the weight MSE. With calibration
+    data attached the recorded error is the relative output error, else the
+    relative weight error.
+  }];
+  let options = WeightSchemeOptions # [
+    Option<"doubleQuant", "double-quant", "bool", /*default=*/"false",
+           "nf4: quantize the scales again (QLoRA double quantization)">,
+    Option<"clipSearch", "clip-search", "bool", /*default=*/"false",
+           "Search each group's clipping range for the least weight MSE">
+  ];
+  let dependentDialects = ["qopt::qnt::QntDialect"];
+}
+
+def QntGPTQ : Pass<"qnt-gptq", "mlir::ModuleOp"> {
+  let summary = "GPTQ: Hessian-guided rounding with Cholesky-based error feedback";
+  let description = [{
+    Frantar et al. 2022 (arXiv 2210.17323), Algorithm 1: H = 2 X^T X from
+    calibration data, dampening lambda = damp * mean(diag H) (multiplied by
+    10 and retried, with a warning, while H stays indefinite), the upper
+    Cholesky factor of H^-1, columns quantized in blocks of `block-size`
+    with lazy batch updates. `act-order` visits columns by decreasing
+    diag(H); groups stay contiguous in the original column order, their
+    parameters fixed when the first of their columns is quantized (or, with
+    `static-groups`, from the unmodified weights up front), so the stored
+    format needs no group index. `true-sequential` recomputes each linear's
+    Hessian on the model with everything before it already quantized.
+  }];
+  let options = WeightSchemeOptions # [
+    Option<"damp", "damp", "double", /*default=*/"0.01",
+           "Dampening as a fraction of the mean Hessian diagonal">,
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
+           "Columns per lazy-update block">,
+    Option<"actOrder", "act-order", "bool", /*default=*/"false",
+           "Quantize columns in order of decreasing Hessian diagonal">,
+    Option<"staticGroups", "static-groups", "bool", /*default=*/"false",
+           "Fix group parameters from the unmodified weights before GPTQ runs">,
+    Option<"trueSequential", "true-sequential", "bool", /*default=*/"true",
+           "Collect each linear's Hessian after the linears before it are quantized">
+  ];
+  let dependentDialects = ["qopt::qnt::QntDialect"];
+}
+
+def QntAWQ : Pass<"qnt-awq", "mlir::ModuleOp"> {
+  let summary = "AWQ: activation-aware per-channel weight scaling and clipping search";
+  let description = [{
+    Lin et al. 2023 (arXiv 2306.00978). For every group of linears reading
+    one input that can absorb a per-channel scale (see findScaleGroups),
+    searches s = mean|x|^alpha (normalized), alpha on a grid of `grid`
+    points in [0, 1), for the least output error of the quantized linears
+    (sum over them of |(W - Q(W s)/s) X|^2, from the calibration Hessian),
+    and folds the best s into the producing rms_norm or linear. Then, with
+    `clip`, searches each weight group's clipping range (1.0 down to
+    1 - `max-shrink`) for the least output error and clamps the weights.
+    The weights stay float: a quantizing pass (RTN or GPTQ) follows with the
+    same scheme.
+  }];
+  let options = WeightSchemeOptions # [
+    Option<"grid", "grid", "int64_t", /*default=*/"20", "Alpha grid points">,
+    Option<"clip", "clip", "bool", /*default=*/"true", "Search weight clipping ranges">,
+    Option<"maxShrink", "max-shrink", "double", /*default=*/"0.5",
+           "Largest fraction of the range the clip search may cut">
+  ];
+  let dependentDialects = ["qopt::qnt::QntDialect"];
+}
+
+def QntSmoothQuant : Pass<"qnt-smoothquant", "mlir::ModuleOp"> {
+  let summary = "SmoothQuant: migrate activation outliers into the weights";
+  let description = [{
+    Xiao et al. 2022 (arXiv 2211.10438). For every group of linears whose
+    input can absorb a per-channel scale, s_j = max|X_j|^alpha /
+    max|W_j|^(1-alpha) (max over the group's weights), folded into the
+    producing rms_norm weight or linear rows; the float function is
+    unchanged. `alpha-search` picks alpha per group on a grid of 0.05 for
+    the least W8A8 output error on calibration rows.
+  }];
+  let options = [
+    Option<"alpha", "alpha", "double", /*default=*/"0.5", "Migration strength in [0, 1]">,
+    Option<"alphaSearch", "alpha-search", "bool", /*default=*/"false",
+           "Search alpha per group for the least W8A8 error">
+  ];
+  let dependentDialects = ["qopt::qnt::QntDialect"];
+}
+
+def QntQuantizeActivations : Pass<"qnt-quantize-activations", "mlir::ModuleOp"> {
+  let summary = "Insert activation quantization at every linear's input (calibrated)";
+  let description = [{
+    `static`: calibrates one symmetric per-tensor scale per linear input
+    (observer minmax, percentile or mse) and inserts quant.qcast / quant.dcast
+    with a !quant.uniform<i8<-127:127>:f32, scale> type. `dynamic`: inserts
+    qnt.dynamic_quant (per-token scales at run time); needs no calibration.
+  }];
+  let options = [
+    Option<"mode", "mode", "std::string", /*default=*/"\"static\"", "static or dynamic">,
+    Option<"bits", "bits", "int64_t", /*default=*/"8", "Activation bits (2-8)">,
+    Option<"observer", "observer", "std::string", /*default=*/"\"minmax\"",
+           "Static range observer: minmax, percentile or mse">,
+    Option<"percentile", "percentile", "double", /*default=*/"99.99",
+           "Percentile of |x| for the percentile observer">
+  ];
+  let dependentDialects = ["qopt::qnt::QntDialect", "mlir::quant::QuantDialect"];
+}
+
+def QntLLMInt8 : Pass<"qnt-llm-int8", "mlir::ModuleOp"> {
+  let summary = "LLM.int8(): int8 weights and activations with 16-bit outlier channels";
+  let description = [{
+    Dettmers et al. 2022 (arXiv 2208.07339). Input channels whose calibrated
+    magnitude exceeds `threshold` are outliers: their weight columns stay in
+    16 bit and their activations bypass quantization; the rest is int8
+    per output channel (weights) and per token (activations).
+  }];
+  let options = [
+    Option<"threshold", "threshold", "double", /*default=*/"6.0",
+           "Activation magnitude above which a channel is an outlier">
+  ];
+  let dependentDialects = ["qopt::qnt::QntDialect"];
+}
+
+def QntMixedPrecision : Pass<"qnt-mixed-precision", "mlir::ModuleOp"> {
+  let summary = "Choose each linear's weight scheme for a bits-per-weight budget";
+  let description = [{
+    Measures each linear's sensitivity for every candidate scheme: the
+    increase of mean NLL on calibration data when only that linear is
+    quantized (round to nearest). Then picks one candidate per linear with
+    the least summed increase whose bits per weight (scales counted) over
+    all linears stay within `target-bpw` (greedy by loss saved per bit), and
+    marks each linear with `qnt.weight_scheme`; a quantizing pass follows.
+  }];
+  let options = [
+    Option<"targetBpw", "target-bpw", "double", /*default=*/"4.5",
+           "Budget: mean bits per weight over all linears">,
+    Option<"candidates", "candidates", "std::string",
+           /*default=*/"\"int3:g32:sym,int4:g64:asym,int4:g32:sym,int8:g0:sym\"",
+           "Comma-separated candidate schemes, FORMATBITS:gGROUP:sym|asym">,
+    Option<"samples", "samples", "int64_t", /*default=*/"16",
+           "Calibration sequences used to measure sensitivity">
+  ];
+  let dependentDialects = ["qopt::qnt::QntDialect"];
+}
+
 #endif // QOPT_PASSES_TD

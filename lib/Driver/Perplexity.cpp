@@ -1,6 +1,7 @@
 //===- Perplexity.cpp ------------------------------------------------------===//
 #include "qopt/Driver/Perplexity.h"
 
+#include "qopt/Exec/Kernels.h"
 #include "qopt/Support/Error.h"
 
 #include <cmath>
@@ -39,13 +40,7 @@ std::vector<int32_t> encodeDocuments(const Tokenizer &tokenizer, llvm::StringRef
 }
 
 double negativeLogLikelihood(llvm::ArrayRef<float> logits, int32_t target) {
-  double maxLogit = logits[0];
-  for (float l : logits)
-    maxLogit = std::max(maxLogit, double(l));
-  double sum = 0;
-  for (float l : logits)
-    sum += std::exp(double(l) - maxLogit);
-  return std::log(sum) + maxLogit - double(logits[target]);
+  return kernels::negativeLogLikelihood(logits, target);
 }
 
 llvm::Expected<PerplexityResult>

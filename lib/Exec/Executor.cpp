@@ -7,7 +7,11 @@
 #include "qopt/Support/Error.h"
 #include "qopt/Support/ParamTypes.h"
 
+#include "Qnt/Utils/QuantScheme.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Quant/IR/Quant.h"
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
@@ -116,7 +120,41 @@ llvm::Error Executor::resolveParameters() {
       paramData[op] = widened.back()->data();
     }
   });
+  // Quantized weights run as their dequantized values (fake quant), decoded
+  // exactly as the packed kernels decode them.
+  entry->walk([&](qnt::QParamOp op) {
+    if (result)
+      return;
+    auto shape = op.getType().getShape();
+    auto q = qmath::loadQuantized(*store, op.getName(), qmath::Scheme::fromAttr(op.getScheme()),
+                                  shape[0], shape[1], op.getScheme().getOutliers());
+    if (!q) {
+      result = q.takeError();
+      return;
+    }
+    widened.push_back(std::make_unique<std::vector<float>>(q->dequantize()));
+    paramData[op] = widened.back()->data();
+  });
   return result;
+}
+
+void Executor::overrideParameter(Operation *param, const float *data) {
+  if (!data) {
+    auto it = overridden.find(param);
+    if (it != overridden.end()) {
+      paramData[param] = it->second;
+      overridden.erase(it);
+    }
+    return;
+  }
+  if (!overridden.count(param))
+    overridden[param] = paramData.lookup(param);
+  paramData[param] = data;
+}
+
+void Executor::resetCache() {
+  std::fill(cacheKeys.begin(), cacheKeys.end(), 0.0f);
+  std::fill(cacheValues.begin(), cacheValues.end(), 0.0f);
 }
 
 void Executor::computeLastUses() {
@@ -170,6 +208,7 @@ llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tok
   };
 
   llvm::Error failure = llvm::Error::success();
+  bool stopped = false;
   std::vector<float> logits;
   for (Operation &opRef : body) {
     Operation *op = &opRef;
@@ -182,6 +221,51 @@ llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tok
           a.shape.assign(p.getType().getShape().begin(), p.getType().getShape().end());
           a.view = paramData.lookup(p);
           values[p] = std::move(a);
+        })
+        .Case([&](qnt::QParamOp p) {
+          Act a;
+          a.shape.assign(p.getType().getShape().begin(), p.getType().getShape().end());
+          a.view = paramData.lookup(p);
+          values[p] = std::move(a);
+        })
+        .Case([&](mlir::quant::QuantizeCastOp qc) {
+          // Codes are held as exact small integers in f32.
+          auto type = dyn_cast<mlir::quant::UniformQuantizedType>(
+              getElementTypeOrSelf(qc.getResult().getType()));
+          if (!type)
+            return fail("only per-tensor !quant.uniform activations are supported");
+          const Act &x = in(qc.getInput());
+          Act out = Act::withShape(x.shape);
+          float scale = float(type.getScale()), zero = float(type.getZeroPoint());
+          float lo = float(type.getStorageTypeMin()), hi = float(type.getStorageTypeMax());
+          const float *src = x.data();
+          for (int64_t i = 0; i < out.numel(); ++i)
+            out.storage[i] = std::clamp(std::nearbyint(src[i] / scale) + zero, lo, hi);
+          values[qc] = std::move(out);
+        })
+        .Case([&](mlir::quant::DequantizeCastOp dc) {
+          auto type = dyn_cast<mlir::quant::UniformQuantizedType>(
+              getElementTypeOrSelf(dc.getInput().getType()));
+          if (!type)
+            return fail("only per-tensor !quant.uniform activations are supported");
+          const Act &x = in(dc.getInput());
+          Act out = Act::withShape(x.shape);
+          float scale = float(type.getScale()), zero = float(type.getZeroPoint());
+          const float *src = x.data();
+          for (int64_t i = 0; i < out.numel(); ++i)
+            out.storage[i] = (src[i] - zero) * scale;
+          values[dc] = std::move(out);
+        })
+        .Case([&](qnt::DynamicQuantOp dq) {
+          const Act &x = in(dq.getInput());
+          Act out = Act::withShape(x.shape);
+          SmallVector<bool> keep(x.cols(), false);
+          if (auto channels = dq.getKeepChannels())
+            for (int64_t c : *channels)
+              keep[c] = true;
+          kernels::dynamicQuantRows(x.data(), x.rows(), x.cols(), dq.getBits(), keep,
+                                    out.storage.data());
+          values[dq] = std::move(out);
         })
         .Case([&](qnt::EmbeddingOp e) {
           if (e.getTokens() != tokenArg)
@@ -202,6 +286,13 @@ llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tok
           values[r] = std::move(out);
         })
         .Case([&](qnt::LinearOp l) {
+          if (linearObserver) {
+            const Act &x = in(l.getInput());
+            if (linearObserver(l, x.data(), x.rows(), x.cols())) {
+              stopped = true;
+              return;
+            }
+          }
           weightProduct(l, l.getInput(), l.getWeight(), l.getBias());
         })
         .Case([&](qnt::LmHeadOp l) {
@@ -277,6 +368,8 @@ llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tok
         .Default([&](Operation *other) { fail("the executor does not support this op"); });
     if (failure)
       return std::move(failure);
+    if (stopped)
+      return std::vector<float>();
     for (Value dead : lastUses.lookup(op))
       values.erase(dead);
   }

@@ -150,4 +150,30 @@ void mul(const float *a, const float *b, int64_t n, float *y) {
     y[i] = a[i] * b[i];
 }
 
+double negativeLogLikelihood(llvm::ArrayRef<float> logits, int32_t target) {
+  double maxLogit = logits[0];
+  for (float l : logits)
+    maxLogit = std::max(maxLogit, double(l));
+  double sum = 0;
+  for (float l : logits)
+    sum += std::exp(double(l) - maxLogit);
+  return std::log(sum) + maxLogit - double(logits[target]);
+}
+
+void dynamicQuantRows(const float *x, int64_t rows, int64_t cols, int64_t bits,
+                      llvm::ArrayRef<bool> keep, float *y) {
+  float qmax = float((int64_t(1) << (bits - 1)) - 1);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *xr = x + r * cols;
+    float *yr = y + r * cols;
+    float absmax = 0;
+    for (int64_t c = 0; c < cols; ++c)
+      if (!keep[c])
+        absmax = std::max(absmax, std::fabs(xr[c]));
+    float scale = absmax > 0 ? absmax / qmax : 1.0f;
+    for (int64_t c = 0; c < cols; ++c)
+      yr[c] = keep[c] ? xr[c] : std::clamp(std::nearbyint(xr[c] / scale), -qmax, qmax) * scale;
+  }
+}
+
 } // namespace qopt::kernels

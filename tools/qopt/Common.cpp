@@ -3,7 +3,15 @@
 
 #include "qopt/Support/Error.h"
 
+#include "Qnt/Utils/QuantScheme.h"
+#include "qopt/Import/GraphBuilder.h"
+#include "qopt/Support/SafeTensors.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 namespace cl = llvm::cl;
@@ -14,6 +22,8 @@ cl::OptionCategory category("qopt options");
 cl::SubCommand importCmd("import", "Import a checkpoint into qnt IR plus a parameter file");
 cl::SubCommand runCmd("run", "Generate text from a prompt");
 cl::SubCommand evalCmd("eval", "Perplexity of a text file (documents split at blank lines)");
+cl::SubCommand compileCmd("compile",
+                          "Quantize a model (recipe or pass pipeline) and report size and accuracy");
 cl::SubCommand logitsCmd("logits", "Write the logits of a prompt to a .npy file");
 
 cl::opt<std::string> tokenizerOpt(
@@ -60,6 +70,62 @@ int finish(llvm::StringRef command, llvm::Error err) {
     return 0;
   llvm::errs() << "qopt " << command << ": error: " << llvm::toString(std::move(err)) << "\n";
   return 1;
+}
+
+llvm::Expected<WrittenModel> writeModel(mlir::ModuleOp module, ParameterStore &store,
+                                        llvm::StringRef tokenizerPath, llvm::StringRef out) {
+  if (!out.ends_with(".mlir"))
+    return makeError("-o must name a .mlir file, got '" + out + "'");
+  llvm::StringRef stem = llvm::sys::path::stem(out);
+  std::string paramsFile = (stem + ".safetensors").str();
+  std::string tokenizerFile = (stem + ".tokenizer.bin").str();
+  llvm::SmallString<256> dir(out);
+  llvm::sys::path::remove_filename(dir);
+  auto sibling = [&](llvm::StringRef name) {
+    llvm::SmallString<256> p(dir);
+    llvm::sys::path::append(p, name);
+    return std::string(p);
+  };
+  mlir::Builder b(module.getContext());
+  module->setAttr(kParamsAttr, b.getStringAttr(paramsFile));
+  if (!tokenizerPath.empty())
+    module->setAttr(kTokenizerAttr, b.getStringAttr(tokenizerFile));
+  else
+    module->removeAttr(kTokenizerAttr);
+  if (mlir::failed(mlir::verify(module)))
+    return makeError("internal error: the module to write does not verify");
+
+  // Only what the IR reads: a quantized model does not carry its float
+  // weights along.
+  ParameterStore kept;
+  kept.metadata() = store.metadata();
+  for (const std::string &name : qmath::referencedTensorNames(module)) {
+    auto t = store.get(name);
+    if (!t)
+      return t.takeError();
+    kept.set(name, **t);
+  }
+  WrittenModel written{sibling(paramsFile), tokenizerPath.empty() ? "" : sibling(tokenizerFile)};
+  if (llvm::Error err = kept.save(written.paramsPath))
+    return std::move(err);
+  if (!tokenizerPath.empty()) {
+    auto bytes = llvm::MemoryBuffer::getFile(tokenizerPath, false, false);
+    if (!bytes)
+      return makeError("cannot read '" + tokenizerPath + "'");
+    // Copying a file onto itself (compile -o over its own input) is a no-op.
+    if (!llvm::sys::fs::equivalent(tokenizerPath, written.tokenizerPath))
+      if (llvm::Error err = writeFileAtomically(written.tokenizerPath, [&](llvm::raw_ostream &os) {
+            os << (*bytes)->getBuffer();
+            return llvm::Error::success();
+          }))
+        return std::move(err);
+  }
+  if (llvm::Error err = writeFileAtomically(out, [&](llvm::raw_ostream &os) {
+        module.print(os);
+        return llvm::Error::success();
+      }))
+    return std::move(err);
+  return written;
 }
 
 } // namespace qopt::tool

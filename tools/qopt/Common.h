@@ -12,7 +12,7 @@
 namespace qopt::tool {
 
 extern llvm::cl::OptionCategory category;
-extern llvm::cl::SubCommand importCmd, runCmd, evalCmd, logitsCmd;
+extern llvm::cl::SubCommand importCmd, runCmd, evalCmd, logitsCmd, compileCmd;
 
 /// --tokenizer and --threads, shared by run, eval and logits.
 extern llvm::cl::opt<std::string> tokenizerOpt;
@@ -28,6 +28,17 @@ struct Session {
 /// Loads `path`, creates the executor and (if `needTokenizer`) the tokenizer.
 llvm::Expected<Session> openSession(llvm::StringRef path, bool needTokenizer);
 
+struct WrittenModel {
+  std::string paramsPath, tokenizerPath;
+};
+/// Writes `module` to `out` (.mlir), the store to <stem>.safetensors beside
+/// it (only the tensors the module references) and, when `tokenizerPath` is
+/// non-empty, a copy of the tokenizer to <stem>.tokenizer.bin; sets the
+/// module's parameter and tokenizer attributes to those names. Every file is
+/// written to a temporary and renamed.
+llvm::Expected<WrittenModel> writeModel(mlir::ModuleOp module, ParameterStore &store,
+                                        llvm::StringRef tokenizerPath, llvm::StringRef out);
+
 /// Reads a whole text file; errors name the file.
 llvm::Expected<std::string> readTextFile(llvm::StringRef path);
 
@@ -38,6 +49,7 @@ int runImport();
 int runRun();
 int runEval();
 int runLogits();
+int runCompile();
 
 } // namespace qopt::tool
 

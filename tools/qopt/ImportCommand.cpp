@@ -41,55 +41,23 @@ static llvm::Error importToFiles() {
       return tok.takeError();
   }
 
-  llvm::StringRef stem = llvm::sys::path::stem(out);
-  std::string paramsFile = (stem + ".safetensors").str();
-  std::string tokenizerFile = (stem + ".tokenizer.bin").str();
-  llvm::SmallString<256> dir(out);
-  llvm::sys::path::remove_filename(dir);
-  auto sibling = [&](llvm::StringRef name) {
-    llvm::SmallString<256> p(dir);
-    llvm::sys::path::append(p, name);
-    return std::string(p);
-  };
-
   auto ctx = createContext();
   auto module = buildLlamaModule(*ctx, c, *imported->params);
-  mlir::Builder b(ctx.get());
-  (*module)->setAttr(kParamsAttr, b.getStringAttr(paramsFile));
-  if (!tokenizerPath.empty())
-    (*module)->setAttr(kTokenizerAttr, b.getStringAttr(tokenizerFile));
-  if (mlir::failed(mlir::verify(*module)))
-    return makeError("internal error: the imported module does not verify");
-
   imported->params->metadata()["qopt.source"] = c.source;
-  if (llvm::Error err = imported->params->save(sibling(paramsFile)))
-    return err;
-  if (!tokenizerPath.empty()) {
-    auto bytes = llvm::MemoryBuffer::getFile(tokenizerPath, false, false);
-    if (!bytes)
-      return makeError("cannot read '" + tokenizerPath + "'");
-    if (llvm::Error err = writeFileAtomically(sibling(tokenizerFile), [&](llvm::raw_ostream &os) {
-          os << (*bytes)->getBuffer();
-          return llvm::Error::success();
-        }))
-      return err;
-  }
-  if (llvm::Error err = writeFileAtomically(out, [&](llvm::raw_ostream &os) {
-        module->print(os);
-        return llvm::Error::success();
-      }))
-    return err;
+  auto written = writeModel(*module, *imported->params, tokenizerPath, out);
+  if (!written)
+    return written.takeError();
 
   llvm::errs() << "imported " << c.source << ": dim " << c.dim << ", hidden "
                << c.hiddenDim << ", " << c.numLayers << " layers, " << c.numHeads
                << " heads (" << c.numKvHeads << " kv), vocab " << c.vocabSize
                << ", seq_len " << c.maxSeqLen
                << (c.tiedClassifier ? ", tied classifier" : ", untied classifier") << "\n"
-               << "wrote " << out << ", " << sibling(paramsFile) << " ("
+               << "wrote " << out << ", " << written->paramsPath << " ("
                << imported->params->size() << " tensors, "
                << imported->params->totalBytes() << " bytes)";
   if (!tokenizerPath.empty())
-    llvm::errs() << ", " << sibling(tokenizerFile);
+    llvm::errs() << ", " << written->tokenizerPath;
   else
     llvm::errs() << " (no tokenizer found: run/eval will need --tokenizer)";
   llvm::errs() << "\n";

@@ -4,12 +4,15 @@
 //   qopt run    MODEL [-p PROMPT] [-n STEPS] [-t TEMP] [--top-p P] [--seed S]
 //   qopt eval   MODEL TEXT [--ctx N]
 //   qopt logits MODEL -p PROMPT -o logits.npy
+//   qopt compile MODEL -o quantized.mlir --recipe R --calib TEXT [--eval TEXT]
 //
 // MODEL is a .mlir written by `qopt import`, a llama2.c checkpoint, or a
 // Hugging Face directory.
 //
 //===----------------------------------------------------------------------===//
 #include "Common.h"
+
+#include "qopt/InitAll.h"
 
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/raw_ostream.h"
@@ -18,6 +21,7 @@ using namespace qopt::tool;
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  qopt::registerAllPasses();
   llvm::cl::HideUnrelatedOptions(category);
   if (!llvm::cl::ParseCommandLineOptions(
           argc, argv,
@@ -34,7 +38,9 @@ int main(int argc, char **argv) {
     return runEval();
   if (logitsCmd)
     return runLogits();
-  llvm::errs() << "qopt: error: give a subcommand: import, run, eval or logits "
+  if (compileCmd)
+    return runCompile();
+  llvm::errs() << "qopt: error: give a subcommand: import, compile, run, eval or logits "
                   "(see qopt --help)\n";
   return 1;
 }

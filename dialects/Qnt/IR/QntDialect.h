@@ -13,6 +13,7 @@
 
 namespace qopt {
 class ParameterStore;
+struct CalibrationSet;
 } // namespace qopt
 
 #include "Qnt/IR/QntDialect.h.inc"

@@ -23,8 +23,13 @@ def Qnt_Dialect : Dialect {
     /// attached one (qopt-opt --params, qopt). Null otherwise.
     std::shared_ptr<::qopt::ParameterStore> getParameterStore() const { return store; }
     void setParameterStore(std::shared_ptr<::qopt::ParameterStore> s) { store = std::move(s); }
+    /// Calibration sequences for data-driven passes (qopt-opt --calib,
+    /// qopt compile --calib). Null when the tool was given none.
+    std::shared_ptr<const ::qopt::CalibrationSet> getCalibrationSet() const { return calib; }
+    void setCalibrationSet(std::shared_ptr<const ::qopt::CalibrationSet> c) { calib = std::move(c); }
   private:
     std::shared_ptr<::qopt::ParameterStore> store;
+    std::shared_ptr<const ::qopt::CalibrationSet> calib;
   public:
     void registerTypes();
     void registerAttrs();

@@ -81,6 +81,32 @@ LogicalResult ParamOp::verify() {
   return success();
 }
 
+LogicalResult QParamOp::verify() {
+  if (getName().empty())
+    return emitOpError("parameter name must not be empty");
+  if (getType().getRank() != 2 || !getType().hasStaticShape())
+    return emitOpError() << "a quantized weight must be a statically shaped 2-D tensor, got "
+                         << getType();
+  if (getScheme().getOutliers() > getType().getDimSize(1))
+    return emitOpError() << "has " << getScheme().getOutliers()
+                         << " outlier channels but only " << getType().getDimSize(1)
+                         << " input channels";
+  return success();
+}
+
+LogicalResult DynamicQuantOp::verify() {
+  if (getBits() < 2 || getBits() > 8)
+    return emitOpError() << "bits must be in [2, 8], got " << getBits();
+  if (auto keep = getKeepChannels()) {
+    int64_t width = lastDim(getInput());
+    for (int64_t c : *keep)
+      if (c < 0 || (!ShapedType::isDynamic(width) && c >= width))
+        return emitOpError() << "keep_channels entry " << c << " is outside [0, " << width
+                             << ")";
+  }
+  return success();
+}
+
 LogicalResult EmbeddingOp::verify() {
   if (failed(requireStaticMatrix(*this, getTable(), "table")))
     return failure();

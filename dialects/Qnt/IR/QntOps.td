@@ -29,6 +29,36 @@ def Qnt_ParamOp : Qnt_Op<"param", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Qnt_QParamOp : Qnt_Op<"qparam", [Pure]> {
+  let summary = "a quantized weight from the parameter store, as floats";
+  let description = [{
+    The dequantized value of the packed weight `name` (layout in
+    `#qnt.weight_quant`). The result is the float tensor a linear consumes;
+    the reference executor dequantizes it exactly as the compiled kernels do
+    (code to float in f32, with f16 scales), which is the fake-quant
+    semantics every quantized scheme is evaluated with.
+  }];
+  let arguments = (ins StrAttr:$name, Qnt_WeightQuantAttr:$scheme);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = "$name $scheme attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Qnt_DynamicQuantOp : Qnt_Op<"dynamic_quant", [Pure, SameOperandsAndResultType]> {
+  let summary = "per-token dynamic symmetric activation quantization (fake-quant)";
+  let description = [{
+    Each row (token) x is rounded to `bits`-bit signed integers with scale
+    max|x| / (2^(bits-1) - 1), and returned dequantized. Channels listed in
+    `keep_channels` bypass quantization (LLM.int8 outlier columns) and do not
+    count towards the row's max.
+  }];
+  let arguments = (ins Qnt_FloatTensor:$input, I64Attr:$bits,
+                       OptionalAttr<DenseI64ArrayAttr>:$keep_channels);
+  let results = (outs Qnt_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
 def Qnt_EmbeddingOp : Qnt_Op<"embedding", [Pure]> {
   let summary = "row gather: result[i] = table[tokens[i]]";
   let arguments = (ins Qnt_TokenTensor:$tokens, Qnt_FloatTensor:$table);

@@ -31,3 +31,23 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
                        << elementType;
   return success();
 }
+
+LogicalResult WeightQuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                      WeightFormat format, int64_t bits, int64_t groupSize,
+                                      bool symmetric, bool doubleQuant, int64_t outliers) {
+  if (format == WeightFormat::NF4) {
+    if (bits != 4)
+      return emitError() << "nf4 weights have 4 bits, got bits=" << bits;
+  } else if (bits < 2 || bits > 8) {
+    return emitError() << "int weights take 2 to 8 bits, got bits=" << bits;
+  }
+  if (groupSize < -1)
+    return emitError() << "group_size must be positive, 0 (per channel) or -1 (per "
+                          "tensor), got "
+                       << groupSize;
+  if (doubleQuant && format != WeightFormat::NF4)
+    return emitError() << "double_quant applies to nf4 weights only";
+  if (outliers < 0)
+    return emitError() << "outliers must be >= 0, got " << outliers;
+  return success();
+}

@@ -14,6 +14,41 @@ def Qnt_RopeStyle : I32EnumAttr<"RopeStyle", "how rotary embedding pairs lanes",
 }
 def Qnt_RopeStyleAttr : EnumAttr<Qnt_Dialect, Qnt_RopeStyle, "rope_style">;
 
+def Qnt_WeightFormat : I32EnumAttr<"WeightFormat", "how weight codes map to values", [
+    // Uniform affine grid: w = (q - zero) * scale.
+    I32EnumAttrCase<"Int", 0, "int">,
+    // QLoRA NormalFloat-4: w = nf4_level[q] * absmax of the group.
+    I32EnumAttrCase<"NF4", 1, "nf4">]> {
+  let cppNamespace = "::qopt::qnt";
+  let genSpecializedAttr = 0;
+}
+
+def Qnt_WeightQuantAttr : AttrDef<Qnt_Dialect, "WeightQuant"> {
+  let mnemonic = "weight_quant";
+  let summary = "how a quantized weight is stored in the parameter store";
+  let description = [{
+    Describes the tensors behind a `qnt.qparam` named N (see QuantScheme.h):
+    - `N.qweight`: ui8 [rows, packed bytes]; each row's `bits`-bit codes,
+      little-endian bit order, the row padded to a whole byte.
+    - `N.scales`: f16 [rows, groups] (int, and nf4 without double_quant).
+      With double_quant the scales are themselves quantized: `N.scales_q`
+      (i8 [rows, groups]), `N.scales_scale` (f32, one per 256 scales) and
+      `N.scales_mean` (f32 [1]).
+    - `N.zeros`: ui8 [rows, packed bytes] of `bits`-bit zero points
+      (asymmetric int only).
+    - `N.outlier_index` (i32 [k]) and `N.outlier_weight` (f16 [rows, k]):
+      input channels kept in 16-bit (LLM.int8 decomposition), `outliers` = k.
+    `group_size` 0 means one group per row (per output channel); -1 means
+    one group for the whole tensor. A row whose width the group size does not
+    divide ends with one shorter group.
+  }];
+  let parameters = (ins EnumParameter<Qnt_WeightFormat>:$format, "int64_t":$bits,
+                        "int64_t":$group_size, "bool":$symmetric,
+                        "bool":$double_quant, "int64_t":$outliers);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
 def Qnt_KVCacheType : TypeDef<Qnt_Dialect, "KVCache"> {
   let mnemonic = "kv_cache";
   let summary = "per-layer key/value cache of a decoder";

@@ -17,6 +17,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/Support/Error.h"
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -26,6 +27,11 @@ struct ExecOptions {
   /// Worker threads; 0 = one per hardware thread.
   unsigned threads = 0;
 };
+
+/// Sees the input of every qnt.linear as it runs (calibration). Returning
+/// true stops the forward pass right there: forward() then returns no logits.
+using LinearObserver =
+    std::function<bool(mlir::Operation *linear, const float *input, int64_t rows, int64_t cols)>;
 
 class Executor {
 public:
@@ -38,6 +44,16 @@ public:
   /// Runs tokens at positions pos .. pos+n-1, appending to the KV cache, and
   /// returns row-major logits [n, vocab].
   llvm::Expected<std::vector<float>> forward(llvm::ArrayRef<int32_t> tokens, int64_t pos);
+
+  /// Installs (or, with an empty function, removes) the linear observer.
+  void setLinearObserver(LinearObserver observer) { linearObserver = std::move(observer); }
+  /// Makes the parameter op `param` (qnt.param or qnt.qparam) read `data`
+  /// (same shape, f32, kept alive by the caller) instead of its stored
+  /// tensor; null restores the stored tensor. For sensitivity measurements.
+  void overrideParameter(mlir::Operation *param, const float *data);
+
+  /// Forgets the KV cache contents (a new, independent sequence follows).
+  void resetCache();
 
   int64_t vocabSize() const { return vocab; }
   int64_t maxSeqLen() const { return maxSeq; }
@@ -53,6 +69,7 @@ private:
   ThreadPool pool;
   /// qnt.param op -> its f32 data (into the store, or into `widened`).
   llvm::DenseMap<mlir::Operation *, const float *> paramData;
+  llvm::DenseMap<mlir::Operation *, const float *> overridden; // originals
   std::vector<std::unique_ptr<std::vector<float>>> widened;
   /// Values whose last use is the key op: freed right after it runs, so that
   /// peak activation memory is a few tensors rather than the whole graph.
@@ -61,6 +78,7 @@ private:
   std::vector<float> cacheKeys, cacheValues;
   int64_t cacheLayers = 0, cacheRowWidth = 0;
   int64_t vocab = 0, maxSeq = 0;
+  LinearObserver linearObserver;
 };
 
 } // namespace qopt

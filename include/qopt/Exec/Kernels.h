@@ -10,6 +10,8 @@
 
 #include "qopt/Support/ThreadPool.h"
 
+#include "llvm/ADT/ArrayRef.h"
+
 #include <cstdint>
 
 namespace qopt::kernels {
@@ -48,6 +50,13 @@ void attention(ThreadPool &pool, const float *q, const float *k, const float *v,
 void silu(const float *x, int64_t n, float *y);
 void gelu(const float *x, int64_t n, bool tanhApprox, float *y);
 void swiglu(const float *gate, const float *up, int64_t n, float *y);
+/// Per-row symmetric fake quantization to `bits`-bit signed integers with
+/// scale max|x| / (2^(bits-1) - 1); channels with keep[c] pass through and
+/// do not count towards the max.
+void dynamicQuantRows(const float *x, int64_t rows, int64_t cols, int64_t bits,
+                      llvm::ArrayRef<bool> keep, float *y);
+/// -log softmax(logits)[target], computed in double.
+double negativeLogLikelihood(llvm::ArrayRef<float> logits, int32_t target);
 void add(const float *a, const float *b, int64_t n, float *y);
 void mul(const float *a, const float *b, int64_t n, float *y);
 

@@ -1,0 +1,51 @@
+//===- QuantReport.h - what quantization did, per layer and overall -*- C++ -*-===//
+#ifndef QOPT_DRIVER_QUANTREPORT_H
+#define QOPT_DRIVER_QUANTREPORT_H
+
+#include "qopt/Support/ParameterStore.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qopt {
+
+struct LayerReport {
+  std::string name;
+  int64_t rows = 0, cols = 0;
+  std::string scheme;     // "f32" when not quantized
+  int64_t bits = 32;
+  int64_t groupSize = 0;
+  double bitsPerWeight = 32;
+  double scaleMin = 0, scaleMax = 0, scaleMean = 0; // |scale|
+  int64_t outliers = 0;
+  std::optional<double> relError;
+};
+
+struct QuantReport {
+  std::string model, recipe, pipeline;
+  std::vector<LayerReport> layers;
+  int64_t linearWeights = 0;      // weights in all linears
+  double linearBitsPerWeight = 0; // over all linears, scales counted
+  int64_t floatBytes = 0;         // the input model's parameter bytes
+  int64_t storedBytes = 0;        // the output's parameter bytes
+  int64_t activationQuantPoints = 0;
+  std::optional<double> pplBefore, pplAfter, nllBefore, nllAfter;
+  int64_t evalTokens = 0;
+  double seconds = 0;
+};
+
+/// Fills layers and sizes from the compiled module and its store.
+llvm::Error describeQuantization(mlir::ModuleOp module, const ParameterStore &store,
+                                 QuantReport &report);
+
+void writeReportJson(const QuantReport &report, llvm::raw_ostream &os);
+void printReportTable(const QuantReport &report, llvm::raw_ostream &os);
+
+} // namespace qopt
+
+#endif

@@ -1,0 +1,81 @@
+//===- Calibration.h - activation statistics from calibration text -*- C++ -*-===//
+//
+// The calibration facility every data-driven pass shares: run the (float or
+// partly quantized) model over calibration sequences with the reference
+// executor and record, at the input of chosen linears, per-channel absmax and
+// mean |x|, the Hessian proxy X^T X (GPTQ, AWQ and SmoothQuant's error
+// models) and an evenly strided sample of rows (observers, alpha search).
+// Passes call it on the IR as it is when they run, so a pass after GPTQ sees
+// the quantized earlier layers (true-sequential).
+//
+//===----------------------------------------------------------------------===//
+#ifndef QOPT_EXEC_CALIBRATION_H
+#define QOPT_EXEC_CALIBRATION_H
+
+#include "qopt/Exec/Executor.h"
+
+#include "mlir/IR/Value.h"
+#include "llvm/ADT/DenseMap.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace qopt {
+
+/// Token sequences, each run from position 0 with a fresh KV cache.
+struct CalibrationSet {
+  std::vector<std::vector<int32_t>> samples;
+  int64_t tokens() const {
+    int64_t n = 0;
+    for (const auto &s : samples)
+      n += int64_t(s.size());
+    return n;
+  }
+};
+
+/// Cuts `stream` (encodeDocuments) into `count` consecutive windows of
+/// `length` tokens from its start; errors when it is too short.
+llvm::Expected<CalibrationSet> makeCalibrationSet(const std::vector<int32_t> &stream,
+                                                  int64_t count, int64_t length);
+
+struct ActivationStats {
+  int64_t cols = 0;
+  int64_t rows = 0;             // rows (tokens) seen
+  std::vector<float> absMax;    // per channel
+  std::vector<double> absSum;   // per channel
+  std::vector<double> xtx;      // [cols, cols] sum of x x^T, when requested
+  std::vector<float> sample;    // [sampleRows, cols]
+  int64_t sampleRows = 0;
+  bool nonFinite = false;       // a NaN or Inf was seen
+
+  double meanAbs(int64_t c) const { return rows ? absSum[c] / double(rows) : 0.0; }
+  /// GPTQ's H = 2 X^T X / rows (symmetric, [cols, cols]).
+  std::vector<double> hessian() const;
+};
+
+struct RecordOptions {
+  bool hessian = false;
+  /// Keep up to this many rows of raw activations (0: none).
+  int64_t maxSampleRows = 0;
+};
+
+using ActivationMap = llvm::DenseMap<mlir::Value, ActivationStats>;
+
+/// Runs the module over `calib`, recording at the input of each op in
+/// `linears` (qnt.linear). Linears that share an input share one record,
+/// keyed by the input value. Each forward stops after the last of them.
+/// Errors name the linear whose input held NaN or Inf.
+llvm::Expected<ActivationMap> recordActivations(mlir::ModuleOp module,
+                                                std::shared_ptr<ParameterStore> store,
+                                                const CalibrationSet &calib,
+                                                llvm::ArrayRef<mlir::Operation *> linears,
+                                                const RecordOptions &options);
+
+/// Mean next-token NLL over the first `count` sequences of `calib` (all
+/// when count <= 0): the loss that sensitivity measurements compare.
+llvm::Expected<double> meanNextTokenNll(Executor &exec, const CalibrationSet &calib,
+                                        int64_t count);
+
+} // namespace qopt
+
+#endif

@@ -1,0 +1,153 @@
+//===- Calibration.cpp - record activation statistics ----------------------===//
+#include "qopt/Exec/Calibration.h"
+
+#include "Qnt/IR/QntDialect.h"
+#include "qopt/Exec/Kernels.h"
+#include "qopt/Support/Error.h"
+
+#include <Eigen/Dense>
+
+#include <cmath>
+
+using namespace mlir;
+
+namespace qopt {
+
+llvm::Expected<CalibrationSet> makeCalibrationSet(const std::vector<int32_t> &stream,
+                                                  int64_t count, int64_t length) {
+  if (count <= 0 || length <= 0)
+    return makeError("calibration needs a positive sample count and length, got " +
+                     llvm::Twine(count) + " x " + llvm::Twine(length));
+  if (stream.empty())
+    return makeError("the calibration text is empty");
+  if (int64_t(stream.size()) < count * length)
+    return makeError("the calibration text has " + llvm::Twine(stream.size()) +
+                     " tokens, fewer than the " + llvm::Twine(count) + " x " +
+                     llvm::Twine(length) + " requested");
+  CalibrationSet set;
+  for (int64_t i = 0; i < count; ++i)
+    set.samples.emplace_back(stream.begin() + i * length, stream.begin() + (i + 1) * length);
+  return set;
+}
+
+std::vector<double> ActivationStats::hessian() const {
+  std::vector<double> h(xtx.size());
+  double f = rows ? 2.0 / double(rows) : 0.0;
+  for (size_t i = 0; i < h.size(); ++i)
+    h[i] = xtx[i] * f;
+  return h;
+}
+
+namespace {
+
+void accumulate(ActivationStats &s, const float *x, int64_t rows, int64_t cols,
+                const RecordOptions &options, int64_t sampleStride) {
+  if (s.cols == 0) {
+    s.cols = cols;
+    s.absMax.assign(cols, 0.0f);
+    s.absSum.assign(cols, 0.0);
+    if (options.hessian)
+      s.xtx.assign(size_t(cols * cols), 0.0);
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *row = x + r * cols;
+    for (int64_t c = 0; c < cols; ++c) {
+      float a = std::fabs(row[c]);
+      if (!std::isfinite(a))
+        s.nonFinite = true;
+      s.absMax[c] = std::max(s.absMax[c], a);
+      s.absSum[c] += a;
+    }
+    if (options.maxSampleRows > 0 && (s.rows + r) % sampleStride == 0 &&
+        s.sampleRows < options.maxSampleRows) {
+      s.sample.insert(s.sample.end(), row, row + cols);
+      ++s.sampleRows;
+    }
+  }
+  if (options.hessian) {
+    using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    Eigen::Map<const RowMajor> xm(x, rows, cols);
+    Eigen::Map<Eigen::MatrixXd> h(s.xtx.data(), cols, cols);
+    Eigen::MatrixXd xd = xm.cast<double>();
+    h.noalias() += xd.transpose() * xd;
+  }
+  s.rows += rows;
+}
+
+} // namespace
+
+llvm::Expected<ActivationMap> recordActivations(ModuleOp module,
+                                                std::shared_ptr<ParameterStore> store,
+                                                const CalibrationSet &calib,
+                                                llvm::ArrayRef<Operation *> linears,
+                                                const RecordOptions &options) {
+  if (calib.samples.empty())
+    return makeError("no calibration data: give calibration text (--calib FILE)");
+  auto exec = Executor::create(module, std::move(store));
+  if (!exec)
+    return exec.takeError();
+  llvm::DenseSet<Operation *> wanted(linears.begin(), linears.end());
+  Operation *last = nullptr;
+  for (Operation *op : linears)
+    if (!last || last->isBeforeInBlock(op))
+      last = op;
+  int64_t stride = options.maxSampleRows > 0
+                       ? std::max<int64_t>(1, (calib.tokens() + options.maxSampleRows - 1) /
+                                                  options.maxSampleRows)
+                       : 1;
+  ActivationMap stats;
+  (*exec)->setLinearObserver([&](Operation *op, const float *x, int64_t rows, int64_t cols) {
+    if (!wanted.contains(op))
+      return false;
+    Value input = cast<qnt::LinearOp>(op).getInput();
+    ActivationStats &s = stats[input];
+    // Several linears read the same input: record it once per forward.
+    bool first = true;
+    for (Operation *user : input.getUsers())
+      if (wanted.contains(user) && user != op && user->isBeforeInBlock(op))
+        first = false;
+    if (first)
+      accumulate(s, x, rows, cols, options, stride);
+    return op == last;
+  });
+  for (const auto &sample : calib.samples) {
+    (*exec)->resetCache();
+    auto result = (*exec)->forward(sample, 0);
+    if (!result)
+      return result.takeError();
+  }
+  for (Operation *op : linears) {
+    auto it = stats.find(cast<qnt::LinearOp>(op).getInput());
+    if (it != stats.end() && it->second.nonFinite) {
+      auto weight = cast<qnt::LinearOp>(op).getWeight().getDefiningOp();
+      std::string name = "a linear";
+      if (auto p = dyn_cast_or_null<qnt::ParamOp>(weight))
+        name = p.getName().str();
+      else if (auto q = dyn_cast_or_null<qnt::QParamOp>(weight))
+        name = q.getName().str();
+      return makeError("calibration saw NaN or Inf in the input of " + name);
+    }
+  }
+  return stats;
+}
+
+llvm::Expected<double> meanNextTokenNll(Executor &exec, const CalibrationSet &calib,
+                                        int64_t count) {
+  size_t n = count > 0 ? std::min(calib.samples.size(), size_t(count)) : calib.samples.size();
+  double sum = 0;
+  int64_t predictions = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const std::vector<int32_t> &seq = calib.samples[i];
+    exec.resetCache();
+    auto logits = exec.forward(seq, 0);
+    if (!logits)
+      return logits.takeError();
+    int64_t vocab = exec.vocabSize();
+    for (size_t t = 0; t + 1 < seq.size(); ++t, ++predictions)
+      sum += kernels::negativeLogLikelihood(
+          llvm::ArrayRef<float>(logits->data() + t * vocab, size_t(vocab)), seq[t + 1]);
+  }
+  return predictions ? sum / double(predictions) : 0.0;
+}
+
+} // namespace qopt

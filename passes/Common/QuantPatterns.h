@@ -1,0 +1,100 @@
+//===- QuantPatterns.h - what quantization passes share ----------*- C++ -*-===//
+//
+// Finding the linears a pass rewrites, the places a per-channel input scale
+// can be folded into (SmoothQuant, AWQ), reading and writing their weights
+// through the dialect's parameter store, and swapping a float weight for a
+// qnt.qparam.
+//
+//===----------------------------------------------------------------------===//
+#ifndef QOPT_PASSES_COMMON_QUANTPATTERNS_H
+#define QOPT_PASSES_COMMON_QUANTPATTERNS_H
+
+#include "Qnt/IR/QntDialect.h"
+#include "Qnt/Utils/QuantScheme.h"
+#include "qopt/Exec/Calibration.h"
+#include "qopt/Support/ParameterStore.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/Pass.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace qopt {
+
+/// The discardable attribute mixed precision puts on a linear to choose its
+/// weight scheme; quantizing passes honour it over their own options.
+constexpr llvm::StringLiteral kWeightSchemeAttr = "qnt.weight_scheme";
+/// Set by quantizing passes on the qnt.qparam they create: the relative
+/// output error |(W - Q) X|^2 / |W X|^2 on calibration data, or the relative
+/// weight error |W - Q|^2 / |W|^2 when no calibration data was used.
+constexpr llvm::StringLiteral kRelErrorAttr = "qnt.rel_error";
+
+/// A qnt.linear whose weight is a float qnt.param.
+struct TargetLinear {
+  qnt::LinearOp op;
+  qnt::ParamOp weight;
+  std::string name;
+  int64_t rows = 0, cols = 0;
+};
+
+/// Every such linear in the module's forward function, in program order.
+/// (The classifier is a qnt.lm_head and is not included.)
+std::vector<TargetLinear> collectFloatLinears(mlir::ModuleOp module);
+
+/// The store the tool attached, or an error emitted on the module.
+std::shared_ptr<ParameterStore> requireStore(mlir::ModuleOp module, llvm::StringRef pass);
+/// The calibration set the tool attached, or an error emitted on the module.
+std::shared_ptr<const CalibrationSet> requireCalibration(mlir::ModuleOp module,
+                                                         llvm::StringRef pass);
+
+/// A float weight as f32 values (errors on missing tensors or NaN/Inf).
+llvm::Expected<std::vector<float>> readWeight(const ParameterStore &store, llvm::StringRef name);
+/// Stores f32 values under `name` with `shape`.
+void writeWeight(ParameterStore &store, const std::string &name, std::vector<int64_t> shape,
+                 std::vector<float> values);
+
+/// The scheme for `linear`: its kWeightSchemeAttr if set, else `fallback`.
+qmath::Scheme schemeFor(qnt::LinearOp linear, const qmath::Scheme &fallback);
+
+/// Stores `q` and makes the linear read a qnt.qparam of it (erasing the
+/// float qnt.param when nothing else uses it).
+void replaceWithQuantized(TargetLinear &target, const qmath::QuantizedWeight &q,
+                          ParameterStore &store, double relError);
+
+/// |(W - Q) X|^2 / |W X|^2 with H ~ X^T X, or |W - Q|^2 / |W|^2 when H is
+/// empty. W and Q are [rows, cols].
+double relativeOutputError(const float *w, const float *q, int64_t rows, int64_t cols,
+                           const std::vector<double> &h);
+
+/// Linears that read one value whose per-channel scale can be folded into
+/// the op producing it: an rms_norm (scale its weight) or a linear whose
+/// output channels feed it one to one (scale its weight rows): w3 before
+/// swiglu -> w2, and wv before attention -> wo when every query head has its
+/// own KV head.
+struct ScaleGroup {
+  mlir::Value input;
+  std::vector<TargetLinear> linears;
+  enum class Fold { NormWeight, ProducerRows } fold;
+  qnt::ParamOp foldParam;
+  std::string foldName;
+  std::vector<int64_t> foldShape;
+  int64_t channels = 0;
+  std::string describe() const;
+};
+std::vector<ScaleGroup> findScaleGroups(const std::vector<TargetLinear> &linears);
+
+/// Divides the fold target by s and multiplies the linears' input columns by
+/// s: the float function is unchanged, the linears' inputs become x / s.
+llvm::Error applyInputScales(const ScaleGroup &group, llvm::ArrayRef<double> s,
+                             ParameterStore &store);
+
+/// Parses a pass's scheme options; the error names the offending option.
+llvm::Expected<qmath::Scheme> parseScheme(llvm::StringRef format, int64_t bits,
+                                          int64_t groupSize, bool symmetric,
+                                          bool doubleQuant = false);
+
+} // namespace qopt
+
+#endif

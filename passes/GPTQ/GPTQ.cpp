@@ -1,0 +1,114 @@
+//===- GPTQ.cpp - the qnt-gptq pass ----------------------------------------===//
+//
+// Drives GPTQSolver over the model: linears that read the same input form one
+// step (q/k/v, then o, then gate/up, then down, layer by layer). With
+// true-sequential, each step's Hessian is recorded on the model whose earlier
+// steps are already quantized, so every linear corrects for the error of
+// everything before it; memory holds one step's Hessians at a time.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Common/QuantPatterns.h"
+#include "passes/GPTQ/GPTQSolver.h"
+#include "passes/Passes.h"
+
+#include "llvm/Support/raw_ostream.h"
+
+namespace qopt {
+#define GEN_PASS_DEF_QNTGPTQ
+#include "passes/Passes.h.inc"
+} // namespace qopt
+
+using namespace mlir;
+
+namespace qopt {
+namespace {
+
+struct QntGPTQPass : impl::QntGPTQBase<QntGPTQPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto fail = [&](const llvm::Twine &why) {
+      module.emitError() << "qnt-gptq: " << why;
+      signalPassFailure();
+    };
+    auto scheme = parseScheme(format, bits, groupSize, symmetric);
+    if (!scheme)
+      return fail(llvm::toString(scheme.takeError()));
+    if (damp <= 0 || damp >= 1)
+      return fail("damp must be in (0, 1), got " + std::to_string(double(damp)));
+    if (blockSize <= 0)
+      return fail("block-size must be positive, got " + llvm::Twine(int64_t(blockSize)));
+    auto store = requireStore(module, "qnt-gptq");
+    if (!store)
+      return signalPassFailure();
+    auto calib = requireCalibration(module, "qnt-gptq");
+    if (!calib)
+      return signalPassFailure();
+
+    // Steps: linears sharing an input, in program order.
+    std::vector<std::vector<Operation *>> steps;
+    {
+      llvm::DenseMap<Value, size_t> byInput;
+      for (TargetLinear &l : collectFloatLinears(module)) {
+        auto [it, inserted] = byInput.try_emplace(l.op.getInput(), steps.size());
+        if (inserted)
+          steps.emplace_back();
+        steps[it->second].push_back(l.op);
+      }
+    }
+    gptq::Options options;
+    options.damp = damp;
+    options.blockSize = blockSize;
+    options.actOrder = actOrder;
+    options.staticGroups = staticGroups;
+
+    RecordOptions record;
+    record.hessian = true;
+    ActivationMap allStats;
+    if (!trueSequential) {
+      std::vector<Operation *> all;
+      for (auto &step : steps)
+        all.insert(all.end(), step.begin(), step.end());
+      auto stats = recordActivations(module, store, *calib, all, record);
+      if (!stats)
+        return fail(llvm::toString(stats.takeError()));
+      allStats = std::move(*stats);
+    }
+    for (auto &step : steps) {
+      ActivationMap stepStats;
+      ActivationMap &stats = trueSequential ? stepStats : allStats;
+      if (trueSequential) {
+        auto recorded = recordActivations(module, store, *calib, step, record);
+        if (!recorded)
+          return fail(llvm::toString(recorded.takeError()));
+        stepStats = std::move(*recorded);
+      }
+      for (Operation *op : step) {
+        auto linear = cast<qnt::LinearOp>(op);
+        auto param = linear.getWeight().getDefiningOp<qnt::ParamOp>();
+        auto type = param.getType();
+        TargetLinear target{linear, param, param.getName().str(), type.getDimSize(0),
+                            type.getDimSize(1)};
+        auto w = readWeight(*store, target.name);
+        if (!w)
+          return fail(llvm::toString(w.takeError()));
+        std::vector<double> h = stats[linear.getInput()].hessian();
+        qmath::Scheme s = schemeFor(linear, *scheme);
+        auto result = gptq::quantize(s, w->data(), target.rows, target.cols, h, options);
+        if (!result)
+          return fail(target.name + ": " + llvm::toString(result.takeError()));
+        if (result->dampRetries > 0)
+          linear.emitWarning() << "qnt-gptq: " << target.name
+                               << ": Hessian indefinite at damp " << damp
+                               << ", used damp " << result->dampUsed;
+        std::vector<float> deq = result->weight.dequantize();
+        double err = relativeOutputError(w->data(), deq.data(), target.rows, target.cols, h);
+        replaceWithQuantized(target, result->weight, *store, err);
+      }
+    }
+  }
+};
+
+} // namespace
+} // namespace qopt

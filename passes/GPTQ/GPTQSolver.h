@@ -1,0 +1,42 @@
+//===- GPTQSolver.h - the GPTQ algorithm on one weight matrix ----*- C++ -*-===//
+//
+// Pure math, no IR: quantizes W [rows, cols] given H = 2 X^T X [cols, cols]
+// (Frantar et al. 2022, Algorithm 1 with the lazy batch updates of section
+// 3.3 and the reference implementation's act-order and group handling).
+// Unit-tested against a numpy transcription (python/qopt_ref/gptq.py).
+//
+//===----------------------------------------------------------------------===//
+#ifndef QOPT_PASSES_GPTQ_GPTQSOLVER_H
+#define QOPT_PASSES_GPTQ_GPTQSOLVER_H
+
+#include "Qnt/Utils/QuantScheme.h"
+
+#include "llvm/Support/Error.h"
+
+#include <string>
+#include <vector>
+
+namespace qopt::gptq {
+
+struct Options {
+  double damp = 0.01;        // fraction of mean(diag H) added to the diagonal
+  int64_t blockSize = 128;   // lazy-update block
+  bool actOrder = false;     // columns by decreasing diag(H)
+  bool staticGroups = false; // group parameters from the unmodified W
+  int maxDampRetries = 6;    // damp *= 10 while H + damp I is not positive definite
+};
+
+struct Result {
+  qmath::QuantizedWeight weight;
+  double dampUsed = 0;  // the fraction that worked
+  int dampRetries = 0;  // how many times it was raised
+};
+
+/// Errors when H stays indefinite after every retry, or has the wrong size.
+llvm::Expected<Result> quantize(const qmath::Scheme &scheme, const float *w, int64_t rows,
+                                int64_t cols, const std::vector<double> &h,
+                                const Options &options);
+
+} // namespace qopt::gptq
+
+#endif

@@ -1,0 +1,143 @@
+//===- MixedPrecision.cpp - the qnt-mixed-precision pass -------------------===//
+//
+// Sensitivity: for each linear and candidate scheme, the rise in mean NLL on
+// calibration sequences when only that linear is quantized (RTN), measured by
+// swapping its weights inside one executor. Assignment: see BitAllocation.h.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Common/QuantPatterns.h"
+#include "passes/MixedPrecision/BitAllocation.h"
+#include "passes/Passes.h"
+
+#include "qopt/Support/Error.h"
+
+#include "mlir/IR/Builders.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace qopt {
+#define GEN_PASS_DEF_QNTMIXEDPRECISION
+#include "passes/Passes.h.inc"
+} // namespace qopt
+
+using namespace mlir;
+
+namespace qopt {
+namespace {
+
+/// "int4:g64:asym" -> scheme; "nf4:g64" also accepted.
+llvm::Expected<qmath::Scheme> parseCandidate(llvm::StringRef text) {
+  llvm::SmallVector<llvm::StringRef, 3> parts;
+  text.trim().split(parts, ':');
+  qmath::Scheme s;
+  llvm::StringRef kind = parts[0];
+  int64_t groupSize = 0;
+  bool symmetric = true;
+  if (kind.consume_front("nf")) {
+    s.format = qnt::WeightFormat::NF4;
+  } else if (!kind.consume_front("int")) {
+    return makeError("candidate '" + text + "' should look like int4:g64:asym");
+  }
+  if (kind.getAsInteger(10, s.bits))
+    return makeError("candidate '" + text + "' has no bit width");
+  if (parts.size() > 1) {
+    llvm::StringRef g = parts[1];
+    if (!g.consume_front("g") || g.getAsInteger(10, groupSize))
+      return makeError("candidate '" + text + "': group should be gN (g0 = per channel)");
+  }
+  if (parts.size() > 2) {
+    if (parts[2] != "sym" && parts[2] != "asym")
+      return makeError("candidate '" + text + "': expected sym or asym");
+    symmetric = parts[2] == "sym";
+  }
+  s.groupSize = groupSize;
+  s.symmetric = symmetric;
+  std::string why = s.validate();
+  if (!why.empty())
+    return makeError("candidate '" + text + "': " + why);
+  return s;
+}
+
+struct QntMixedPrecisionPass : impl::QntMixedPrecisionBase<QntMixedPrecisionPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto fail = [&](const llvm::Twine &why) {
+      module.emitError() << "qnt-mixed-precision: " << why;
+      signalPassFailure();
+    };
+    std::vector<qmath::Scheme> schemes;
+    llvm::SmallVector<llvm::StringRef> texts;
+    llvm::StringRef(candidates).split(texts, ',', -1, false);
+    for (llvm::StringRef t : texts) {
+      auto s = parseCandidate(t);
+      if (!s)
+        return fail(llvm::toString(s.takeError()));
+      schemes.push_back(*s);
+    }
+    if (schemes.empty())
+      return fail("no candidate schemes given");
+    if (samples <= 0)
+      return fail("samples must be positive");
+    auto store = requireStore(module, "qnt-mixed-precision");
+    auto calib = requireCalibration(module, "qnt-mixed-precision");
+    if (!store || !calib)
+      return signalPassFailure();
+    std::vector<TargetLinear> linears = collectFloatLinears(module);
+    if (linears.empty())
+      return;
+
+    // Bits per weight of every candidate on every linear (shapes matter:
+    // ragged groups cost more).
+    std::vector<std::vector<float>> weights;
+    for (TargetLinear &l : linears) {
+      auto w = readWeight(*store, l.name);
+      if (!w)
+        return fail(llvm::toString(w.takeError()));
+      weights.push_back(std::move(*w));
+    }
+    double minBpw = 0, totalWeights = 0;
+    for (size_t i = 0; i < linears.size(); ++i) {
+      double cheapest = INFINITY;
+      for (const qmath::Scheme &s : schemes)
+        cheapest = std::min(cheapest, qmath::QuantizedWeight(s, linears[i].rows, linears[i].cols)
+                                          .bitsPerWeight());
+      minBpw += cheapest * double(linears[i].rows * linears[i].cols);
+      totalWeights += double(linears[i].rows * linears[i].cols);
+    }
+    if (targetBpw * totalWeights < minBpw - 1e-9)
+      return fail("target-bpw " + std::to_string(double(targetBpw)) +
+                  " is below the cheapest candidate's " + std::to_string(minBpw / totalWeights));
+
+    auto exec = Executor::create(module, store);
+    if (!exec)
+      return fail(llvm::toString(exec.takeError()));
+    auto base = meanNextTokenNll(**exec, *calib, samples);
+    if (!base)
+      return fail(llvm::toString(base.takeError()));
+    std::vector<std::vector<mixed::Option>> table(linears.size());
+    for (size_t i = 0; i < linears.size(); ++i) {
+      TargetLinear &l = linears[i];
+      for (const qmath::Scheme &s : schemes) {
+        qmath::QuantizedWeight q = qmath::quantizeRTN(s, weights[i].data(), l.rows, l.cols);
+        std::vector<float> deq = q.dequantize();
+        (*exec)->overrideParameter(l.weight, deq.data());
+        auto nll = meanNextTokenNll(**exec, *calib, samples);
+        (*exec)->overrideParameter(l.weight, nullptr);
+        if (!nll)
+          return fail(llvm::toString(nll.takeError()));
+        table[i].push_back({q.bitsPerWeight() * double(l.rows * l.cols), *nll - *base});
+      }
+    }
+    std::vector<size_t> pick = mixed::allocate(table, targetBpw * totalWeights);
+    Builder b(module.getContext());
+    for (size_t i = 0; i < linears.size(); ++i) {
+      linears[i].op->setAttr(kWeightSchemeAttr, schemes[pick[i]].toAttr(b.getContext()));
+      linears[i].op->setAttr("qnt.sensitivity",
+                             b.getF32FloatAttr(float(table[i][pick[i]].loss)));
+    }
+  }
+};
+
+} // namespace
+} // namespace qopt

@@ -1,0 +1,66 @@
+//===- QuantizeWeights.cpp - round-to-nearest weight quantization ----------===//
+#include "passes/Common/QuantPatterns.h"
+#include "passes/Passes.h"
+
+namespace qopt {
+#define GEN_PASS_DEF_QNTQUANTIZEWEIGHTS
+#include "passes/Passes.h.inc"
+} // namespace qopt
+
+using namespace mlir;
+
+namespace qopt {
+namespace {
+
+struct QntQuantizeWeightsPass : impl::QntQuantizeWeightsBase<QntQuantizeWeightsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto scheme = parseScheme(format, bits, groupSize, symmetric, doubleQuant);
+    if (!scheme) {
+      module.emitError() << "qnt-quantize-weights: " << llvm::toString(scheme.takeError());
+      return signalPassFailure();
+    }
+    auto store = requireStore(module, "qnt-quantize-weights");
+    if (!store)
+      return signalPassFailure();
+    std::vector<TargetLinear> linears = collectFloatLinears(module);
+    // With calibration data the error is measured where it matters: on the
+    // linear's outputs.
+    ActivationMap stats;
+    auto calib = module.getContext()->getOrLoadDialect<qnt::QntDialect>()->getCalibrationSet();
+    if (calib && !calib->samples.empty() && !linears.empty()) {
+      std::vector<Operation *> ops;
+      for (TargetLinear &l : linears)
+        ops.push_back(l.op);
+      RecordOptions options;
+      options.hessian = true;
+      auto recorded = recordActivations(module, store, *calib, ops, options);
+      if (!recorded) {
+        module.emitError() << "qnt-quantize-weights: " << llvm::toString(recorded.takeError());
+        return signalPassFailure();
+      }
+      stats = std::move(*recorded);
+    }
+    for (TargetLinear &l : linears) {
+      qmath::Scheme s = schemeFor(l.op, *scheme);
+      auto w = readWeight(*store, l.name);
+      if (!w) {
+        module.emitError() << "qnt-quantize-weights: " << llvm::toString(w.takeError());
+        return signalPassFailure();
+      }
+      qmath::QuantizedWeight q = qmath::quantizeRTN(s, w->data(), l.rows, l.cols, clipSearch);
+      std::vector<float> deq = q.dequantize();
+      std::vector<double> h;
+      auto it = stats.find(l.op.getInput());
+      if (it != stats.end())
+        h = it->second.hessian();
+      replaceWithQuantized(l, q, *store, relativeOutputError(w->data(), deq.data(), l.rows,
+                                                             l.cols, h));
+    }
+  }
+};
+
+} // namespace
+} // namespace qopt

@@ -1,0 +1,295 @@
+//===- CompileCommand.cpp - qopt compile -----------------------------------===//
+//
+// qopt compile MODEL -o OUT.mlir [--recipe R | --pipeline P] [--calib TEXT]
+//                   [--eval TEXT] [--report OUT.json]
+//
+// Runs a quantization recipe (a named pass pipeline) or an explicit pipeline
+// over the model, writes the quantized model (IR + packed parameters), and
+// reports per linear and overall: scheme, bits per weight with scales
+// counted, scale statistics, quantization error, size, perplexity before and
+// after.
+//
+//===----------------------------------------------------------------------===//
+#include "Common.h"
+
+#include "Qnt/IR/QntDialect.h"
+#include "qopt/Driver/CalibrationText.h"
+#include "qopt/Driver/Perplexity.h"
+#include "qopt/Driver/QuantReport.h"
+#include "qopt/Support/Error.h"
+#include "qopt/Support/SafeTensors.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassInstrumentation.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+
+namespace cl = llvm::cl;
+
+namespace qopt::tool {
+
+static cl::opt<std::string> modelArg(cl::Positional, cl::Required, cl::desc("<model>"),
+                                     cl::sub(compileCmd), cl::cat(category));
+static cl::opt<std::string> outOpt("o", cl::Required,
+                                   cl::desc("Output .mlir (parameters go to <stem>.safetensors)"),
+                                   cl::value_desc("model.mlir"), cl::sub(compileCmd),
+                                   cl::cat(category));
+static cl::opt<std::string> recipeOpt(
+    "recipe",
+    cl::desc("Quantization recipe: fp32, rtn, gptq, awq, awq-gptq, w8a8 (SmoothQuant), nf4, "
+             "llm-int8, mixed (default rtn)"),
+    cl::init("rtn"), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<std::string> pipelineOpt(
+    "pipeline", cl::desc("Explicit pass pipeline instead of a recipe, e.g. "
+                         "'qnt-awq{bits=4},qnt-gptq{bits=4 act-order=true}'"),
+    cl::init(""), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<int64_t> bitsOpt("bits", cl::desc("Weight bits (default 4; w8a8 uses 8)"),
+                                cl::init(4), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<int64_t> groupOpt("group-size",
+                                 cl::desc("Input channels per scale; 0 = per channel, "
+                                          "-1 = per tensor (default 32; nf4 64)"),
+                                 cl::init(32), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<bool> symOpt("symmetric", cl::desc("Symmetric weight grid (default true)"),
+                            cl::init(true), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<bool> actOrderOpt("act-order", cl::desc("GPTQ: decreasing Hessian diagonal order"),
+                                 cl::init(false), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<bool> staticGroupsOpt("static-groups",
+                                     cl::desc("GPTQ: group parameters from the unmodified weights"),
+                                     cl::init(false), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<double> dampOpt("damp", cl::desc("GPTQ dampening, fraction of mean diag(H)"),
+                               cl::init(0.01), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<double> alphaOpt("alpha", cl::desc("SmoothQuant migration strength (default 0.5)"),
+                                cl::init(0.5), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<bool> alphaSearchOpt("alpha-search",
+                                    cl::desc("SmoothQuant: search alpha per layer"),
+                                    cl::init(false), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<std::string> actModeOpt("act-mode",
+                                       cl::desc("w8a8 activations: static or dynamic"),
+                                       cl::init("static"), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<std::string> observerOpt("observer",
+                                        cl::desc("Static activation observer: minmax, "
+                                                 "percentile, mse"),
+                                        cl::init("minmax"), cl::sub(compileCmd),
+                                        cl::cat(category));
+static cl::opt<double> thresholdOpt("threshold", cl::desc("llm-int8 outlier threshold"),
+                                    cl::init(6.0), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<double> targetBpwOpt("target-bpw",
+                                    cl::desc("mixed: bits-per-weight budget (default 4.5)"),
+                                    cl::init(4.5), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<std::string> calibOpt("calib", cl::desc("Calibration text file"), cl::init(""),
+                                     cl::sub(compileCmd), cl::cat(category));
+static cl::opt<int64_t> calibSamplesOpt("calib-samples",
+                                        cl::desc("Calibration sequences (default 128)"),
+                                        cl::init(128), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<int64_t> calibSeqLenOpt("calib-seqlen",
+                                       cl::desc("Tokens per calibration sequence (default 256)"),
+                                       cl::init(256), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<std::string> evalOpt("eval",
+                                    cl::desc("Text for perplexity before and after (protocol "
+                                             "of qopt eval)"),
+                                    cl::init(""), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<int64_t> evalWindowsOpt("eval-windows",
+                                       cl::desc("Evaluate at most this many windows (0 = all)"),
+                                       cl::init(0), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<std::string> reportOpt("report",
+                                      cl::desc("JSON report (default <stem>.report.json)"),
+                                      cl::init(""), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<bool> printPipelineOpt("print-pipeline",
+                                      cl::desc("Print the pass pipeline and exit"),
+                                      cl::init(false), cl::sub(compileCmd), cl::cat(category));
+
+/// The pass pipeline a recipe stands for, with the command line's options.
+static llvm::Expected<std::string> recipePipeline(llvm::StringRef recipe) {
+  std::string sym = symOpt ? "true" : "false";
+  auto weights = [&](int64_t bits, int64_t group) {
+    return "bits=" + std::to_string(bits) + " group-size=" + std::to_string(group) +
+           " symmetric=" + sym;
+  };
+  std::string w = weights(bitsOpt, groupOpt);
+  std::string gptq = "qnt-gptq{" + w + " act-order=" + (actOrderOpt ? "true" : "false") +
+                     " static-groups=" + (staticGroupsOpt ? "true" : "false") +
+                     " damp=" + std::to_string(dampOpt) + "}";
+  if (recipe == "fp32")
+    return std::string();
+  if (recipe == "rtn")
+    return "qnt-quantize-weights{" + w + "}";
+  if (recipe == "gptq")
+    return gptq;
+  if (recipe == "awq")
+    return "qnt-awq{" + w + "},qnt-quantize-weights{" + w + "}";
+  if (recipe == "awq-gptq")
+    return "qnt-awq{" + w + "}," + gptq;
+  if (recipe == "w8a8")
+    return "qnt-smoothquant{alpha=" + std::to_string(alphaOpt) +
+           " alpha-search=" + (alphaSearchOpt ? "true" : "false") +
+           "},qnt-quantize-weights{bits=8 group-size=0 symmetric=true},"
+           "qnt-quantize-activations{mode=" +
+           actModeOpt + " observer=" + observerOpt + "}";
+  if (recipe == "nf4") {
+    int64_t group = groupOpt.getNumOccurrences() ? groupOpt.getValue() : 64;
+    return "qnt-quantize-weights{format=nf4 group-size=" + std::to_string(group) +
+           " double-quant=true}";
+  }
+  if (recipe == "llm-int8")
+    return "qnt-llm-int8{threshold=" + std::to_string(thresholdOpt) + "}";
+  if (recipe == "mixed")
+    return "qnt-mixed-precision{target-bpw=" + std::to_string(targetBpwOpt) + "},qnt-awq{" + w +
+           "}," + gptq;
+  return makeError("unknown recipe '" + recipe +
+                   "' (fp32, rtn, gptq, awq, awq-gptq, w8a8, nf4, llm-int8, mixed)");
+}
+
+namespace {
+/// Prints each pass as it starts and how long it took.
+struct Progress : mlir::PassInstrumentation {
+  std::chrono::steady_clock::time_point start;
+  void runBeforePass(mlir::Pass *pass, mlir::Operation *) override {
+    llvm::errs() << "running " << pass->getArgument() << " ...\n";
+    start = std::chrono::steady_clock::now();
+  }
+  void runAfterPass(mlir::Pass *pass, mlir::Operation *) override {
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    llvm::errs() << llvm::format("  %s done in %.1f s\n", pass->getArgument().str().c_str(), s);
+  }
+};
+} // namespace
+
+static llvm::Expected<PerplexityResult> perplexityOf(Session &session,
+                                                     const std::vector<int32_t> &stream,
+                                                     llvm::StringRef what) {
+  llvm::errs() << "perplexity " << what << " ...\n";
+  return evaluatePerplexity(*session.exec, stream, 256, evalWindowsOpt,
+                            [](int64_t, int64_t) {});
+}
+
+static llvm::Error compile() {
+  auto start = std::chrono::steady_clock::now();
+  std::string pipeline;
+  if (!pipelineOpt.empty()) {
+    pipeline = pipelineOpt;
+  } else {
+    auto p = recipePipeline(recipeOpt);
+    if (!p)
+      return p.takeError();
+    pipeline = *p;
+  }
+  if (printPipelineOpt) {
+    llvm::outs() << pipeline << "\n";
+    return llvm::Error::success();
+  }
+  if (!llvm::StringRef(outOpt).ends_with(".mlir"))
+    return makeError("-o must name a .mlir file, got '" + outOpt + "'");
+  if (calibSamplesOpt <= 0 || calibSeqLenOpt < 2)
+    return makeError("--calib-samples must be positive and --calib-seqlen at least 2");
+  if (evalWindowsOpt < 0)
+    return makeError("--eval-windows must be >= 0");
+
+  auto session = openSession(modelArg, /*needTokenizer=*/!calibOpt.empty() || !evalOpt.empty());
+  if (!session)
+    return session.takeError();
+  LoadedModel &model = session->model;
+  mlir::MLIRContext *ctx = model.module->getContext();
+
+  // Parse the pipeline before any long work so a typo fails fast.
+  mlir::PassManager pm(ctx, mlir::ModuleOp::getOperationName());
+  std::string parseErrors;
+  llvm::raw_string_ostream parseStream(parseErrors);
+  if (mlir::failed(mlir::parsePassPipeline(pipeline, pm, parseStream)))
+    return makeError("bad pipeline '" + pipeline + "': " + llvm::StringRef(parseErrors).trim());
+  pm.addInstrumentation(std::make_unique<Progress>());
+
+  QuantReport report;
+  report.model = modelArg;
+  report.recipe = pipelineOpt.empty() ? recipeOpt.getValue() : "custom";
+  report.pipeline = pipeline;
+  report.floatBytes = int64_t(model.params->totalBytes());
+
+  std::vector<int32_t> evalStream;
+  if (!evalOpt.empty()) {
+    auto text = readTextFile(evalOpt);
+    if (!text)
+      return text.takeError();
+    evalStream = encodeDocuments(*session->tokenizer, *text);
+    auto before = perplexityOf(*session, evalStream, "before");
+    if (!before)
+      return before.takeError();
+    report.pplBefore = before->perplexity;
+    report.nllBefore = before->meanNll;
+    report.evalTokens = before->predictions;
+  }
+
+  auto *qnt = ctx->getOrLoadDialect<qnt::QntDialect>();
+  qnt->setParameterStore(model.params);
+  if (!calibOpt.empty()) {
+    auto calib = loadCalibrationText(calibOpt, *session->tokenizer, calibSamplesOpt,
+                                     calibSeqLenOpt);
+    if (!calib)
+      return calib.takeError();
+    llvm::errs() << "calibration: " << calib->samples.size() << " x " << calibSeqLenOpt
+                 << " tokens from " << calibOpt << "\n";
+    qnt->setCalibrationSet(std::make_shared<CalibrationSet>(std::move(*calib)));
+  }
+
+  // Pass failures arrive as diagnostics: print them as one-line errors.
+  std::string firstError;
+  mlir::ScopedDiagnosticHandler handler(ctx, [&](mlir::Diagnostic &d) {
+    std::string msg = d.str();
+    if (d.getSeverity() == mlir::DiagnosticSeverity::Error) {
+      if (firstError.empty())
+        firstError = msg;
+    } else if (d.getSeverity() == mlir::DiagnosticSeverity::Warning) {
+      llvm::errs() << "qopt compile: warning: " << msg << "\n";
+    }
+    return mlir::success();
+  });
+  if (mlir::failed(pm.run(*model.module)))
+    return makeError(firstError.empty() ? "the pass pipeline failed" : firstError);
+
+  if (llvm::Error err = describeQuantization(*model.module, *model.params, report))
+    return err;
+  if (!evalOpt.empty()) {
+    auto exec = Executor::create(*model.module, model.params, {threadsOpt});
+    if (!exec)
+      return exec.takeError();
+    session->exec = std::move(*exec);
+    auto after = perplexityOf(*session, evalStream, "after");
+    if (!after)
+      return after.takeError();
+    report.pplAfter = after->perplexity;
+    report.nllAfter = after->meanNll;
+    report.evalTokens = after->predictions;
+  }
+
+  auto written = writeModel(*model.module, *model.params, model.tokenizerPath, outOpt);
+  if (!written)
+    return written.takeError();
+  report.storedBytes = 0;
+  if (auto sizes = ParameterStore::open(written->paramsPath))
+    report.storedBytes = int64_t((*sizes)->totalBytes());
+  else
+    return sizes.takeError();
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  std::string reportPath = reportOpt;
+  if (reportPath.empty())
+    reportPath = llvm::StringRef(outOpt).drop_back(5).str() + ".report.json";
+  if (llvm::Error err = writeFileAtomically(reportPath, [&](llvm::raw_ostream &os) {
+        writeReportJson(report, os);
+        return llvm::Error::success();
+      }))
+    return err;
+  printReportTable(report, llvm::outs());
+  llvm::errs() << "wrote " << outOpt << ", " << written->paramsPath << ", " << reportPath
+               << llvm::format(" (%.1f s)\n", report.seconds);
+  return llvm::Error::success();
+}
+
+int runCompile() { return finish("compile", compile()); }
+
+} // namespace qopt::tool
