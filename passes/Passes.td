@@ -38,8 +38,8 @@ def QntQuantizeWeights : Pass<"qnt-quantize-weights", "mlir::ModuleOp"> {
     Replaces the float weight of every `qnt.linear` with a `qnt.qparam`
     whose packed codes, scales and zero points go to the parameter store.
     A linear carrying `qnt.weight_scheme` (from mixed precision) uses that
-    scheme instead of the options. Rows that the group size does not divide
-    end with one shorter group. `clip-search` picks each group's range
+    scheme instead of the options. When the group size does not divide a
+    row, the row's last group absorbs the remainder. `clip-search` picks each group's range
     shrink (1.0 down to 0.5) minimizing the weight MSE. With calibration
     data attached the recorded error is the relative output error, else the
     relative weight error.
@@ -77,7 +77,9 @@ def QntGPTQ : Pass<"qnt-gptq", "mlir::ModuleOp"> {
     Option<"staticGroups", "static-groups", "bool", /*default=*/"false",
            "Fix group parameters from the unmodified weights before GPTQ runs">,
     Option<"trueSequential", "true-sequential", "bool", /*default=*/"true",
-           "Collect each linear's Hessian after the linears before it are quantized">
+           "Collect each linear's Hessian after the linears before it are quantized">,
+    Option<"clipSearch", "clip-search", "bool", /*default=*/"false",
+           "Pick each group's range by least weight MSE (shrink 1.0 .. 0.5)">
   ];
   let dependentDialects = ["qopt::qnt::QntDialect"];
 }
@@ -173,7 +175,7 @@ def QntMixedPrecision : Pass<"qnt-mixed-precision", "mlir::ModuleOp"> {
     Option<"candidates", "candidates", "std::string",
            /*default=*/"\"int3:g32:sym,int4:g64:asym,int4:g32:sym,int8:g0:sym\"",
            "Comma-separated candidate schemes, FORMATBITS:gGROUP:sym|asym">,
-    Option<"samples", "samples", "int64_t", /*default=*/"16",
+    Option<"samples", "samples", "int64_t", /*default=*/"8",
            "Calibration sequences used to measure sensitivity">
   ];
   let dependentDialects = ["qopt::qnt::QntDialect"];

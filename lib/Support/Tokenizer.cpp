@@ -40,6 +40,8 @@ llvm::Expected<Tokenizer> Tokenizer::load(llvm::StringRef path, int64_t vocabSiz
     tok.scores.push_back(score);
     at += size_t(len);
   }
+  if (vocabSize <= 0) // caller does not know the model: take the file's size
+    vocabSize = tok.vocabSize();
   if (tok.vocabSize() != vocabSize)
     return makeError(path + ": tokenizer has " + llvm::Twine(tok.vocabSize()) +
                      " tokens but the model's vocabulary has " + llvm::Twine(vocabSize) +

@@ -62,6 +62,7 @@ struct QntGPTQPass : impl::QntGPTQBase<QntGPTQPass> {
     options.blockSize = blockSize;
     options.actOrder = actOrder;
     options.staticGroups = staticGroups;
+    options.clipSearch = clipSearch;
 
     RecordOptions record;
     record.hessian = true;

@@ -71,7 +71,9 @@ llvm::Expected<Result> quantize(const qmath::Scheme &scheme, const float *wIn, i
     std::vector<float> values;
     for (int64_t c : columns)
       values.push_back(float(m(row, c)));
-    return qmath::chooseParams(scheme, values.data(), int64_t(values.size()));
+    int64_t n = int64_t(values.size());
+    float clip = o.clipSearch ? qmath::searchClip(scheme, values.data(), n) : 1.0f;
+    return qmath::chooseParams(scheme, values.data(), n, 1, clip);
   };
   auto groupColumns = [&](int64_t g) {
     std::vector<int64_t> columns;

@@ -23,6 +23,7 @@ struct Options {
   int64_t blockSize = 128;   // lazy-update block
   bool actOrder = false;     // columns by decreasing diag(H)
   bool staticGroups = false; // group parameters from the unmodified W
+  bool clipSearch = false;   // group ranges by least weight MSE (reference's mse option)
   int maxDampRetries = 6;    // damp *= 10 while H + damp I is not positive definite
 };
 

@@ -2,10 +2,12 @@
 //
 // mlir-opt plus --params FILE, which attaches a parameter store to the qnt
 // dialect before passes run, and --params-out FILE, which saves the store
-// (including tensors that passes rewrote) afterwards.
+// (including tensors that passes rewrote) afterwards; --calib TEXT with
+// --calib-tokenizer attaches calibration sequences for data-driven passes.
 //
 //===----------------------------------------------------------------------===//
 #include "Qnt/IR/QntDialect.h"
+#include "qopt/Driver/CalibrationText.h"
 #include "qopt/InitAll.h"
 #include "qopt/Support/ParameterStore.h"
 
@@ -23,6 +25,21 @@ static llvm::cl::opt<std::string>
 static llvm::cl::opt<std::string>
     paramsOutPath("params-out", llvm::cl::desc("Write the parameter store here after the passes"),
                   llvm::cl::value_desc("file"), llvm::cl::init(""));
+
+static llvm::cl::opt<std::string>
+    calibPath("calib", llvm::cl::desc("Calibration text for data-driven passes"),
+              llvm::cl::value_desc("file"), llvm::cl::init(""));
+static llvm::cl::opt<std::string>
+    calibTokenizer("calib-tokenizer", llvm::cl::desc("Tokenizer (llama2.c tokenizer.bin) "
+                                                     "that encodes the calibration text"),
+                   llvm::cl::value_desc("file"), llvm::cl::init(""));
+static llvm::cl::opt<int64_t> calibSamples("calib-samples",
+                                           llvm::cl::desc("Calibration sequences (default 8)"),
+                                           llvm::cl::init(8));
+static llvm::cl::opt<int64_t> calibSeqLen("calib-seqlen",
+                                          llvm::cl::desc("Tokens per calibration sequence "
+                                                         "(default 64)"),
+                                          llvm::cl::init(64));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "qopt-opt: error: " << message << "\n";
@@ -47,11 +64,27 @@ int main(int argc, char **argv) {
     return fail("--params-out needs --params");
   }
 
+  std::shared_ptr<qopt::CalibrationSet> calib;
+  if (!calibPath.empty()) {
+    if (calibTokenizer.empty())
+      return fail("--calib needs --calib-tokenizer");
+    auto tokenizer = qopt::Tokenizer::load(calibTokenizer, 0);
+    if (!tokenizer)
+      return fail(llvm::toString(tokenizer.takeError()));
+    auto set = qopt::loadCalibrationText(calibPath, *tokenizer, calibSamples, calibSeqLen);
+    if (!set)
+      return fail(llvm::toString(set.takeError()));
+    calib = std::make_shared<qopt::CalibrationSet>(std::move(*set));
+  }
+
   mlir::MlirOptMainConfig config = mlir::MlirOptMainConfig::createFromCLOptions();
   mlir::MlirOptMainConfig base = config;
   config.setPassPipelineSetupFn([&](mlir::PassManager &pm) {
+    auto *qnt = pm.getContext()->getOrLoadDialect<qopt::qnt::QntDialect>();
     if (store)
-      pm.getContext()->getOrLoadDialect<qopt::qnt::QntDialect>()->setParameterStore(store);
+      qnt->setParameterStore(store);
+    if (calib)
+      qnt->setCalibrationSet(calib);
     return base.setupPassPipeline(pm);
   });
 

@@ -39,8 +39,8 @@ def Qnt_WeightQuantAttr : AttrDef<Qnt_Dialect, "WeightQuant"> {
     - `N.outlier_index` (i32 [k]) and `N.outlier_weight` (f16 [rows, k]):
       input channels kept in 16-bit (LLM.int8 decomposition), `outliers` = k.
     `group_size` 0 means one group per row (per output channel); -1 means
-    one group for the whole tensor. A row whose width the group size does not
-    divide ends with one shorter group.
+    one group for the whole tensor. When the group size does not divide a
+    row, its last group absorbs the remainder (172 = 4 x 32 + 44).
   }];
   let parameters = (ins EnumParameter<Qnt_WeightFormat>:$format, "int64_t":$bits,
                         "int64_t":$group_size, "bool":$symmetric,

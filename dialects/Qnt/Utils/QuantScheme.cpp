@@ -61,7 +61,7 @@ GroupLayout::GroupLayout(const Scheme &s, int64_t rows, int64_t cols)
     : rows(rows), cols(cols) {
   perTensor = s.groupSize == -1;
   width = s.groupSize > 0 ? std::min(s.groupSize, cols) : cols;
-  perRow = perTensor ? 1 : (cols + width - 1) / width;
+  perRow = perTensor ? 1 : std::max<int64_t>(1, cols / width);
 }
 
 llvm::ArrayRef<float> nf4Levels() {
@@ -220,9 +220,6 @@ DoubleQuantized doubleQuantize(std::vector<float> &scales) {
   return dq;
 }
 
-namespace {
-
-/// Weight-MSE-optimal clip factor of one group (grid 1.00, 0.99, ... 0.50).
 float searchClip(const Scheme &s, const float *x, int64_t n) {
   float bestClip = 1.0f;
   double bestErr = INFINITY;
@@ -241,8 +238,6 @@ float searchClip(const Scheme &s, const float *x, int64_t n) {
   }
   return bestClip;
 }
-
-} // namespace
 
 QuantizedWeight quantizeRTN(const Scheme &s, const float *w, int64_t rows, int64_t cols,
                             bool clipSearch) {

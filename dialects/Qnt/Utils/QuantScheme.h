@@ -8,9 +8,11 @@
 //
 // Groups: a row of `cols` input channels is cut into groups of `groupSize`
 // (0: the whole row, per output channel; -1: the whole tensor shares one
-// group). When groupSize does not divide cols, the row ends with one shorter
-// group (stories260K's w2 rows are 172 = 5 * 32 + 12 wide); its scale is
-// stored and counted like any other.
+// group). When groupSize does not divide cols, the last group of the row
+// absorbs the remainder: stories260K's w2 rows, 172 = 5 * 32 + 12 wide, get
+// four groups of 32 and one of 44 under g32. A row never holds more scales
+// than cols / groupSize, so bits per weight never exceed the divisible case
+// (a separate 12-wide group would cost 4.56 bpw at int4 g32).
 //
 //===----------------------------------------------------------------------===//
 #ifndef QNT_UTILS_QUANTSCHEME_H
@@ -22,6 +24,7 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -47,17 +50,19 @@ struct Scheme {
 /// Group geometry of a [rows, cols] weight under a scheme.
 struct GroupLayout {
   int64_t rows = 0, cols = 0;
-  int64_t width = 0;     // columns per group (the last one may be shorter)
+  int64_t width = 0;     // columns per group (the last one absorbs the remainder)
   int64_t perRow = 0;    // groups per row (1 for per-tensor)
   bool perTensor = false;
   GroupLayout(const Scheme &s, int64_t rows, int64_t cols);
-  int64_t groupOf(int64_t col) const { return perTensor ? 0 : col / width; }
+  int64_t groupOf(int64_t col) const {
+    return perTensor ? 0 : std::min(col / width, perRow - 1);
+  }
   /// Index into the [rows, perRow] scale array (per-tensor: always 0).
   int64_t index(int64_t row, int64_t col) const {
     return perTensor ? 0 : row * perRow + groupOf(col);
   }
   int64_t groupStart(int64_t g) const { return g * width; }
-  int64_t groupEnd(int64_t g) const { return std::min(cols, (g + 1) * width); }
+  int64_t groupEnd(int64_t g) const { return g + 1 >= perRow ? cols : (g + 1) * width; }
   int64_t numScales() const { return perTensor ? 1 : rows * perRow; }
 };
 
@@ -75,6 +80,9 @@ struct GroupParams {
 /// integer zero point (GPTQ's convention). nf4: scale = absmax.
 GroupParams chooseParams(const Scheme &s, const float *x, int64_t n, int64_t stride = 1,
                          float clip = 1.0f);
+/// The clip factor in {1.00, 0.99, ..., 0.50} whose parameters give the
+/// least squared weight error on the group.
+float searchClip(const Scheme &s, const float *x, int64_t n);
 /// One value to its code and back.
 int quantizeValue(const Scheme &s, const GroupParams &p, float x);
 float dequantizeValue(const Scheme &s, const GroupParams &p, int code);
