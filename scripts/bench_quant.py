@@ -63,6 +63,8 @@ def main():
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "bench-quant"))
     ap.add_argument("--calib-fraction", type=float, default=0.2)
     ap.add_argument("--rows", default="", help="comma-separated row names to run (default all)")
+    ap.add_argument("--split-only", action="store_true",
+                    help="write WORK/calib.txt and WORK/eval.txt and stop")
     args = ap.parse_args()
 
     os.makedirs(args.work, exist_ok=True)
@@ -77,6 +79,9 @@ def main():
         f.write("\n\n".join(docs[cut:]) + "\n")
     print(f"calibration: first {cut} of {len(docs)} documents; evaluation: the other "
           f"{len(docs) - cut}", file=sys.stderr)
+
+    if args.split_only:
+        return
 
     wanted = set(r for r in args.rows.split(",") if r)
     results = []

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up, builds, and runs the main job on the bundled default model
-# (stories260K): import to qnt IR, generate text, measure perplexity.
+# (stories260K): import to qnt IR, generate text, measure perplexity, then
+# quantize it to 4 bits (AWQ + GPTQ) and report size and accuracy.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 shared="${QOPT_SHARED:-$root/../shared}"
@@ -17,3 +18,7 @@ echo "== generate (temperature 0.8, top-p 0.9, seed 42)"
 "$qopt" run "$out/stories260K.mlir" -p "Once upon a time" -t 0.8 -n 120
 echo "== perplexity on TinyStories dev.txt (ctx 256)"
 "$qopt" eval "$out/stories260K.mlir" "$shared/data/tinystories/dev.txt" --ctx 256
+echo "== quantize: AWQ + GPTQ w4 g32 act-order, calibrated on the first 20% of dev.txt"
+/usr/bin/python3 "$root/scripts/bench_quant.py" --split-only --work "$out"
+"$qopt" compile "$out/stories260K.mlir" -o "$out/stories260K-w4.mlir" --recipe awq-gptq \
+  --act-order --calib "$out/calib.txt" --eval "$out/eval.txt"

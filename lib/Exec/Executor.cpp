@@ -46,6 +46,13 @@ struct Act {
   }
 };
 
+/// The per-tensor !quant.uniform element type of an activation, or null.
+mlir::quant::UniformQuantizedType perTensorUniform(Value v) {
+  return dyn_cast<mlir::quant::UniformQuantizedType>(getElementTypeOrSelf(v.getType()));
+}
+constexpr const char *kPerTensorOnly =
+    "only per-tensor !quant.uniform activations are supported";
+
 std::string describe(Operation *op) {
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -230,10 +237,9 @@ llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tok
         })
         .Case([&](mlir::quant::QuantizeCastOp qc) {
           // Codes are held as exact small integers in f32.
-          auto type = dyn_cast<mlir::quant::UniformQuantizedType>(
-              getElementTypeOrSelf(qc.getResult().getType()));
+          auto type = perTensorUniform(qc.getResult());
           if (!type)
-            return fail("only per-tensor !quant.uniform activations are supported");
+            return fail(kPerTensorOnly);
           const Act &x = in(qc.getInput());
           Act out = Act::withShape(x.shape);
           float scale = float(type.getScale()), zero = float(type.getZeroPoint());
@@ -244,10 +250,9 @@ llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tok
           values[qc] = std::move(out);
         })
         .Case([&](mlir::quant::DequantizeCastOp dc) {
-          auto type = dyn_cast<mlir::quant::UniformQuantizedType>(
-              getElementTypeOrSelf(dc.getInput().getType()));
+          auto type = perTensorUniform(dc.getInput());
           if (!type)
-            return fail("only per-tensor !quant.uniform activations are supported");
+            return fail(kPerTensorOnly);
           const Act &x = in(dc.getInput());
           Act out = Act::withShape(x.shape);
           float scale = float(type.getScale()), zero = float(type.getZeroPoint());

@@ -27,6 +27,17 @@ std::vector<TargetLinear> collectFloatLinears(ModuleOp module) {
   return out;
 }
 
+llvm::Expected<ActivationMap> recordAtLinears(ModuleOp module,
+                                              std::shared_ptr<ParameterStore> store,
+                                              const CalibrationSet &calib,
+                                              const std::vector<TargetLinear> &linears,
+                                              const RecordOptions &options) {
+  std::vector<Operation *> ops;
+  for (const TargetLinear &l : linears)
+    ops.push_back(qnt::LinearOp(l.op).getOperation());
+  return recordActivations(module, std::move(store), calib, ops, options);
+}
+
 std::shared_ptr<ParameterStore> requireStore(ModuleOp module, llvm::StringRef pass) {
   auto store = module.getContext()->getOrLoadDialect<qnt::QntDialect>()->getParameterStore();
   if (!store)

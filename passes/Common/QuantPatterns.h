@@ -43,6 +43,13 @@ struct TargetLinear {
 /// (The classifier is a qnt.lm_head and is not included.)
 std::vector<TargetLinear> collectFloatLinears(mlir::ModuleOp module);
 
+/// recordActivations at the inputs of `linears`.
+llvm::Expected<ActivationMap> recordAtLinears(mlir::ModuleOp module,
+                                              std::shared_ptr<ParameterStore> store,
+                                              const CalibrationSet &calib,
+                                              const std::vector<TargetLinear> &linears,
+                                              const RecordOptions &options);
+
 /// The store the tool attached, or an error emitted on the module.
 std::shared_ptr<ParameterStore> requireStore(mlir::ModuleOp module, llvm::StringRef pass);
 /// The calibration set the tool attached, or an error emitted on the module.

@@ -37,12 +37,9 @@ struct QntLLMInt8Pass : impl::QntLLMInt8Base<QntLLMInt8Pass> {
     if (!store || !calib)
       return signalPassFailure();
     std::vector<TargetLinear> linears = collectFloatLinears(module);
-    std::vector<Operation *> ops;
-    for (TargetLinear &l : linears)
-      ops.push_back(l.op);
     RecordOptions record;
     record.hessian = true;
-    auto stats = recordActivations(module, store, *calib, ops, record);
+    auto stats = recordAtLinears(module, store, *calib, linears, record);
     if (!stats)
       return fail(llvm::toString(stats.takeError()));
 

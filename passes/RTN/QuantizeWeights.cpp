@@ -31,12 +31,9 @@ struct QntQuantizeWeightsPass : impl::QntQuantizeWeightsBase<QntQuantizeWeightsP
     ActivationMap stats;
     auto calib = module.getContext()->getOrLoadDialect<qnt::QntDialect>()->getCalibrationSet();
     if (calib && !calib->samples.empty() && !linears.empty()) {
-      std::vector<Operation *> ops;
-      for (TargetLinear &l : linears)
-        ops.push_back(l.op);
       RecordOptions options;
       options.hessian = true;
-      auto recorded = recordActivations(module, store, *calib, ops, options);
+      auto recorded = recordAtLinears(module, store, *calib, linears, options);
       if (!recorded) {
         module.emitError() << "qnt-quantize-weights: " << llvm::toString(recorded.takeError());
         return signalPassFailure();

@@ -36,12 +36,9 @@ struct QntSmoothQuantPass : impl::QntSmoothQuantBase<QntSmoothQuantPass> {
     if (!store || !calib)
       return signalPassFailure();
     std::vector<TargetLinear> linears = collectFloatLinears(module);
-    std::vector<Operation *> ops;
-    for (TargetLinear &l : linears)
-      ops.push_back(l.op);
     RecordOptions record;
     record.maxSampleRows = alphaSearch ? 1024 : 0;
-    auto stats = recordActivations(module, store, *calib, ops, record);
+    auto stats = recordAtLinears(module, store, *calib, linears, record);
     if (!stats)
       return fail(llvm::toString(stats.takeError()));
 

@@ -168,12 +168,18 @@ struct Progress : mlir::PassInstrumentation {
 };
 } // namespace
 
-static llvm::Expected<PerplexityResult> perplexityOf(Session &session,
-                                                     const std::vector<int32_t> &stream,
-                                                     llvm::StringRef what) {
-  llvm::errs() << "perplexity " << what << " ...\n";
-  return evaluatePerplexity(*session.exec, stream, 256, evalWindowsOpt,
-                            [](int64_t, int64_t) {});
+/// Perplexity of the session's executor on the eval stream, for the report.
+static llvm::Error measurePerplexity(Session &session, const std::vector<int32_t> &stream,
+                                     bool after, QuantReport &report) {
+  llvm::errs() << "perplexity " << (after ? "after" : "before") << " ...\n";
+  auto r = evaluatePerplexity(*session.exec, stream, 256, evalWindowsOpt,
+                              [](int64_t, int64_t) {});
+  if (!r)
+    return r.takeError();
+  (after ? report.pplAfter : report.pplBefore) = r->perplexity;
+  (after ? report.nllAfter : report.nllBefore) = r->meanNll;
+  report.evalTokens = r->predictions;
+  return llvm::Error::success();
 }
 
 static llvm::Error compile() {
@@ -224,12 +230,8 @@ static llvm::Error compile() {
     if (!text)
       return text.takeError();
     evalStream = encodeDocuments(*session->tokenizer, *text);
-    auto before = perplexityOf(*session, evalStream, "before");
-    if (!before)
-      return before.takeError();
-    report.pplBefore = before->perplexity;
-    report.nllBefore = before->meanNll;
-    report.evalTokens = before->predictions;
+    if (llvm::Error err = measurePerplexity(*session, evalStream, /*after=*/false, report))
+      return err;
   }
 
   auto *qnt = ctx->getOrLoadDialect<qnt::QntDialect>();
@@ -266,22 +268,13 @@ static llvm::Error compile() {
     if (!exec)
       return exec.takeError();
     session->exec = std::move(*exec);
-    auto after = perplexityOf(*session, evalStream, "after");
-    if (!after)
-      return after.takeError();
-    report.pplAfter = after->perplexity;
-    report.nllAfter = after->meanNll;
-    report.evalTokens = after->predictions;
+    if (llvm::Error err = measurePerplexity(*session, evalStream, /*after=*/true, report))
+      return err;
   }
 
   auto written = writeModel(*model.module, *model.params, model.tokenizerPath, outOpt);
   if (!written)
     return written.takeError();
-  report.storedBytes = 0;
-  if (auto sizes = ParameterStore::open(written->paramsPath))
-    report.storedBytes = int64_t((*sizes)->totalBytes());
-  else
-    return sizes.takeError();
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
