@@ -163,8 +163,9 @@ def QntMixedPrecision : Pass<"qnt-mixed-precision", "mlir::ModuleOp"> {
   let summary = "Choose each linear's weight scheme for a bits-per-weight budget";
   let description = [{
     Measures each linear's sensitivity for every candidate scheme: the
-    increase of mean NLL on calibration data when only that linear is
-    quantized (round to nearest). Then picks one candidate per linear with
+    mean KL divergence of the next-token distribution from the float
+    model's, on calibration data, when only that linear is
+    quantized (round to nearest, or GPTQ with `quantizer=gptq`). Then picks one candidate per linear with
     the least summed increase whose bits per weight (scales counted) over
     all linears stay within `target-bpw` (greedy by loss saved per bit), and
     marks each linear with `qnt.weight_scheme`; a quantizing pass follows.
@@ -176,7 +177,11 @@ def QntMixedPrecision : Pass<"qnt-mixed-precision", "mlir::ModuleOp"> {
            /*default=*/"\"int3:g32:sym,int4:g64:asym,int4:g32:sym,int8:g0:sym\"",
            "Comma-separated candidate schemes, FORMATBITS:gGROUP:sym|asym">,
     Option<"samples", "samples", "int64_t", /*default=*/"8",
-           "Calibration sequences used to measure sensitivity">
+           "Calibration sequences used to measure sensitivity">,
+    Option<"quantizer", "quantizer", "std::string", /*default=*/"\"rtn\"",
+           "How each candidate is quantized while measuring: rtn, or gptq "
+           "(act-order, clip search, Hessian from the float model), which "
+           "ranks candidates the way a following qnt-gptq will see them">
   ];
   let dependentDialects = ["qopt::qnt::QntDialect"];
 }

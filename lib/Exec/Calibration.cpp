@@ -150,4 +150,54 @@ llvm::Expected<double> meanNextTokenNll(Executor &exec, const CalibrationSet &ca
   return predictions ? sum / double(predictions) : 0.0;
 }
 
+namespace {
+/// Logits [positions, vocab] -> log-softmax in place.
+void logSoftmaxRows(std::vector<float> &x, int64_t vocab) {
+  for (size_t r = 0; r < x.size(); r += size_t(vocab)) {
+    float *row = x.data() + r;
+    float maxv = row[0];
+    for (int64_t v = 1; v < vocab; ++v)
+      maxv = std::max(maxv, row[v]);
+    double sum = 0;
+    for (int64_t v = 0; v < vocab; ++v)
+      sum += std::exp(double(row[v] - maxv));
+    float logZ = maxv + float(std::log(sum));
+    for (int64_t v = 0; v < vocab; ++v)
+      row[v] -= logZ;
+  }
+}
+} // namespace
+
+llvm::Expected<std::vector<std::vector<float>>>
+positionLogProbs(Executor &exec, const CalibrationSet &calib, int64_t count) {
+  size_t n = count > 0 ? std::min(calib.samples.size(), size_t(count)) : calib.samples.size();
+  std::vector<std::vector<float>> out;
+  for (size_t i = 0; i < n; ++i) {
+    exec.resetCache();
+    auto logits = exec.forward(calib.samples[i], 0);
+    if (!logits)
+      return logits.takeError();
+    logSoftmaxRows(*logits, exec.vocabSize());
+    out.push_back(std::move(*logits));
+  }
+  return out;
+}
+
+llvm::Expected<double> meanKlDivergence(Executor &exec, const CalibrationSet &calib,
+                                        const std::vector<std::vector<float>> &reference) {
+  auto current = positionLogProbs(exec, calib, int64_t(reference.size()));
+  if (!current)
+    return current.takeError();
+  int64_t vocab = exec.vocabSize();
+  double sum = 0;
+  int64_t positions = 0;
+  for (size_t i = 0; i < reference.size(); ++i) {
+    const std::vector<float> &p = reference[i], &q = (*current)[i];
+    for (size_t r = 0; r < p.size(); r += size_t(vocab), ++positions)
+      for (int64_t v = 0; v < vocab; ++v)
+        sum += std::exp(double(p[r + v])) * double(p[r + v] - q[r + v]);
+  }
+  return positions ? sum / double(positions) : 0.0;
+}
+
 } // namespace qopt

@@ -1,11 +1,17 @@
 //===- MixedPrecision.cpp - the qnt-mixed-precision pass -------------------===//
 //
-// Sensitivity: for each linear and candidate scheme, the rise in mean NLL on
-// calibration sequences when only that linear is quantized (RTN), measured by
-// swapping its weights inside one executor. Assignment: see BitAllocation.h.
+// Sensitivity: for each linear and candidate scheme, the mean KL divergence of
+// the next-token distribution from the float model's on calibration sequences
+// when only that linear is quantized (RTN), measured by
+// swapping its weights inside one executor. With quantizer=gptq the candidate
+// weights come from GPTQ on the float model's Hessians: GPTQ shrinks the error
+// of coarse groups much more than that of fine ones, so RTN sensitivities
+// misjudge which linears a following qnt-gptq can afford to give fewer bits.
+// Assignment: see BitAllocation.h.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Common/QuantPatterns.h"
+#include "passes/GPTQ/GPTQSolver.h"
 #include "passes/MixedPrecision/BitAllocation.h"
 #include "passes/Passes.h"
 
@@ -79,6 +85,8 @@ struct QntMixedPrecisionPass : impl::QntMixedPrecisionBase<QntMixedPrecisionPass
       return fail("no candidate schemes given");
     if (samples <= 0)
       return fail("samples must be positive");
+    if (quantizer != "rtn" && quantizer != "gptq")
+      return fail("quantizer must be rtn or gptq, not '" + quantizer + "'");
     auto store = requireStore(module, "qnt-mixed-precision");
     auto calib = requireCalibration(module, "qnt-mixed-precision");
     if (!store || !calib)
@@ -109,24 +117,46 @@ struct QntMixedPrecisionPass : impl::QntMixedPrecisionBase<QntMixedPrecisionPass
       return fail("target-bpw " + std::to_string(double(targetBpw)) +
                   " is below the cheapest candidate's " + std::to_string(minBpw / totalWeights));
 
+    ActivationMap stats;
+    if (quantizer == "gptq") {
+      RecordOptions record;
+      record.hessian = true;
+      auto recorded = recordAtLinears(module, store, *calib, linears, record);
+      if (!recorded)
+        return fail(llvm::toString(recorded.takeError()));
+      stats = std::move(*recorded);
+    }
+    gptq::Options gptqOptions;
+    gptqOptions.actOrder = true;
+    gptqOptions.clipSearch = true;
+
     auto exec = Executor::create(module, store);
     if (!exec)
       return fail(llvm::toString(exec.takeError()));
-    auto base = meanNextTokenNll(**exec, *calib, samples);
-    if (!base)
-      return fail(llvm::toString(base.takeError()));
+    auto reference = positionLogProbs(**exec, *calib, samples);
+    if (!reference)
+      return fail(llvm::toString(reference.takeError()));
     std::vector<std::vector<mixed::Option>> table(linears.size());
     for (size_t i = 0; i < linears.size(); ++i) {
       TargetLinear &l = linears[i];
       for (const qmath::Scheme &s : schemes) {
-        qmath::QuantizedWeight q = qmath::quantizeRTN(s, weights[i].data(), l.rows, l.cols);
+        qmath::QuantizedWeight q(s, l.rows, l.cols);
+        if (quantizer == "gptq") {
+          auto result = gptq::quantize(s, weights[i].data(), l.rows, l.cols,
+                                       stats[l.op.getInput()].hessian(), gptqOptions);
+          if (!result)
+            return fail(l.name + ": " + llvm::toString(result.takeError()));
+          q = std::move(result->weight);
+        } else {
+          q = qmath::quantizeRTN(s, weights[i].data(), l.rows, l.cols);
+        }
         std::vector<float> deq = q.dequantize();
         (*exec)->overrideParameter(l.weight, deq.data());
-        auto nll = meanNextTokenNll(**exec, *calib, samples);
+        auto kl = meanKlDivergence(**exec, *calib, *reference);
         (*exec)->overrideParameter(l.weight, nullptr);
-        if (!nll)
-          return fail(llvm::toString(nll.takeError()));
-        table[i].push_back({q.bitsPerWeight() * double(l.rows * l.cols), *nll - *base});
+        if (!kl)
+          return fail(llvm::toString(kl.takeError()));
+        table[i].push_back({q.bitsPerWeight() * double(l.rows * l.cols), *kl});
       }
     }
     std::vector<size_t> pick = mixed::allocate(table, targetBpw * totalWeights);

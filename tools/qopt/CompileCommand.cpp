@@ -140,14 +140,18 @@ static llvm::Expected<std::string> recipePipeline(llvm::StringRef recipe) {
   if (recipe == "llm-int8")
     return "qnt-llm-int8{threshold=" + std::to_string(thresholdOpt) + "}";
   if (recipe == "mixed") {
-    // Near 4.5 bpw, cheaper 4-bit layouts pay for 8-bit where it matters
-    // (3-bit candidates measured worse there); lower budgets need 3 bits.
+    // AWQ's scales first, so that sensitivity is measured on the weights GPTQ
+    // will round, and with GPTQ itself (quantizer=gptq). Near 4.5 bpw,
+    // symmetric 4-bit at g64 pays for 5- and 8-bit where it matters (g128
+    // asymmetric and 3-bit candidates measured worse there); lower budgets
+    // need 3 bits.
     std::string candidates = targetBpwOpt >= 4.25
-                                 ? "int4:g128:asym,int4:g64:asym,int4:g32:sym,int8:g0:sym"
+                                 ? "int4:g64:sym,int4:g32:sym,int5:g64:sym,int8:g0:sym"
                                  : "int3:g64:asym,int3:g32:sym,int4:g128:asym,int4:g64:asym,"
                                    "int4:g32:sym";
-    return "qnt-mixed-precision{target-bpw=" + std::to_string(targetBpwOpt) +
-           " candidates=" + candidates + "},qnt-awq{" + w + " clip=false}," + gptq;
+    return "qnt-awq{" + w + " clip=false},qnt-mixed-precision{target-bpw=" +
+           std::to_string(targetBpwOpt) + " candidates=" + candidates +
+           " quantizer=gptq samples=16}," + gptq;
   }
   return makeError("unknown recipe '" + recipe +
                    "' (fp32, rtn, gptq, awq, awq-gptq, w8a8, nf4, llm-int8, mixed)");

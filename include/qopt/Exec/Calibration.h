@@ -76,6 +76,19 @@ llvm::Expected<ActivationMap> recordActivations(mlir::ModuleOp module,
 llvm::Expected<double> meanNextTokenNll(Executor &exec, const CalibrationSet &calib,
                                         int64_t count);
 
+/// Log-probabilities at every position of the first `count` sequences of
+/// `calib` (all when count <= 0), one vector per sequence: the reference
+/// that meanKlDivergence compares a modified model against.
+llvm::Expected<std::vector<std::vector<float>>>
+positionLogProbs(Executor &exec, const CalibrationSet &calib, int64_t count);
+
+/// Mean KL(reference || model) per position over the sequences `reference`
+/// was taken on. Unlike an NLL difference it is never negative and does not
+/// depend on whether the labels happen to favour the distortion, so small
+/// distortions rank reliably on few sequences.
+llvm::Expected<double> meanKlDivergence(Executor &exec, const CalibrationSet &calib,
+                                        const std::vector<std::vector<float>> &reference);
+
 } // namespace qopt
 
 #endif
