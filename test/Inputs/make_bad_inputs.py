@@ -32,6 +32,12 @@ write("zero-heads.bin", bytes(zero_heads))
 nan = bytearray(good)
 struct.pack_into("<f", nan, 28 + 4 * 100, float("nan"))
 write("nan.bin", bytes(nan))
+# Finite weights whose activations overflow: layer 0's attention norm weights
+# near FLT_MAX make the input of wq/wk/wv infinite.
+overflow = bytearray(good)
+for i in range(64):
+    struct.pack_into("<f", overflow, 28 + 4 * (512 * 64 + i), 3.0e38)
+write("overflow.bin", bytes(overflow))
 write("v2.bin", struct.pack("<Ii", 0x616B3432, 2) + good[:300])
 
 # Hugging Face directories: a valid config.json and a broken safetensors.
