@@ -31,7 +31,8 @@ cl::opt<std::string> tokenizerOpt(
     cl::desc("llama2.c tokenizer.bin (default: the one recorded by import, or "
              "tokenizer.bin / the only tok*.bin beside the checkpoint)"),
     cl::value_desc("file"), cl::init(""), cl::sub(importCmd), cl::sub(runCmd),
-    cl::sub(evalCmd), cl::sub(logitsCmd), cl::sub(compileCmd), cl::cat(category));
+    cl::sub(evalCmd), cl::sub(logitsCmd), cl::sub(compileCmd), cl::sub(buildCmd),
+    cl::cat(category));
 cl::opt<unsigned> threadsOpt("threads",
                              cl::desc("Worker threads (default: one per hardware thread)"),
                              cl::init(0), cl::sub(runCmd), cl::sub(evalCmd),

@@ -12,7 +12,7 @@
 namespace qopt::tool {
 
 extern llvm::cl::OptionCategory category;
-extern llvm::cl::SubCommand importCmd, runCmd, evalCmd, logitsCmd, compileCmd;
+extern llvm::cl::SubCommand importCmd, runCmd, evalCmd, logitsCmd, compileCmd, buildCmd;
 
 /// --tokenizer and --threads, shared by run, eval and logits.
 extern llvm::cl::opt<std::string> tokenizerOpt;
@@ -50,6 +50,7 @@ int runRun();
 int runEval();
 int runLogits();
 int runCompile();
+int runBuild();
 
 } // namespace qopt::tool
 

@@ -5,6 +5,7 @@
 //   qopt eval   MODEL TEXT [--ctx N]
 //   qopt logits MODEL -p PROMPT -o logits.npy
 //   qopt compile MODEL -o quantized.mlir --recipe R --calib TEXT [--eval TEXT]
+//   qopt build  MODEL -o NAME [--emit exe|shared|obj|llvm]
 //
 // MODEL is a .mlir written by `qopt import`, a llama2.c checkpoint, or a
 // Hugging Face directory.
@@ -40,7 +41,9 @@ int main(int argc, char **argv) {
     return runLogits();
   if (compileCmd)
     return runCompile();
-  llvm::errs() << "qopt: error: give a subcommand: import, compile, run, eval or logits "
+  if (buildCmd)
+    return runBuild();
+  llvm::errs() << "qopt: error: give a subcommand: import, compile, build, run, eval or logits "
                   "(see qopt --help)\n";
   return 1;
 }

@@ -1,0 +1,383 @@
+//===- QntToLLVM.cpp - qnt forward function to CPU code --------------------===//
+#include "qopt/Conversion/QntToLLVM.h"
+#include "ArenaPlan.h"
+#include "qopt/Support/Error.h"
+
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Quant/IR/Quant.h"
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+
+using namespace mlir;
+
+namespace qopt::cpu {
+namespace {
+
+constexpr int kConfigLen = 10;
+
+/// Builds @qopt_forward op by op. Activation values map to pointers into
+/// the arena (or to the caller's logits buffer for the returned logits).
+class ProgramBuilder {
+public:
+  ProgramBuilder(ModuleOp src, int64_t chunk)
+      : src(src), chunk(chunk), ctx(src.getContext()), b(ctx), loc(src.getLoc()) {
+    f32 = b.getF32Type();
+    i64 = b.getI64Type();
+    ptr = LLVM::LLVMPointerType::get(ctx);
+  }
+
+  llvm::Expected<CpuProgram> build() {
+    auto forward = src.lookupSymbol<func::FuncOp>("forward");
+    if (!forward || forward.getNumArguments() != 3)
+      return makeError("the module has no qnt forward function (forward(tokens, pos, cache))");
+    fwd = forward;
+    CpuProgram program;
+    program.chunk = chunk;
+    program.module = ModuleOp::create(loc);
+    b.setInsertionPointToEnd(program.module->getBody());
+    declareRuntime();
+
+    auto fnType = b.getFunctionType({ptr, ptr, i64, i64, ptr}, {});
+    auto fn = b.create<func::FuncOp>(loc, "qopt_forward", fnType);
+    Block *entry = fn.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    ctxArg = entry->getArgument(0);
+    tokensArg = entry->getArgument(1);
+    nArg = entry->getArgument(2);
+    posArg = entry->getArgument(3);
+    logitsArg = entry->getArgument(4);
+    arena = call("qrt_arena", {ctxArg}).getResult();
+
+    auto plan = planArena(forward, chunk);
+    if (!plan)
+      return plan.takeError();
+    arenaPlan = std::move(*plan);
+    for (Operation &op : forward.getBody().front())
+      if (auto err = lower(&op))
+        return std::move(err);
+    b.create<func::ReturnOp>(loc);
+
+    program.slots = slots;
+    program.arenaFloats = arenaPlan.totalFloats;
+    program.unplannedFloats = arenaPlan.unplannedFloats;
+    emitConfig(program);
+    return program;
+  }
+
+private:
+  ModuleOp src;
+  int64_t chunk;
+  MLIRContext *ctx;
+  OpBuilder b;
+  Location loc;
+  Type f32, i64, ptr;
+  func::FuncOp fwd;
+  Value ctxArg, tokensArg, nArg, posArg, logitsArg, arena;
+  ArenaPlan arenaPlan;
+  llvm::DenseMap<Value, Value> buffers;
+  std::vector<WeightSlot> slots;
+  llvm::StringMap<int64_t> slotIndex;
+  llvm::StringMap<LLVM::LLVMFuncOp> runtime;
+
+  void declare(StringRef name, Type result, ArrayRef<Type> args) {
+    auto type = LLVM::LLVMFunctionType::get(result ? result : LLVM::LLVMVoidType::get(ctx), args);
+    runtime[name] = b.create<LLVM::LLVMFuncOp>(loc, name, type);
+  }
+
+  void declareRuntime() {
+    declare("qrt_arena", ptr, {ptr});
+    declare("qrt_embed", nullptr, {ptr, i64, ptr, i64, ptr});
+    declare("qrt_rms_norm", nullptr, {ptr, i64, ptr, i64, f32, ptr});
+    declare("qrt_linear", nullptr, {ptr, i64, ptr, i64, ptr});
+    declare("qrt_linear_w8a8", nullptr, {ptr, i64, ptr, i64, ptr});
+    declare("qrt_rope", nullptr, {ptr, ptr, i64, i64, i64, i64, f32, i64, ptr});
+    declare("qrt_attention", nullptr, {ptr, i64, ptr, ptr, ptr, i64, i64, i64, i64, i64, f32, ptr});
+  }
+
+  LLVM::CallOp call(StringRef name, ArrayRef<Value> args) {
+    return b.create<LLVM::CallOp>(loc, runtime[name], ValueRange(args));
+  }
+  Value constI64(int64_t v) { return b.create<arith::ConstantIntOp>(loc, i64, v); }
+  Value constF32(float v) {
+    return b.create<arith::ConstantFloatOp>(loc, cast<FloatType>(f32), llvm::APFloat(v));
+  }
+
+  /// Slot index of the parameter behind `weight`.
+  llvm::Expected<int64_t> slotOf(Value weight) {
+    Operation *def = weight.getDefiningOp();
+    WeightSlot slot;
+    if (auto p = dyn_cast_or_null<qnt::ParamOp>(def))
+      slot = floatSlot(p);
+    else if (auto q = dyn_cast_or_null<qnt::QParamOp>(def))
+      slot = quantizedSlot(q);
+    else
+      return makeError("a weight operand must come from qnt.param or qnt.qparam");
+    std::string key = slot.name + (slot.quantized ? "#q" : "#f");
+    auto it = slotIndex.find(key);
+    if (it != slotIndex.end())
+      return it->second;
+    slots.push_back(slot);
+    slotIndex[key] = int64_t(slots.size() - 1);
+    return int64_t(slots.size() - 1);
+  }
+
+  /// The pointer an activation value lives at.
+  Value bufferOf(Value v) { return buffers.lookup(v); }
+
+  /// Gives `v` its planned arena slice (or the logits buffer).
+  Value allocate(Value v) {
+    Value p;
+    if (arenaPlan.returned == v) {
+      p = logitsArg;
+    } else {
+      int64_t offset = arenaPlan.offsets.lookup(v);
+      p = b.create<LLVM::GEPOp>(loc, ptr, f32, arena, ArrayRef<LLVM::GEPArg>{constI64(offset)});
+    }
+    buffers[v] = p;
+    return p;
+  }
+
+  static int64_t width(Value v) { return cast<RankedTensorType>(v.getType()).getShape().back(); }
+
+  /// out[i] = body(in_0[i], in_1[i], ...) for i < n * width, as a loop.
+  void elementwise(ArrayRef<Value> inputs, Value out, int64_t rowWidth,
+                   llvm::function_ref<Value(ArrayRef<Value>)> body) {
+    Value count = b.create<arith::MulIOp>(loc, nArg, constI64(rowWidth));
+    auto loop = b.create<scf::ForOp>(loc, constI64(0), count, constI64(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value i = loop.getInductionVar();
+    SmallVector<Value> loaded;
+    for (Value in : inputs) {
+      Value at = b.create<LLVM::GEPOp>(loc, ptr, f32, in, ArrayRef<LLVM::GEPArg>{i});
+      loaded.push_back(b.create<LLVM::LoadOp>(loc, f32, at));
+    }
+    Value result = body(loaded);
+    Value at = b.create<LLVM::GEPOp>(loc, ptr, f32, out, ArrayRef<LLVM::GEPArg>{i});
+    b.create<LLVM::StoreOp>(loc, result, at);
+  }
+
+  llvm::Error unsupported(Operation *op, const llvm::Twine &why = "") {
+    std::string name = op->getName().getStringRef().str();
+    return makeError("'" + name + "' is not supported by the CPU target" +
+                     (why.isTriviallyEmpty() ? "" : ": ") + why);
+  }
+
+  llvm::Error lower(Operation *op) {
+    if (isa<qnt::ParamOp, qnt::QParamOp>(op) || arenaPlan.folded.contains(op))
+      return llvm::Error::success();
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      if (ret.getNumOperands() != 1 || ret.getOperand(0) != arenaPlan.returned)
+        return makeError("the forward function must return the qnt.lm_head logits");
+      return llvm::Error::success();
+    }
+    for (Value operand : op->getOperands())
+      if (Operation *def = operand.getDefiningOp())
+        if (isa<qnt::DynamicQuantOp>(def) && !arenaPlan.folded.contains(def))
+          return unsupported(def, "only per-token int8 feeding int8 linears is lowered");
+    return llvm::TypeSwitch<Operation *, llvm::Error>(op)
+        .Case([&](qnt::EmbeddingOp e) -> llvm::Error {
+          if (e.getTokens() != fwd.getArgument(0))
+            return unsupported(op, "tokens must be the function's argument");
+          auto slot = slotOf(e.getTable());
+          if (!slot)
+            return slot.takeError();
+          Value out = allocate(e.getResult());
+          call("qrt_embed", {ctxArg, constI64(*slot), tokensArg, nArg, out});
+          return llvm::Error::success();
+        })
+        .Case([&](qnt::RmsNormOp r) -> llvm::Error {
+          auto slot = slotOf(r.getWeight());
+          if (!slot)
+            return slot.takeError();
+          Value in = bufferOf(r.getInput());
+          Value out = allocate(r.getResult());
+          call("qrt_rms_norm", {ctxArg, constI64(*slot), in, nArg,
+                                constF32(r.getEps().convertToFloat()), out});
+          return llvm::Error::success();
+        })
+        .Case([&](qnt::LinearOp l) -> llvm::Error {
+          if (l.getBias())
+            return unsupported(op, "linear with bias");
+          auto slot = slotOf(l.getWeight());
+          if (!slot)
+            return slot.takeError();
+          Value input = l.getInput();
+          const char *kernel = "qrt_linear";
+          if (auto dq = input.getDefiningOp<qnt::DynamicQuantOp>()) {
+            input = dq.getInput();
+            kernel = "qrt_linear_w8a8";
+          }
+          Value in = bufferOf(input);
+          Value out = allocate(l.getResult());
+          call(kernel, {ctxArg, constI64(*slot), in, nArg, out});
+          return llvm::Error::success();
+        })
+        .Case([&](qnt::LmHeadOp h) -> llvm::Error {
+          auto slot = slotOf(h.getWeight());
+          if (!slot)
+            return slot.takeError();
+          Value in = bufferOf(h.getInput());
+          Value out = allocate(h.getResult());
+          call("qrt_linear", {ctxArg, constI64(*slot), in, nArg, out});
+          return llvm::Error::success();
+        })
+        .Case([&](qnt::RopeOp r) -> llvm::Error {
+          if (r.getPos() != fwd.getArgument(1))
+            return unsupported(op, "pos must be the function's argument");
+          Value in = bufferOf(r.getInput());
+          Value out = allocate(r.getResult());
+          bool interleaved = r.getStyle() == qnt::RopeStyle::Interleaved;
+          call("qrt_rope", {ctxArg, in, nArg, constI64(width(r.getInput())),
+                            constI64(r.getHeadDim()), posArg,
+                            constF32(r.getTheta().convertToFloat()), constI64(interleaved), out});
+          return llvm::Error::success();
+        })
+        .Case([&](qnt::AttentionOp a) -> llvm::Error {
+          if (a.getPos() != fwd.getArgument(1))
+            return unsupported(op, "pos must be the function's argument");
+          int64_t headDim = a.getHeadDim();
+          float scale = a.getScale() ? a.getScale()->convertToFloat()
+                                     : 1.0f / std::sqrt(float(headDim));
+          Value q = bufferOf(a.getQ()), k = bufferOf(a.getK()), v = bufferOf(a.getV());
+          Value out = allocate(a.getResult());
+          call("qrt_attention", {ctxArg, constI64(a.getLayer()), q, k, v, nArg, posArg,
+                                 constI64(a.getNumHeads()), constI64(a.getNumKvHeads()),
+                                 constI64(headDim), constF32(scale), out});
+          return llvm::Error::success();
+        })
+        .Case([&](qnt::SwigluOp s) -> llvm::Error {
+          Value out = allocate(s.getResult());
+          elementwise({bufferOf(s.getGate()), bufferOf(s.getUp())}, out, width(s.getResult()),
+                      [&](ArrayRef<Value> x) { return mulF(mulF(x[0], sigmoid(x[0])), x[1]); });
+          return llvm::Error::success();
+        })
+        .Case([&](qnt::SiluOp s) -> llvm::Error {
+          Value out = allocate(s.getResult());
+          elementwise({bufferOf(s.getInput())}, out, width(s.getResult()),
+                      [&](ArrayRef<Value> x) { return mulF(x[0], sigmoid(x[0])); });
+          return llvm::Error::success();
+        })
+        .Case([&](qnt::AddOp a) -> llvm::Error {
+          Value out = allocate(a.getResult());
+          elementwise({bufferOf(a.getLhs()), bufferOf(a.getRhs())}, out, width(a.getResult()),
+                      [&](ArrayRef<Value> x) -> Value {
+                        return b.create<arith::AddFOp>(loc, x[0], x[1]);
+                      });
+          return llvm::Error::success();
+        })
+        .Case([&](qnt::MulOp m) -> llvm::Error {
+          Value out = allocate(m.getResult());
+          elementwise({bufferOf(m.getLhs()), bufferOf(m.getRhs())}, out, width(m.getResult()),
+                      [&](ArrayRef<Value> x) { return mulF(x[0], x[1]); });
+          return llvm::Error::success();
+        })
+        .Case([&](quant::DequantizeCastOp dc) -> llvm::Error {
+          auto qc = dc.getInput().getDefiningOp<quant::QuantizeCastOp>();
+          auto type = qc ? dyn_cast<quant::UniformQuantizedType>(
+                               getElementTypeOrSelf(dc.getInput().getType()))
+                         : nullptr;
+          if (!type)
+            return unsupported(op, "expected quant.qcast to a per-tensor !quant.uniform");
+          Value out = allocate(dc.getResult());
+          float scale = float(type.getScale()), zero = float(type.getZeroPoint());
+          float lo = float(type.getStorageTypeMin()), hi = float(type.getStorageTypeMax());
+          // (clamp(roundeven(x / s) + z, lo, hi) - z) * s, as the executor.
+          elementwise({bufferOf(qc.getInput())}, out, width(dc.getResult()),
+                      [&](ArrayRef<Value> x) -> Value {
+                        Value q = b.create<arith::DivFOp>(loc, x[0], constF32(scale));
+                        q = b.create<math::RoundEvenOp>(loc, q);
+                        q = b.create<arith::AddFOp>(loc, q, constF32(zero));
+                        q = b.create<arith::MaxNumFOp>(loc, q, constF32(lo));
+                        q = b.create<arith::MinNumFOp>(loc, q, constF32(hi));
+                        q = b.create<arith::SubFOp>(loc, q, constF32(zero));
+                        return mulF(q, constF32(scale));
+                      });
+          return llvm::Error::success();
+        })
+        .Case([&](quant::QuantizeCastOp) { return llvm::Error::success(); })
+        .Default([&](Operation *other) { return unsupported(other); });
+  }
+
+  Value mulF(Value a, Value c) { return b.create<arith::MulFOp>(loc, a, c); }
+  /// 1 / (1 + exp(-x)), the executor's association.
+  Value sigmoid(Value x) {
+    Value e = b.create<math::ExpOp>(loc, b.create<arith::NegFOp>(loc, x));
+    Value d = b.create<arith::AddFOp>(loc, constF32(1.0f), e);
+    return b.create<arith::DivFOp>(loc, constF32(1.0f), d);
+  }
+
+  void emitConfig(CpuProgram &program) {
+    auto attrs = src->getAttrOfType<DictionaryAttr>("qnt.model");
+    auto get = [&](StringRef key) -> int64_t {
+      if (!attrs)
+        return 0;
+      auto a = dyn_cast_or_null<IntegerAttr>(attrs.get(key));
+      return a ? a.getInt() : 0;
+    };
+    auto cache = cast<qnt::KVCacheType>(fwd.getArgument(2).getType());
+    int64_t config[kConfigLen] = {int64_t(programHash(slots)),
+                                  get("dim"),
+                                  get("vocab_size"),
+                                  int64_t(cache.getLayers()),
+                                  int64_t(cache.getKvHeads() * cache.getHeadDim()),
+                                  int64_t(cache.getMaxSeqLen()),
+                                  chunk,
+                                  program.arenaFloats,
+                                  int64_t(slots.size()),
+                                  get("n_heads")};
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToEnd(program.module->getBody());
+    auto type = LLVM::LLVMArrayType::get(i64, kConfigLen);
+    auto value = DenseElementsAttr::get(RankedTensorType::get({kConfigLen}, i64),
+                                        ArrayRef<int64_t>(config, kConfigLen));
+    b.create<LLVM::GlobalOp>(loc, type, /*isConstant=*/true, LLVM::Linkage::External,
+                             "qopt_program_config", value);
+  }
+};
+
+} // namespace
+
+llvm::Expected<CpuProgram> buildCpuProgram(ModuleOp qntModule, int64_t chunk) {
+  if (chunk < 1)
+    return makeError("chunk must be at least 1");
+  MLIRContext *ctx = qntModule.getContext();
+  ctx->loadDialect<LLVM::LLVMDialect, func::FuncDialect, scf::SCFDialect, arith::ArithDialect,
+                   math::MathDialect, cf::ControlFlowDialect>();
+  return ProgramBuilder(qntModule, chunk).build();
+}
+
+llvm::Expected<CpuProgram> lowerToCpu(ModuleOp qntModule, int64_t chunk) {
+  auto program = buildCpuProgram(qntModule, chunk);
+  if (!program)
+    return program.takeError();
+  PassManager pm(qntModule.getContext());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  if (failed(pm.run(*program->module)))
+    return makeError("lowering the CPU program to the LLVM dialect failed");
+  return program;
+}
+
+} // namespace qopt::cpu

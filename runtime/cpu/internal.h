@@ -1,0 +1,84 @@
+/* internal.h - what the runtime's C files share. */
+#ifndef QRT_INTERNAL_H
+#define QRT_INTERNAL_H
+
+#include "qrt.h"
+#include "qrt_abi.h"
+#include "qrt_format.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- thread pool (threads.c) ---- */
+/* `worker` in [0, threads) identifies the calling thread (for scratch). */
+typedef void (*qrt_task_fn)(void *arg, int64_t begin, int64_t end, int worker);
+typedef struct qrt_pool qrt_pool;
+qrt_pool *qrt_pool_create(int threads);
+void qrt_pool_destroy(qrt_pool *p);
+int qrt_pool_threads(const qrt_pool *p);
+/* Splits [0, n) into one contiguous range per thread (fewer when n is
+ * small: no range below `grain`) and waits for all of them. */
+void qrt_parallel_for(qrt_pool *p, int64_t n, int64_t grain, qrt_task_fn fn, void *arg);
+
+/* ---- one weight, resolved against the mapped file ---- */
+typedef struct qrt_weight {
+  const qrtw_slot *slot;
+  const void *data;           /* f32 values or codes */
+  const uint16_t *scales;     /* f16 */
+  const uint8_t *zeros;
+  const int32_t *outlier_index;
+  const float *outlier_weight;
+  int64_t row_bytes;          /* stride of one row of `data` */
+  int32_t *w8_row_sums;       /* W8A8: per (row, group) sum of signed codes */
+} qrt_weight;
+
+/* ---- kernel families (linear_kernels.c, compiled once per ISA) ---- */
+typedef struct qrt_kernels {
+  const char *name;
+  /* y[n, rows] = x[n, cols] W^T for rows [r0, r1). */
+  void (*linear_rows)(const qrt_weight *w, const float *x, int64_t n, int64_t r0, int64_t r1,
+                      float *y, float *scratch);
+  /* W8A8 rows [r0, r1): xq int8 [n, cols], xscale [n]. */
+  void (*w8a8_rows)(const qrt_weight *w, const int8_t *xq, const float *xscale, int64_t n,
+                    int64_t r0, int64_t r1, float *y);
+} qrt_kernels;
+extern const qrt_kernels qrt_kernels_portable, qrt_kernels_avx2, qrt_kernels_avx512;
+const qrt_kernels *qrt_select_kernels(void);
+
+float qrt_f16_to_f32(uint16_t h);
+/* y[m, r] += outlier columns of rows [r0, r1) times their f32 activations. */
+void qrt_add_outliers(const qrt_weight *w, const float *x, int64_t n, int64_t r0, int64_t r1,
+                      float *y);
+extern const float qrt_nf4_levels[16];
+
+/* ---- tokenizer (tokenizer/tokenizer.c) ---- */
+typedef struct qrt_tokenizer qrt_tokenizer;
+qrt_tokenizer *qrt_tokenizer_load(const uint8_t *bytes, size_t size, int64_t vocab, char *err,
+                                  size_t err_len);
+void qrt_tokenizer_free(qrt_tokenizer *t);
+int64_t qrt_tokenizer_encode(const qrt_tokenizer *t, const char *text, int bos, int eos,
+                             int32_t *out, int64_t max_tokens);
+const char *qrt_tokenizer_decode(const qrt_tokenizer *t, int32_t prev, int32_t token);
+
+/* ---- the model ---- */
+struct qrt_model {
+  const int64_t *config;      /* qopt_program_config */
+  int64_t dim, vocab, layers, kv_width, max_seq, chunk, num_slots;
+  const uint8_t *map;
+  size_t map_bytes;
+  qrt_weight *weights;        /* num_slots */
+  float *arena;
+  float *key_cache, *value_cache; /* [layers, max_seq, kv_width] */
+  float *scratch;             /* per-thread dequantization rows */
+  int64_t scratch_floats;
+  int8_t *xq;                 /* W8A8 activation codes [chunk, max cols] */
+  float *xscale;
+  qrt_pool *pool;
+  const qrt_kernels *kernels;
+  qrt_tokenizer *tokenizer;
+  uint64_t weight_bytes;
+};
+
+void qrt_set_error(char *err, size_t len, const char *fmt, ...);
+
+#endif

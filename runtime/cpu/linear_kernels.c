@@ -1,0 +1,285 @@
+/* linear_kernels.c - weight-only and W8A8 linear kernels.
+ *
+ * Compiled once per instruction set (portable, AVX2+FMA+F16C, AVX-512 with
+ * VNNI); QRT_KERNELS names the table each build exports and dispatch.c
+ * picks one at load time. The math is the reference executor's: a weight is
+ * (code - zero) * scale, so per group
+ *     sum_j w_j x_j = scale * (sum_j code_j x_j - zero * sum_j x_j)
+ * and the inner loops only multiply codes by activations; sum_j x_j is
+ * computed once per call and group.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#ifndef QRT_KERNELS
+#define QRT_KERNELS qrt_kernels_portable
+#define QRT_KERNELS_NAME "portable"
+#endif
+
+static inline int64_t num_groups(const qrtw_slot *s) {
+  return s->groups_per_row ? s->groups_per_row : 1;
+}
+static inline int64_t group_begin(const qrtw_slot *s, int64_t g) {
+  return s->groups_per_row ? g * s->group_width : 0;
+}
+static inline int64_t group_end(const qrtw_slot *s, int64_t g) {
+  return (!s->groups_per_row || g + 1 >= s->groups_per_row) ? s->cols : (g + 1) * s->group_width;
+}
+static inline int64_t scale_index(const qrtw_slot *s, int64_t r, int64_t g) {
+  return s->groups_per_row ? r * s->groups_per_row + g : 0;
+}
+static inline float half_to_float(uint16_t h) {
+#if defined(__F16C__)
+  return _cvtsh_ss(h);
+#else
+  return qrt_f16_to_f32(h);
+#endif
+}
+
+static float dot_f32(const float *a, const float *b, int64_t n) {
+  int64_t i = 0;
+  float s = 0.0f;
+#if defined(__AVX512F__)
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
+  }
+  s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+#elif defined(__AVX2__)
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+  }
+  __m256 acc = _mm256_add_ps(acc0, acc1);
+  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+  s = _mm_cvtss_f32(lo);
+#else
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j)
+      acc[j] += a[i + j] * b[i + j];
+  s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+#endif
+  for (; i < n; ++i)
+    s += a[i] * b[i];
+  return s;
+}
+
+/* sum_j code_j x_j over one full 32-code 4-bit block. */
+static inline float q4_block_dot(const uint8_t *b, const float *x) {
+#if defined(__AVX512F__)
+  __m128i bytes = _mm_loadu_si128((const __m128i *)b);
+  __m128i mask = _mm_set1_epi8(0x0F);
+  __m128i lo = _mm_and_si128(bytes, mask);
+  __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
+  __m512 c0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(lo));
+  __m512 c1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(hi));
+  __m512 acc = _mm512_mul_ps(c0, _mm512_loadu_ps(x));
+  acc = _mm512_fmadd_ps(c1, _mm512_loadu_ps(x + 16), acc);
+  return _mm512_reduce_add_ps(acc);
+#elif defined(__AVX2__)
+  __m128i bytes = _mm_loadu_si128((const __m128i *)b);
+  __m128i mask = _mm_set1_epi8(0x0F);
+  __m128i lo = _mm_and_si128(bytes, mask);
+  __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
+  __m256 acc = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo)), _mm256_loadu_ps(x));
+  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8))),
+                        _mm256_loadu_ps(x + 8), acc);
+  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi)), _mm256_loadu_ps(x + 16),
+                        acc);
+  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8))),
+                        _mm256_loadu_ps(x + 24), acc);
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+#else
+  float s = 0.0f;
+  for (int j = 0; j < 16; ++j)
+    s += (float)(b[j] & 15) * x[j] + (float)(b[j] >> 4) * x[j + 16];
+  return s;
+#endif
+}
+
+static inline int q4_code(const uint8_t *row, int64_t c) {
+  const uint8_t *block = row + (c / 32) * 16;
+  int j = (int)(c % 32);
+  return j < 16 ? (block[j] & 15) : (block[j - 16] >> 4);
+}
+
+/* One weight row decoded to f32 (codes, scales, zeros; outlier columns are
+ * stored with code == zero and decode to 0). */
+static void decode_row(const qrt_weight *w, int64_t r, float *out) {
+  const qrtw_slot *s = w->slot;
+  const uint8_t *row = (const uint8_t *)w->data + r * w->row_bytes;
+  for (int64_t g = 0; g < num_groups(s); ++g) {
+    int64_t si = scale_index(s, r, g);
+    float scale = half_to_float(w->scales[si]);
+    float zero = (float)w->zeros[si];
+    for (int64_t c = group_begin(s, g); c < group_end(s, g); ++c) {
+      int code = s->kind == QRTW_Q4 ? q4_code(row, c) : row[c];
+      out[c] = s->format == QRTW_FORMAT_NF4 ? qrt_nf4_levels[code] * scale
+                                            : ((float)code - zero) * scale;
+    }
+  }
+}
+
+/* sum of x over each group, [n, groups] */
+static void group_sums(const qrtw_slot *s, const float *x, int64_t n, float *sums) {
+  int64_t groups = num_groups(s);
+  for (int64_t m = 0; m < n; ++m)
+    for (int64_t g = 0; g < groups; ++g) {
+      float acc = 0.0f;
+      for (int64_t c = group_begin(s, g); c < group_end(s, g); ++c)
+        acc += x[m * s->cols + c];
+      sums[m * groups + g] = acc;
+    }
+}
+
+static float q4_row_dot(const qrt_weight *w, int64_t r, const float *x, const float *xsum) {
+  const qrtw_slot *s = w->slot;
+  const uint8_t *row = (const uint8_t *)w->data + r * w->row_bytes;
+  float y = 0.0f;
+  for (int64_t g = 0; g < num_groups(s); ++g) {
+    int64_t c = group_begin(s, g), end = group_end(s, g);
+    float acc = 0.0f;
+    for (; c + 32 <= end; c += 32)
+      acc += q4_block_dot(row + (c / 32) * 16, x + c);
+    for (; c < end; ++c)
+      acc += (float)q4_code(row, c) * x[c];
+    int64_t si = scale_index(s, r, g);
+    y += half_to_float(w->scales[si]) * (acc - (float)w->zeros[si] * xsum[g]);
+  }
+  return y;
+}
+
+static float codes_row_dot(const qrt_weight *w, int64_t r, const float *x, const float *xsum) {
+  const qrtw_slot *s = w->slot;
+  const uint8_t *row = (const uint8_t *)w->data + r * w->row_bytes;
+  float y = 0.0f;
+  for (int64_t g = 0; g < num_groups(s); ++g) {
+    int64_t si = scale_index(s, r, g);
+    float acc = 0.0f;
+    int64_t c = group_begin(s, g), end = group_end(s, g);
+    if (s->format == QRTW_FORMAT_NF4) {
+      for (; c < end; ++c)
+        acc += qrt_nf4_levels[row[c]] * x[c];
+      y += half_to_float(w->scales[si]) * acc;
+      continue;
+    }
+#if defined(__AVX2__)
+    __m256 v = _mm256_setzero_ps();
+    for (; c + 8 <= end; c += 8) {
+      __m128i bytes = _mm_loadl_epi64((const __m128i *)(row + c));
+      v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)),
+                          _mm256_loadu_ps(x + c), v);
+    }
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+    acc = _mm_cvtss_f32(h);
+#endif
+    for (; c < end; ++c)
+      acc += (float)row[c] * x[c];
+    y += half_to_float(w->scales[si]) * (acc - (float)w->zeros[si] * xsum[g]);
+  }
+  return y;
+}
+
+/* scratch holds at least cols + n * groups floats. */
+static void linear_rows(const qrt_weight *w, const float *x, int64_t n, int64_t r0, int64_t r1,
+                        float *y, float *scratch) {
+  const qrtw_slot *s = w->slot;
+  int64_t K = s->cols, N = s->rows;
+  if (s->kind == QRTW_F32) {
+    const float *wf = (const float *)w->data;
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t m = 0; m < n; ++m)
+        y[m * N + r] = dot_f32(x + m * K, wf + r * K, K);
+    return;
+  }
+  if (n > 1) {
+    /* Prefill: decode each weight row once and reuse it for every token. */
+    for (int64_t r = r0; r < r1; ++r) {
+      decode_row(w, r, scratch);
+      for (int64_t m = 0; m < n; ++m)
+        y[m * N + r] = dot_f32(x + m * K, scratch, K);
+    }
+  } else {
+    float *xsum = scratch;
+    group_sums(s, x, 1, xsum);
+    for (int64_t r = r0; r < r1; ++r)
+      y[r] = s->kind == QRTW_Q4 ? q4_row_dot(w, r, x, xsum) : codes_row_dot(w, r, x, xsum);
+  }
+  qrt_add_outliers(w, x, n, r0, r1, y);
+}
+
+/* sum_j code_j * xq_j over [c, end) with u8 codes and s8 activations. */
+static int32_t u8s8_dot(const uint8_t *codes, const int8_t *xq, int64_t c, int64_t end) {
+  int32_t acc = 0;
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+  __m512i v = _mm512_setzero_si512();
+  for (; c + 64 <= end; c += 64)
+    v = _mm512_dpbusd_epi32(v, _mm512_loadu_si512(codes + c), _mm512_loadu_si512(xq + c));
+  acc += _mm512_reduce_add_epi32(v);
+#elif defined(__AVX2__)
+  __m256i v = _mm256_setzero_si256();
+  for (; c + 16 <= end; c += 16) {
+    __m256i a = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(codes + c)));
+    __m256i b = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(xq + c)));
+    v = _mm256_add_epi32(v, _mm256_madd_epi16(a, b));
+  }
+  __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+  h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
+  acc += _mm_cvtsi128_si32(h);
+#endif
+  for (; c < end; ++c)
+    acc += (int32_t)codes[c] * (int32_t)xq[c];
+  return acc;
+}
+
+static void w8a8_rows(const qrt_weight *w, const int8_t *xq, const float *xscale, int64_t n,
+                      int64_t r0, int64_t r1, float *y) {
+  const qrtw_slot *s = w->slot;
+  int64_t K = s->cols, N = s->rows, groups = num_groups(s);
+  for (int64_t m = 0; m < n; ++m) {
+    const int8_t *xr = xq + m * K;
+    /* sum of activation codes per group, for the zero points */
+    int32_t xsum[256];
+    int32_t *sums = groups <= 256 ? xsum : NULL;
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t *row = (const uint8_t *)w->data + r * w->row_bytes;
+      float acc = 0.0f;
+      for (int64_t g = 0; g < groups; ++g) {
+        int64_t b = group_begin(s, g), e = group_end(s, g);
+        int32_t gs;
+        if (sums && r > r0) {
+          gs = sums[g];
+        } else {
+          gs = 0;
+          for (int64_t c = b; c < e; ++c)
+            gs += xr[c];
+          if (sums)
+            sums[g] = gs;
+        }
+        int64_t si = scale_index(s, r, g);
+        int32_t dot = u8s8_dot(row, xr, b, e) - (int32_t)w->zeros[si] * gs;
+        acc += half_to_float(w->scales[si]) * (float)dot;
+      }
+      y[m * N + r] = xscale[m] * acc;
+    }
+  }
+}
+
+const qrt_kernels QRT_KERNELS = {QRT_KERNELS_NAME, linear_rows, w8a8_rows};

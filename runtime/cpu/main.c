@@ -1,0 +1,237 @@
+/* main.c - the command line of a program built by `qopt build`:
+ *   NAME [-p PROMPT] [-n STEPS] [-t TEMP] [--top-p P] [--seed S]
+ *   NAME --ppl FILE [--ctx N] [--max-windows N]
+ *   NAME --bench [--prefill N] [--decode N]
+ * Weights: NAME.qrtw beside the executable, or -w FILE. */
+#include "qrt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void usage(const char *argv0) {
+  fprintf(stderr,
+          "usage: %s [options]\n"
+          "  -p TEXT          prompt (default: empty, generation starts after BOS)\n"
+          "  -n N             total tokens including the prompt (default 256, at most the "
+          "context)\n"
+          "  -t T             temperature (default 1.0; 0 = greedy)\n"
+          "  --top-p P        nucleus sampling (default 0.9)\n"
+          "  --seed S         sampling seed (default 42)\n"
+          "  --threads N      worker threads (default: all CPUs)\n"
+          "  -w FILE          weights file (default: this program's path + .qrtw)\n"
+          "  --ppl FILE       perplexity of a text file (qopt's protocol)\n"
+          "  --ctx N          perplexity window (default 256)\n"
+          "  --max-windows N  evaluate at most N windows\n"
+          "  --bench          time prefill and decode, print tokens/s and weight bandwidth\n"
+          "  --prefill N      bench prompt length (default 128)\n"
+          "  --decode N       bench decode steps (default 64)\n",
+          argv0);
+}
+
+static int fail(const char *argv0, const char *msg) {
+  fprintf(stderr, "%s: error: %s\n", argv0, msg);
+  return 1;
+}
+
+static int parse_long(const char *argv0, const char *flag, const char *v, long long *out) {
+  char *end;
+  *out = strtoll(v, &end, 10);
+  if (*v == '\0' || *end != '\0') {
+    fprintf(stderr, "%s: error: %s expects an integer, got '%s'\n", argv0, flag, v);
+    return -1;
+  }
+  return 0;
+}
+
+static int generate(qrt_model *m, const char *argv0, const char *prompt, long long steps,
+                    float temp, float top_p, unsigned long long seed) {
+  char err[512];
+  int64_t max_seq = qrt_max_seq_len(m), vocab = qrt_vocab_size(m);
+  if (steps > max_seq) {
+    snprintf(err, sizeof err, "-n %lld is beyond the model's context of %lld tokens", steps,
+             (long long)max_seq);
+    return fail(argv0, err);
+  }
+  int64_t cap = (int64_t)strlen(prompt) + 3;
+  int32_t *tokens = (int32_t *)malloc(sizeof(int32_t) * (size_t)cap);
+  int64_t n = qrt_encode(m, prompt, 1, 0, tokens, cap);
+  if (n >= steps) {
+    snprintf(err, sizeof err,
+             "the prompt has %lld tokens (with BOS); -n must be larger to generate anything "
+             "(at most %lld)",
+             (long long)n, (long long)max_seq);
+    free(tokens);
+    return fail(argv0, err);
+  }
+  for (int64_t i = 1; i < n; ++i)
+    fputs(qrt_decode(m, tokens[i - 1], tokens[i]), stdout);
+  float *logits = (float *)malloc(sizeof(float) * (size_t)(n * vocab));
+  uint64_t rng = seed ? seed : 1;
+  double start = now_seconds();
+  if (qrt_forward(m, tokens, n, 0, logits, err, sizeof err) != 0)
+    return fail(argv0, err);
+  int32_t previous = tokens[n - 1];
+  const float *row = logits + (n - 1) * vocab;
+  int64_t generated = 0;
+  for (int64_t p = n - 1; p < steps; ++p) {
+    if (p > n - 1) {
+      if (qrt_forward(m, &previous, 1, p, logits, err, sizeof err) != 0)
+        return fail(argv0, err);
+      row = logits;
+    }
+    int32_t next = qrt_sample(row, vocab, temp, top_p, &rng);
+    if (next == 1)
+      break;
+    fputs(qrt_decode(m, previous, next), stdout);
+    fflush(stdout);
+    previous = next;
+    ++generated;
+  }
+  double seconds = now_seconds() - start;
+  printf("\n");
+  fprintf(stderr, "%lld tokens in %.2f s (%.1f tokens/s)\n", (long long)generated, seconds,
+          seconds > 0 ? (double)generated / seconds : 0.0);
+  free(logits);
+  free(tokens);
+  return 0;
+}
+
+static int bench(qrt_model *m, const char *argv0, long long prefill, long long decode,
+                 int threads) {
+  char err[512];
+  int64_t vocab = qrt_vocab_size(m), max_seq = qrt_max_seq_len(m);
+  if (prefill < 1 || prefill + decode > max_seq) {
+    snprintf(err, sizeof err, "--prefill %lld + --decode %lld must fit the context of %lld",
+             prefill, decode, (long long)max_seq);
+    return fail(argv0, err);
+  }
+  int32_t *tokens = (int32_t *)malloc(sizeof(int32_t) * (size_t)prefill);
+  uint64_t rng = 12345;
+  for (long long i = 0; i < prefill; ++i) {
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    tokens[i] = (int32_t)(3 + rng % (uint64_t)(vocab - 3));
+  }
+  float *logits = (float *)malloc(sizeof(float) * (size_t)(prefill * vocab));
+  /* warm-up: page in the weights */
+  if (qrt_forward(m, tokens, 1, 0, logits, err, sizeof err) != 0)
+    return fail(argv0, err);
+  double t0 = now_seconds();
+  if (qrt_forward(m, tokens, prefill, 0, logits, err, sizeof err) != 0)
+    return fail(argv0, err);
+  double t1 = now_seconds();
+  int32_t tok = tokens[prefill - 1];
+  for (long long i = 0; i < decode; ++i) {
+    if (qrt_forward(m, &tok, 1, prefill + i, logits, err, sizeof err) != 0)
+      return fail(argv0, err);
+    tok = qrt_sample(logits, vocab, 0.0f, 0.9f, &rng);
+  }
+  double t2 = now_seconds();
+  double prefill_tps = (double)prefill / (t1 - t0);
+  double decode_tps = decode > 0 ? (double)decode / (t2 - t1) : 0.0;
+  double bytes = (double)qrt_weight_bytes(m);
+  printf("isa=%s threads=%d weight_bytes=%.0f prefill_tokens=%lld prefill_tok_s=%.2f "
+         "decode_tokens=%lld decode_tok_s=%.2f decode_weight_GBps=%.2f\n",
+         qrt_isa(m), threads, bytes, prefill, prefill_tps, decode, decode_tps,
+         bytes * decode_tps / 1e9);
+  free(tokens);
+  free(logits);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *argv0 = argv[0];
+  const char *prompt = "", *weights = NULL, *ppl_file = NULL;
+  long long steps = 256, threads = 0, ctx = 256, max_windows = 0, prefill = 128, decode = 64;
+  unsigned long long seed = 42;
+  float temp = 1.0f, top_p = 0.9f;
+  int do_bench = 0;
+  for (int i = 1; i < argc; ++i) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(argv0);
+      return 0;
+    }
+    if (!strcmp(a, "--bench")) {
+      do_bench = 1;
+      continue;
+    }
+    if (!v) {
+      fprintf(stderr, "%s: error: %s %s\n", argv0, a,
+              a[0] == '-' ? "needs a value" : "is not an option (see --help)");
+      return 1;
+    }
+    long long num = 0;
+    int numeric = !strcmp(a, "-n") || !strcmp(a, "--threads") || !strcmp(a, "--ctx") ||
+                  !strcmp(a, "--max-windows") || !strcmp(a, "--prefill") ||
+                  !strcmp(a, "--decode") || !strcmp(a, "--seed");
+    if (numeric && parse_long(argv0, a, v, &num) != 0)
+      return 1;
+    if (!strcmp(a, "-p"))
+      prompt = v;
+    else if (!strcmp(a, "-w"))
+      weights = v;
+    else if (!strcmp(a, "--ppl"))
+      ppl_file = v;
+    else if (!strcmp(a, "-t"))
+      temp = strtof(v, NULL);
+    else if (!strcmp(a, "--top-p"))
+      top_p = strtof(v, NULL);
+    else if (!strcmp(a, "-n"))
+      steps = num;
+    else if (!strcmp(a, "--threads"))
+      threads = num;
+    else if (!strcmp(a, "--ctx"))
+      ctx = num;
+    else if (!strcmp(a, "--max-windows"))
+      max_windows = num;
+    else if (!strcmp(a, "--prefill"))
+      prefill = num;
+    else if (!strcmp(a, "--decode"))
+      decode = num;
+    else if (!strcmp(a, "--seed"))
+      seed = (unsigned long long)num;
+    else {
+      fprintf(stderr, "%s: error: unknown option %s (see --help)\n", argv0, a);
+      return 1;
+    }
+    ++i;
+  }
+  if (temp < 0.0f)
+    return fail(argv0, "temperature must be >= 0");
+  char default_weights[4096];
+  if (!weights) {
+    snprintf(default_weights, sizeof default_weights, "%s.qrtw", argv0);
+    weights = default_weights;
+  }
+  char err[512];
+  qrt_model *m = qrt_load(weights, (int)threads, err, sizeof err);
+  if (!m)
+    return fail(argv0, err);
+  int rc;
+  if (ppl_file) {
+    double ppl = 0;
+    int64_t predictions = 0;
+    double t0 = now_seconds();
+    rc = qrt_perplexity(m, ppl_file, ctx, max_windows, &ppl, &predictions, err, sizeof err);
+    if (rc == 0)
+      printf("perplexity %.4f over %lld predictions (%.1f s)\n", ppl, (long long)predictions,
+             now_seconds() - t0);
+    else
+      rc = fail(argv0, err);
+  } else if (do_bench) {
+    rc = bench(m, argv0, prefill, decode, threads > 0 ? (int)threads : 0);
+  } else {
+    rc = generate(m, argv0, prompt, steps, temp, top_p, seed);
+  }
+  qrt_free(m);
+  return rc;
+}

@@ -1,0 +1,62 @@
+/* qrt.h - the qopt runtime's C API.
+ *
+ * A program built by `qopt build` links the code qopt generated for one
+ * model with this runtime. qrt_load maps the program's packed weights file
+ * (.qrtw) and prepares the KV cache and activation arena; qrt_forward runs
+ * prefill (n > 1) or decode (n = 1) steps at a position.
+ *
+ * Errors: functions that can fail return NULL or non-zero and write a
+ * one-line message into the caller's buffer.
+ */
+#ifndef QRT_H
+#define QRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct qrt_model qrt_model;
+
+/* threads <= 0: one per online CPU. */
+qrt_model *qrt_load(const char *weights_path, int threads, char *err, size_t err_len);
+void qrt_free(qrt_model *m);
+
+int64_t qrt_vocab_size(const qrt_model *m);
+int64_t qrt_max_seq_len(const qrt_model *m);
+int64_t qrt_dim(const qrt_model *m);
+/* Bytes of weights one decode step reads (all slots). */
+uint64_t qrt_weight_bytes(const qrt_model *m);
+/* The kernel family chosen for this CPU: "avx512vnni", "avx2" or "portable". */
+const char *qrt_isa(const qrt_model *m);
+
+/* Runs tokens[0..n) at positions pos..pos+n-1 (the KV cache holds 0..pos-1
+ * from earlier calls) and writes n x vocab logits (logits may be NULL).
+ * Returns 0, or -1 with a message. */
+int qrt_forward(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos, float *logits,
+                char *err, size_t err_len);
+
+/* Tokenizer (llama2.c tokenizer.bin carried in the weights file). */
+int64_t qrt_encode(const qrt_model *m, const char *text, int bos, int eos, int32_t *out,
+                   int64_t max_tokens);
+/* The text of `token` following `prev` (llama2.c decode rules). */
+const char *qrt_decode(const qrt_model *m, int32_t prev, int32_t token);
+
+/* Sampling: temperature 0 is greedy (lowest index wins ties); otherwise
+ * top-p (nucleus) with a xorshift state. */
+int32_t qrt_sample(const float *logits, int64_t vocab, float temperature, float top_p,
+                   uint64_t *rng_state);
+
+/* Perplexity of a text file by the qopt protocol: documents split at blank
+ * lines, each encoded with BOS, concatenated, cut into non-overlapping
+ * windows of `ctx` tokens, each evaluated from position 0. */
+int qrt_perplexity(qrt_model *m, const char *path, int64_t ctx, int64_t max_windows,
+                   double *ppl, int64_t *predictions, char *err, size_t err_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

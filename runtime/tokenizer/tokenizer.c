@@ -1,0 +1,169 @@
+/* tokenizer.c - the llama2.c tokenizer (tokenizer.bin): BPE merges by score
+ * with byte fallback, transcribed from llama2.c's run.c so that encodings
+ * equal the reference's (and qopt's C++ Tokenizer). */
+#include "../cpu/internal.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct token_index {
+  const char *str;
+  int32_t id;
+} token_index;
+
+struct qrt_tokenizer {
+  char **vocab;
+  float *scores;
+  token_index *sorted;
+  int64_t size;
+  int32_t max_token_length;
+  unsigned char byte_pieces[512]; /* "\0x" strings for single bytes */
+  char *buffer;                   /* encode scratch */
+};
+
+static int compare_tokens(const void *a, const void *b) {
+  return strcmp(((const token_index *)a)->str, ((const token_index *)b)->str);
+}
+
+void qrt_tokenizer_free(qrt_tokenizer *t) {
+  if (!t)
+    return;
+  for (int64_t i = 0; i < t->size && t->vocab; ++i)
+    free(t->vocab[i]);
+  free(t->vocab);
+  free(t->scores);
+  free(t->sorted);
+  free(t->buffer);
+  free(t);
+}
+
+qrt_tokenizer *qrt_tokenizer_load(const uint8_t *bytes, size_t size, int64_t vocab, char *err,
+                                  size_t err_len) {
+  qrt_tokenizer *t = (qrt_tokenizer *)calloc(1, sizeof(qrt_tokenizer));
+  t->size = vocab;
+  t->vocab = (char **)calloc((size_t)vocab, sizeof(char *));
+  t->scores = (float *)calloc((size_t)vocab, sizeof(float));
+  size_t at = 0;
+  if (size < 4) {
+    qrt_set_error(err, err_len, "tokenizer section is truncated");
+    qrt_tokenizer_free(t);
+    return NULL;
+  }
+  memcpy(&t->max_token_length, bytes, 4);
+  at = 4;
+  for (int64_t i = 0; i < vocab; ++i) {
+    int32_t len;
+    if (at + 8 > size) {
+      qrt_set_error(err, err_len, "tokenizer section is truncated at token %lld", (long long)i);
+      qrt_tokenizer_free(t);
+      return NULL;
+    }
+    memcpy(&t->scores[i], bytes + at, 4);
+    memcpy(&len, bytes + at + 4, 4);
+    at += 8;
+    if (len < 0 || at + (size_t)len > size) {
+      qrt_set_error(err, err_len, "tokenizer section is truncated at token %lld", (long long)i);
+      qrt_tokenizer_free(t);
+      return NULL;
+    }
+    t->vocab[i] = (char *)malloc((size_t)len + 1);
+    memcpy(t->vocab[i], bytes + at, (size_t)len);
+    t->vocab[i][len] = '\0';
+    at += (size_t)len;
+  }
+  for (int i = 0; i < 256; ++i) {
+    t->byte_pieces[i * 2] = (unsigned char)i;
+    t->byte_pieces[i * 2 + 1] = '\0';
+  }
+  t->sorted = (token_index *)malloc(sizeof(token_index) * (size_t)vocab);
+  for (int64_t i = 0; i < vocab; ++i) {
+    t->sorted[i].str = t->vocab[i];
+    t->sorted[i].id = (int32_t)i;
+  }
+  qsort(t->sorted, (size_t)vocab, sizeof(token_index), compare_tokens);
+  t->buffer = (char *)malloc((size_t)t->max_token_length * 2 + 1 + 2);
+  return t;
+}
+
+const char *qrt_tokenizer_decode(const qrt_tokenizer *t, int32_t prev, int32_t token) {
+  if (token < 0 || token >= t->size)
+    return "";
+  const char *piece = t->vocab[token];
+  /* after BOS, SentencePiece strips the leading whitespace */
+  if (prev == 1 && piece[0] == ' ')
+    piece++;
+  unsigned char byte;
+  if (sscanf(piece, "<0x%02hhX>", &byte) == 1)
+    piece = (const char *)t->byte_pieces + byte * 2;
+  return piece;
+}
+
+static int32_t lookup(const qrt_tokenizer *t, const char *str) {
+  token_index key = {str, 0};
+  token_index *res = (token_index *)bsearch(&key, t->sorted, (size_t)t->size,
+                                            sizeof(token_index), compare_tokens);
+  return res ? res->id : -1;
+}
+
+int64_t qrt_tokenizer_encode(const qrt_tokenizer *t, const char *text, int bos, int eos,
+                             int32_t *tokens, int64_t max_tokens) {
+  /* worst case: every byte a token, plus BOS, EOS and the dummy prefix */
+  int64_t cap = (int64_t)strlen(text) + 3;
+  int32_t *out = (int32_t *)malloc(sizeof(int32_t) * (size_t)cap);
+  char *buf = t->buffer;
+  size_t buf_len = 0;
+  int64_t n = 0;
+  if (bos)
+    out[n++] = 1;
+  if (text[0] != '\0') {
+    int32_t dummy = lookup(t, " ");
+    out[n++] = dummy;
+  }
+  for (const char *c = text; *c != '\0'; c++) {
+    /* a UTF-8 continuation byte extends the current codepoint */
+    if ((*c & 0xC0) != 0x80)
+      buf_len = 0;
+    buf[buf_len++] = *c;
+    buf[buf_len] = '\0';
+    if ((*(c + 1) & 0xC0) == 0x80 && buf_len < 4)
+      continue;
+    int32_t id = lookup(t, buf);
+    if (id != -1) {
+      out[n++] = id;
+    } else {
+      /* byte fallback: <0x00>..<0xFF> are tokens 3..258 */
+      for (size_t i = 0; i < buf_len; i++)
+        out[n++] = (unsigned char)buf[i] + 3;
+    }
+    buf_len = 0;
+  }
+  for (;;) {
+    float best_score = -1e10f;
+    int32_t best_id = -1;
+    int64_t best_idx = -1;
+    for (int64_t i = 0; i < n - 1; i++) {
+      snprintf(buf, (size_t)t->max_token_length * 2 + 3, "%s%s", t->vocab[out[i]],
+               t->vocab[out[i + 1]]);
+      int32_t id = lookup(t, buf);
+      if (id != -1 && t->scores[id] > best_score) {
+        best_score = t->scores[id];
+        best_id = id;
+        best_idx = i;
+      }
+    }
+    if (best_idx == -1)
+      break;
+    out[best_idx] = best_id;
+    for (int64_t i = best_idx + 1; i < n - 1; i++)
+      out[i] = out[i + 1];
+    n--;
+  }
+  if (eos)
+    out[n++] = 2;
+  int64_t copy = n < max_tokens ? n : max_tokens;
+  memcpy(tokens, out, sizeof(int32_t) * (size_t)copy);
+  free(out);
+  return n;
+}
