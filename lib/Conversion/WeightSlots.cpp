@@ -55,7 +55,7 @@ uint64_t programHash(const std::vector<WeightSlot> &slots) {
   for (const WeightSlot &s : slots) {
     mix(s.name.data(), s.name.size());
     int64_t fields[] = {s.kind, s.format, s.rows, s.cols, s.scheme.bits, s.scheme.symmetric,
-                        s.groupWidth, s.groupsPerRow, s.outliers};
+                        s.groupWidth, s.groupsPerRow, s.outliers, s.scheme.doubleQuant};
     mix(fields, sizeof fields);
   }
   // generated code stores it in an i64; keep it positive for readability
@@ -157,12 +157,17 @@ llvm::Error packSlot(const WeightSlot &s, const ParameterStore &store, Blob &blo
   out.data_bytes = codes.size();
   out.data_offset = blob.append(codes.data(), codes.size());
   std::vector<uint16_t> scales;
+  std::vector<float> wideScales;
   std::vector<uint8_t> zeros;
   for (const qmath::GroupParams &p : q->params) {
     scales.push_back(floatToHalf(p.scale));
+    wideScales.push_back(p.scale);
     zeros.push_back(uint8_t(std::lround(p.zero)));
   }
-  out.scales_offset = blob.append(scales.data(), scales.size() * 2);
+  // Double-quantized scales decode to values f16 cannot hold exactly.
+  out.scales_f32 = s.scheme.doubleQuant;
+  out.scales_offset = out.scales_f32 ? blob.append(wideScales.data(), wideScales.size() * 4)
+                                     : blob.append(scales.data(), scales.size() * 2);
   out.zeros_offset = blob.append(zeros.data(), zeros.size());
   out.outlier_index_offset = blob.append(q->outlierIndex.data(), q->outlierIndex.size() * 4);
   out.outlier_weight_offset = blob.append(q->outlierWeight.data(), q->outlierWeight.size() * 4);

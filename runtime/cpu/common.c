@@ -50,7 +50,12 @@ const float qrt_nf4_levels[16] = {
       0.7229568362236023f,
       1.0f};
 
+/* QRT_DISABLE=avx512vnni,avx2 pretends the CPU lacks those families (to
+ * test the fallback on machines that have them). */
 static int cpu_has(const char *isa) {
+  const char *disabled = getenv("QRT_DISABLE");
+  if (disabled && strstr(disabled, isa))
+    return 0;
   if (!strcmp(isa, "avx512vnni"))
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vnni");

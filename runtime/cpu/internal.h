@@ -24,7 +24,7 @@ void qrt_parallel_for(qrt_pool *p, int64_t n, int64_t grain, qrt_task_fn fn, voi
 typedef struct qrt_weight {
   const qrtw_slot *slot;
   const void *data;           /* f32 values or codes */
-  const uint16_t *scales;     /* f16 */
+  const void *scales;         /* f16, or f32 when slot->scales_f32 */
   const uint8_t *zeros;
   const int32_t *outlier_index;
   const float *outlier_weight;

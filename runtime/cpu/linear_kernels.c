@@ -42,6 +42,11 @@ static inline float half_to_float(uint16_t h) {
 #endif
 }
 
+static inline float scale_at(const qrt_weight *w, int64_t i) {
+  return w->slot->scales_f32 ? ((const float *)w->scales)[i]
+                             : half_to_float(((const uint16_t *)w->scales)[i]);
+}
+
 static float dot_f32(const float *a, const float *b, int64_t n) {
   int64_t i = 0;
   float s = 0.0f;
@@ -124,7 +129,7 @@ static void decode_row(const qrt_weight *w, int64_t r, float *out) {
   const uint8_t *row = (const uint8_t *)w->data + r * w->row_bytes;
   for (int64_t g = 0; g < num_groups(s); ++g) {
     int64_t si = scale_index(s, r, g);
-    float scale = half_to_float(w->scales[si]);
+    float scale = scale_at(w, si);
     float zero = (float)w->zeros[si];
     for (int64_t c = group_begin(s, g); c < group_end(s, g); ++c) {
       int code = s->kind == QRTW_Q4 ? q4_code(row, c) : row[c];
@@ -158,7 +163,7 @@ static float q4_row_dot(const qrt_weight *w, int64_t r, const float *x, const fl
     for (; c < end; ++c)
       acc += (float)q4_code(row, c) * x[c];
     int64_t si = scale_index(s, r, g);
-    y += half_to_float(w->scales[si]) * (acc - (float)w->zeros[si] * xsum[g]);
+    y += scale_at(w, si) * (acc - (float)w->zeros[si] * xsum[g]);
   }
   return y;
 }
@@ -174,7 +179,7 @@ static float codes_row_dot(const qrt_weight *w, int64_t r, const float *x, const
     if (s->format == QRTW_FORMAT_NF4) {
       for (; c < end; ++c)
         acc += qrt_nf4_levels[row[c]] * x[c];
-      y += half_to_float(w->scales[si]) * acc;
+      y += scale_at(w, si) * acc;
       continue;
     }
 #if defined(__AVX2__)
@@ -191,7 +196,7 @@ static float codes_row_dot(const qrt_weight *w, int64_t r, const float *x, const
 #endif
     for (; c < end; ++c)
       acc += (float)row[c] * x[c];
-    y += half_to_float(w->scales[si]) * (acc - (float)w->zeros[si] * xsum[g]);
+    y += scale_at(w, si) * (acc - (float)w->zeros[si] * xsum[g]);
   }
   return y;
 }
@@ -275,7 +280,7 @@ static void w8a8_rows(const qrt_weight *w, const int8_t *xq, const float *xscale
         }
         int64_t si = scale_index(s, r, g);
         int32_t dot = u8s8_dot(row, xr, b, e) - (int32_t)w->zeros[si] * gs;
-        acc += half_to_float(w->scales[si]) * (float)dot;
+        acc += scale_at(w, si) * (float)dot;
       }
       y[m * N + r] = xscale[m] * acc;
     }

@@ -20,6 +20,7 @@ static void usage(const char *argv0) {
   fprintf(stderr,
           "usage: %s [options]\n"
           "  -p TEXT          prompt (default: empty, generation starts after BOS)\n"
+          "  -f FILE          read the prompt from a file\n"
           "  -n N             total tokens including the prompt (default 256, at most the "
           "context)\n"
           "  -t T             temperature (default 1.0; 0 = greedy)\n"
@@ -148,7 +149,7 @@ static int bench(qrt_model *m, const char *argv0, long long prefill, long long d
 
 int main(int argc, char **argv) {
   const char *argv0 = argv[0];
-  const char *prompt = "", *weights = NULL, *ppl_file = NULL;
+  const char *prompt = "", *weights = NULL, *ppl_file = NULL, *prompt_file = NULL;
   long long steps = 256, threads = 0, ctx = 256, max_windows = 0, prefill = 128, decode = 64;
   unsigned long long seed = 42;
   float temp = 1.0f, top_p = 0.9f;
@@ -177,6 +178,8 @@ int main(int argc, char **argv) {
       return 1;
     if (!strcmp(a, "-p"))
       prompt = v;
+    else if (!strcmp(a, "-f"))
+      prompt_file = v;
     else if (!strcmp(a, "-w"))
       weights = v;
     else if (!strcmp(a, "--ppl"))
@@ -207,6 +210,20 @@ int main(int argc, char **argv) {
   }
   if (temp < 0.0f)
     return fail(argv0, "temperature must be >= 0");
+  static char file_prompt[1 << 20];
+  if (prompt_file) {
+    FILE *f = fopen(prompt_file, "rb");
+    if (!f) {
+      fprintf(stderr, "%s: error: %s: cannot open prompt file\n", argv0, prompt_file);
+      return 1;
+    }
+    size_t got = fread(file_prompt, 1, sizeof file_prompt - 1, f);
+    fclose(f);
+    while (got && (file_prompt[got - 1] == '\n' || file_prompt[got - 1] == '\r'))
+      --got;
+    file_prompt[got] = '\0';
+    prompt = file_prompt;
+  }
   char default_weights[4096];
   if (!weights) {
     snprintf(default_weights, sizeof default_weights, "%s.qrtw", argv0);

@@ -39,7 +39,7 @@ static int resolve_slot(qrt_model *m, int64_t i, const qrtw_slot *s, char *err, 
   uint64_t data = (uint64_t)(w->row_bytes * s->rows);
   int ok = data == s->data_bytes && in_file(s->data_offset, data, m->map_bytes);
   if (s->kind != QRTW_F32)
-    ok = ok && in_file(s->scales_offset, (uint64_t)groups * 2, m->map_bytes) &&
+    ok = ok && in_file(s->scales_offset, (uint64_t)groups * (s->scales_f32 ? 4 : 2), m->map_bytes) &&
          in_file(s->zeros_offset, (uint64_t)groups, m->map_bytes) &&
          in_file(s->outlier_index_offset, (uint64_t)s->outliers * 4, m->map_bytes) &&
          in_file(s->outlier_weight_offset, (uint64_t)(s->outliers * s->rows) * 4, m->map_bytes);
@@ -49,7 +49,7 @@ static int resolve_slot(qrt_model *m, int64_t i, const qrtw_slot *s, char *err, 
     return -1;
   }
   w->data = m->map + s->data_offset;
-  w->scales = (const uint16_t *)(m->map + s->scales_offset);
+  w->scales = m->map + s->scales_offset;
   w->zeros = m->map + s->zeros_offset;
   w->outlier_index = (const int32_t *)(m->map + s->outlier_index_offset);
   w->outlier_weight = (const float *)(m->map + s->outlier_weight_offset);
@@ -59,7 +59,7 @@ static int resolve_slot(qrt_model *m, int64_t i, const qrtw_slot *s, char *err, 
                     (long long)i, QRTW_NAME_LEN, s->name);
       return -1;
     }
-  m->weight_bytes += data + (s->kind == QRTW_F32 ? 0 : (uint64_t)groups * 3) +
+  m->weight_bytes += data + (s->kind == QRTW_F32 ? 0 : (uint64_t)groups * (s->scales_f32 ? 5 : 3)) +
                      (uint64_t)(s->outliers * (s->rows + 1)) * 4;
   return 0;
 }

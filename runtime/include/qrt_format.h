@@ -7,7 +7,7 @@
  * runtime refuses a file whose table differs (mismatched weights).
  *
  * Quantized slots hold codes c in [0, 2^bits) and per-group f16 scales s and
- * u8 zero points z (symmetric schemes store z = 2^(bits-1)); a weight is
+ * (or f32, see scales_f32) u8 zero points z (symmetric schemes store z = 2^(bits-1)); a weight is
  * (c - z) * s, or nf4_level[c] * s for NF4, exactly as the reference executor
  * decodes it. Groups follow the compiler's layout: `group_width` columns,
  * the last group of a row absorbing the remainder.
@@ -17,7 +17,7 @@
 
 #include <stdint.h>
 
-#define QRTW_MAGIC "QRTW0001"
+#define QRTW_MAGIC "QRTW0002"
 #define QRTW_ALIGN 64
 #define QRTW_NAME_LEN 48
 
@@ -34,12 +34,14 @@ typedef struct qrtw_slot {
   char name[QRTW_NAME_LEN];
   uint32_t kind, format;
   uint32_t bits, symmetric;
+  uint32_t scales_f32, reserved; /* scales stored as f32 (NF4 double-quant
+                                    scales are not f16-exact), else f16 */
   int64_t rows, cols;
   int64_t group_width; /* columns per group (cols for per-channel) */
   int64_t groups_per_row; /* 0 for per-tensor (one scale) */
   int64_t outliers;     /* LLM.int8 input channels kept in f32 */
   uint64_t data_offset, data_bytes;       /* f32 values or codes */
-  uint64_t scales_offset, zeros_offset;   /* f16 [rows * groups_per_row], u8 same */
+  uint64_t scales_offset, zeros_offset;   /* f16/f32 [rows * groups_per_row], u8 same */
   uint64_t outlier_index_offset;          /* i32 [outliers] */
   uint64_t outlier_weight_offset;         /* f32 [rows, outliers] */
 } qrtw_slot;

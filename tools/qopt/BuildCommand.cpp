@@ -71,9 +71,11 @@ static llvm::Error link(const std::string &object, const std::string &out, bool 
   if (shared)
     args.push_back("-shared");
   args.insert(args.end(), {"-o", tmp, object});
-  if (!shared)
-    args.push_back(qrtMain);
-  args.insert(args.end(), {qrt, "-lm", "-lpthread"});
+  if (shared) // export the whole C API, not only what the object calls
+    args.insert(args.end(), {"-Wl,--whole-archive", qrt, "-Wl,--no-whole-archive"});
+  else
+    args.insert(args.end(), {qrtMain, qrt});
+  args.insert(args.end(), {"-lm", "-lpthread"});
   std::vector<llvm::StringRef> refs(args.begin(), args.end());
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(*cc, refs, std::nullopt, {}, 0, 0, &message);

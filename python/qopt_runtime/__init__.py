@@ -1,0 +1,137 @@
+"""Python bindings (ctypes + numpy) for programs built by `qopt build --emit shared`.
+
+    from qopt_runtime import Model
+    m = Model("build/stories/libstories.so")        # weights: libstories.so.qrtw
+    logits = m.logits(m.encode("Once upon a time"))  # [n, vocab] float32
+    text = m.generate("Once upon a time", steps=100, temperature=0)
+    ppl = m.perplexity("dev.txt")
+
+The library carries the compiled model; its weights file sits beside it.
+"""
+import ctypes
+import os
+
+import numpy as np
+
+__all__ = ["Model", "QrtError"]
+
+
+class QrtError(RuntimeError):
+    """An error reported by the runtime (one line, as the C API gives it)."""
+
+
+_ERR_LEN = 512
+
+
+def _bind(lib):
+    c_i64, c_ptr = ctypes.c_int64, ctypes.c_void_p
+    sig = {
+        "qrt_load": (c_ptr, [ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]),
+        "qrt_free": (None, [c_ptr]),
+        "qrt_vocab_size": (c_i64, [c_ptr]),
+        "qrt_max_seq_len": (c_i64, [c_ptr]),
+        "qrt_dim": (c_i64, [c_ptr]),
+        "qrt_weight_bytes": (ctypes.c_uint64, [c_ptr]),
+        "qrt_isa": (ctypes.c_char_p, [c_ptr]),
+        "qrt_forward": (ctypes.c_int, [c_ptr, c_ptr, c_i64, c_i64, c_ptr, ctypes.c_char_p,
+                                       ctypes.c_size_t]),
+        "qrt_encode": (c_i64, [c_ptr, ctypes.c_char_p, ctypes.c_int, ctypes.c_int, c_ptr, c_i64]),
+        "qrt_decode": (ctypes.c_char_p, [c_ptr, ctypes.c_int32, ctypes.c_int32]),
+        "qrt_sample": (ctypes.c_int32, [c_ptr, c_i64, ctypes.c_float, ctypes.c_float,
+                                        ctypes.POINTER(ctypes.c_uint64)]),
+        "qrt_perplexity": (ctypes.c_int, [c_ptr, ctypes.c_char_p, c_i64, c_i64,
+                                          ctypes.POINTER(ctypes.c_double),
+                                          ctypes.POINTER(c_i64), ctypes.c_char_p,
+                                          ctypes.c_size_t]),
+    }
+    for name, (res, args) in sig.items():
+        fn = getattr(lib, name)
+        fn.restype = res
+        fn.argtypes = args
+
+
+class Model:
+    """A compiled model loaded through the runtime's C API (runtime/include/qrt.h)."""
+
+    def __init__(self, library, weights=None, threads=0):
+        if not os.path.exists(library):
+            raise QrtError(f"{library}: no such library (build it with qopt build --emit shared)")
+        self._lib = ctypes.CDLL(os.path.abspath(library))
+        _bind(self._lib)
+        weights = weights or library + ".qrtw"
+        err = ctypes.create_string_buffer(_ERR_LEN)
+        self._m = self._lib.qrt_load(weights.encode(), int(threads), err, _ERR_LEN)
+        if not self._m:
+            raise QrtError(err.value.decode())
+        self.vocab_size = self._lib.qrt_vocab_size(self._m)
+        self.max_seq_len = self._lib.qrt_max_seq_len(self._m)
+        self.dim = self._lib.qrt_dim(self._m)
+        self.weight_bytes = self._lib.qrt_weight_bytes(self._m)
+        self.isa = self._lib.qrt_isa(self._m).decode()
+
+    def close(self):
+        if getattr(self, "_m", None):
+            self._lib.qrt_free(self._m)
+            self._m = None
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def encode(self, text, bos=True, eos=False):
+        cap = len(text.encode()) + 3
+        out = np.zeros(cap, np.int32)
+        n = self._lib.qrt_encode(self._m, text.encode(), int(bos), int(eos),
+                                 out.ctypes.data_as(ctypes.c_void_p), cap)
+        return out[:n]
+
+    def decode(self, prev, token):
+        return self._lib.qrt_decode(self._m, int(prev), int(token)).decode("utf-8", "replace")
+
+    def logits(self, tokens, pos=0):
+        """Runs tokens at positions pos.. (the KV cache must hold 0..pos-1) -> [n, vocab]."""
+        tokens = np.ascontiguousarray(tokens, dtype=np.int32)
+        out = np.empty((len(tokens), self.vocab_size), np.float32)
+        err = ctypes.create_string_buffer(_ERR_LEN)
+        rc = self._lib.qrt_forward(self._m, tokens.ctypes.data_as(ctypes.c_void_p), len(tokens),
+                                   int(pos), out.ctypes.data_as(ctypes.c_void_p), err, _ERR_LEN)
+        if rc != 0:
+            raise QrtError(err.value.decode())
+        return out
+
+    def generate(self, prompt="", steps=256, temperature=1.0, top_p=0.9, seed=42):
+        """Text after the prompt, as the built program's -p/-n/-t (stops at BOS)."""
+        if steps > self.max_seq_len:
+            raise QrtError(f"steps {steps} is beyond the model's context of {self.max_seq_len}")
+        tokens = self.encode(prompt)
+        if len(tokens) >= steps:
+            raise QrtError(f"the prompt has {len(tokens)} tokens; steps must be larger")
+        rng = ctypes.c_uint64(seed or 1)
+        pieces = [self.decode(tokens[i - 1], tokens[i]) for i in range(1, len(tokens))]
+        row = self.logits(tokens)[-1]
+        prev = int(tokens[-1])
+        for pos in range(len(tokens) - 1, steps):
+            if pos > len(tokens) - 1:
+                row = self.logits([prev], pos)[0]
+            row = np.ascontiguousarray(row)
+            nxt = self._lib.qrt_sample(row.ctypes.data_as(ctypes.c_void_p), self.vocab_size,
+                                       float(temperature), float(top_p), ctypes.byref(rng))
+            if nxt == 1:
+                break
+            pieces.append(self.decode(prev, nxt))
+            prev = nxt
+        return "".join(pieces)
+
+    def perplexity(self, path, ctx=256, max_windows=0):
+        ppl, n = ctypes.c_double(), ctypes.c_int64()
+        err = ctypes.create_string_buffer(_ERR_LEN)
+        rc = self._lib.qrt_perplexity(self._m, path.encode(), ctx, max_windows,
+                                      ctypes.byref(ppl), ctypes.byref(n), err, _ERR_LEN)
+        if rc != 0:
+            raise QrtError(err.value.decode())
+        return ppl.value
