@@ -10,9 +10,10 @@ in int32 before one rescale), so logits agree to 1e-4 absolute (measured
 about 1e-5 on logits of magnitude ~20; the portable family is often exact).
 With quantized activations (W8A8), a 1e-6 difference upstream can move a
 value across a rounding boundary and flip one int8 activation code, which
-then shows in every later logit of that position: there the check is that
-most positions agree to 1e-4, all to 0.5, and the greedy token is the same
-everywhere.
+then shows in that position's logits and, through the KV cache, in later
+ones (seen: one flip at position 3 of a decode run, |diff| <= 0.37 after):
+there the check is |diff| < 0.5 everywhere and the same greedy token at
+every position.
 """
 import os
 import subprocess
@@ -95,7 +96,6 @@ class CompiledAgainstReference(unittest.TestCase):
         if name not in QUANTIZED_ACTIVATIONS:
             self.assertLess(float(per_position.max()), TOL)
             return
-        self.assertGreaterEqual(float((per_position < TOL).mean()), 0.75)
         self.assertLess(float(per_position.max()), 0.5)
         np.testing.assert_array_equal(got.argmax(axis=1), ref.argmax(axis=1))
 

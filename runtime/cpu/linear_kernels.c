@@ -168,7 +168,7 @@ static float q4_row_dot(const qrt_weight *w, int64_t r, const float *x, const fl
   return y;
 }
 
-static float codes_row_dot(const qrt_weight *w, int64_t r, const float *x, const float *xsum) {
+static float codes_row_dot(const qrt_weight *w, int64_t r, const float *x) {
   const qrtw_slot *s = w->slot;
   const uint8_t *row = (const uint8_t *)w->data + r * w->row_bytes;
   float y = 0.0f;
@@ -182,12 +182,16 @@ static float codes_row_dot(const qrt_weight *w, int64_t r, const float *x, const
       y += scale_at(w, si) * acc;
       continue;
     }
+    /* (code - zero) inside the loop: with 8-bit codes, sum(code * x) is
+     * ~128x larger than the result and would cancel catastrophically. */
+    int32_t zero = w->zeros[si];
 #if defined(__AVX2__)
     __m256 v = _mm256_setzero_ps();
+    __m256i vz = _mm256_set1_epi32(zero);
     for (; c + 8 <= end; c += 8) {
       __m128i bytes = _mm_loadl_epi64((const __m128i *)(row + c));
-      v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)),
-                          _mm256_loadu_ps(x + c), v);
+      __m256i q = _mm256_sub_epi32(_mm256_cvtepu8_epi32(bytes), vz);
+      v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q), _mm256_loadu_ps(x + c), v);
     }
     __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     h = _mm_add_ps(h, _mm_movehl_ps(h, h));
@@ -195,8 +199,8 @@ static float codes_row_dot(const qrt_weight *w, int64_t r, const float *x, const
     acc = _mm_cvtss_f32(h);
 #endif
     for (; c < end; ++c)
-      acc += (float)row[c] * x[c];
-    y += scale_at(w, si) * (acc - (float)w->zeros[si] * xsum[g]);
+      acc += (float)((int32_t)row[c] - zero) * x[c];
+    y += scale_at(w, si) * acc;
   }
   return y;
 }
@@ -224,7 +228,7 @@ static void linear_rows(const qrt_weight *w, const float *x, int64_t n, int64_t 
     float *xsum = scratch;
     group_sums(s, x, 1, xsum);
     for (int64_t r = r0; r < r1; ++r)
-      y[r] = s->kind == QRTW_Q4 ? q4_row_dot(w, r, x, xsum) : codes_row_dot(w, r, x, xsum);
+      y[r] = s->kind == QRTW_Q4 ? q4_row_dot(w, r, x, xsum) : codes_row_dot(w, r, x);
   }
   qrt_add_outliers(w, x, n, r0, r1, y);
 }
