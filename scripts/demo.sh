@@ -22,3 +22,8 @@ echo "== quantize: AWQ + GPTQ w4 g32 act-order, calibrated on the first 20% of d
 /usr/bin/python3 "$root/scripts/bench_quant.py" --split-only --work "$out"
 "$qopt" compile "$out/stories260K.mlir" -o "$out/stories260K-w4.mlir" --recipe awq-gptq \
   --act-order --calib "$out/calib.txt" --eval "$out/eval.txt"
+echo "== build a standalone CPU program from the quantized model and run it"
+"$qopt" build "$out/stories260K-w4.mlir" -o "$out/stories260K-w4"
+"$out/stories260K-w4" -p "Once upon a time" -t 0 -n 120
+"$out/stories260K-w4" --ppl "$out/eval.txt"
+"$out/stories260K-w4" --bench

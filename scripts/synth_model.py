@@ -1,0 +1,68 @@
+#!/usr/bin/python3
+"""Write a synthetic llama2.c (v0) checkpoint in a real model's shape.
+
+  /usr/bin/python3 scripts/synth_model.py --shape stories110M -o build/synth/s110m.bin
+
+Random Gaussian weights (std 1/sqrt(fan_in)), norms near 1, and a few
+planted outlier input channels (norm weights x20 on 1% of channels, as the
+LLM.int8 paper observes in real models) so quantization has something to
+fight. Deterministic for a --seed. For speed and scale work only: the text it
+generates is noise.
+"""
+import argparse
+import os
+import struct
+import sys
+
+import numpy as np
+
+SHAPES = {
+    # dim, hidden, layers, heads, kv_heads, vocab, seq_len
+    "stories15M": (288, 768, 6, 6, 6, 32000, 256),
+    "stories110M": (768, 2048, 12, 12, 12, 32000, 1024),
+    "tinyllama-1.1B": (2048, 5632, 22, 32, 4, 32000, 2048),
+}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--shape", choices=sorted(SHAPES), required=True)
+    ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    dim, hidden, layers, heads, kv_heads, vocab, seq = SHAPES[args.shape]
+    head = dim // heads
+    kv_dim = kv_heads * head
+    rng = np.random.default_rng(args.seed)
+
+    def mat(rows, cols):
+        return (rng.standard_normal((rows, cols), dtype=np.float32) / np.sqrt(cols))
+
+    def norm():
+        w = (1.0 + 0.1 * rng.standard_normal(dim, dtype=np.float32)).astype(np.float32)
+        outliers = rng.choice(dim, size=max(1, dim // 100), replace=False)
+        w[outliers] *= 20.0
+        return w
+
+    tmp = args.output + ".tmp"
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<7i", dim, hidden, layers, heads, kv_heads, vocab, seq))
+        f.write(mat(vocab, dim).tobytes())
+        f.write(np.stack([norm() for _ in range(layers)]).tobytes())
+        for rows, cols in [(dim, dim), (kv_dim, dim), (kv_dim, dim), (dim, dim)]:
+            for _ in range(layers):
+                f.write(mat(rows, cols).tobytes())
+        f.write(np.stack([norm() for _ in range(layers)]).tobytes())
+        for rows, cols in [(hidden, dim), (dim, hidden), (hidden, dim)]:
+            for _ in range(layers):
+                f.write(mat(rows, cols).tobytes())
+        f.write(np.ones(dim, np.float32).tobytes())
+        f.write(np.zeros(seq * head, np.float32).tobytes())  # legacy freq_cis
+    os.replace(tmp, args.output)
+    print(f"wrote {args.output} ({args.shape}: dim {dim}, hidden {hidden}, {layers} layers, "
+          f"{heads} heads, {kv_heads} kv heads, vocab {vocab})", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
