@@ -1,6 +1,7 @@
 //===- WeightSlots.cpp - packing weights for the CPU runtime ---------------===//
 #include "qopt/Conversion/WeightSlots.h"
 #include "qopt/Support/Error.h"
+#include "qopt/Support/SafeTensors.h"
 
 extern "C" {
 #include "qrt_format.h"
@@ -201,20 +202,10 @@ llvm::Error writeWeightsFile(const std::string &path, const std::vector<WeightSl
   std::memcpy(blob.bytes.data(), &header, sizeof header);
   std::memcpy(blob.bytes.data() + sizeof header, table.data(), table.size() * sizeof(qrtw_slot));
 
-  std::string tmp = path + ".tmp";
-  {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(tmp, ec);
-    if (ec)
-      return makeError(tmp + ": " + ec.message());
+  return writeFileAtomically(path, [&](llvm::raw_ostream &os) {
     os.write(reinterpret_cast<const char *>(blob.bytes.data()), blob.bytes.size());
-    os.close();
-    if (os.has_error())
-      return makeError(tmp + ": write failed");
-  }
-  if (auto ec = llvm::sys::fs::rename(tmp, path))
-    return makeError(path + ": " + ec.message());
-  return llvm::Error::success();
+    return llvm::Error::success();
+  });
 }
 
 } // namespace qopt::cpu
