@@ -225,10 +225,16 @@ static void linear_rows(const qrt_weight *w, const float *x, int64_t n, int64_t 
         y[m * N + r] = dot_f32(x + m * K, scratch, K);
     }
   } else {
-    float *xsum = scratch;
-    group_sums(s, x, 1, xsum);
-    for (int64_t r = r0; r < r1; ++r)
-      y[r] = s->kind == QRTW_Q4 ? q4_row_dot(w, r, x, xsum) : codes_row_dot(w, r, x);
+    if (s->kind == QRTW_Q4) {
+      /* 4-bit codes are small enough to fold the zero point afterwards */
+      float *xsum = scratch;
+      group_sums(s, x, 1, xsum);
+      for (int64_t r = r0; r < r1; ++r)
+        y[r] = q4_row_dot(w, r, x, xsum);
+    } else {
+      for (int64_t r = r0; r < r1; ++r)
+        y[r] = codes_row_dot(w, r, x);
+    }
   }
   qrt_add_outliers(w, x, n, r0, r1, y);
 }
