@@ -30,14 +30,15 @@ using namespace mlir;
 namespace qopt::cpu {
 namespace {
 
-constexpr int kConfigLen = 10;
+constexpr int kConfigLen = 11; // QRT_CONFIG_LEN
+constexpr int64_t kFlagQ8Activations = 1; // QRT_FLAG_Q8_ACTIVATIONS
 
 /// Builds @qopt_forward op by op. Activation values map to pointers into
 /// the arena (or to the caller's logits buffer for the returned logits).
 class ProgramBuilder {
 public:
-  ProgramBuilder(ModuleOp src, int64_t chunk)
-      : src(src), chunk(chunk), ctx(src.getContext()), b(ctx), loc(src.getLoc()) {
+  ProgramBuilder(ModuleOp src, const CpuOptions &options)
+      : src(src), chunk(options.chunk), options(options), ctx(src.getContext()), b(ctx), loc(src.getLoc()) {
     f32 = b.getF32Type();
     i64 = b.getI64Type();
     ptr = LLVM::LLVMPointerType::get(ctx);
@@ -84,6 +85,7 @@ public:
 private:
   ModuleOp src;
   int64_t chunk;
+  CpuOptions options;
   MLIRContext *ctx;
   OpBuilder b;
   Location loc;
@@ -342,7 +344,8 @@ private:
                                   chunk,
                                   program.arenaFloats,
                                   int64_t(slots.size()),
-                                  get("n_heads")};
+                                  get("n_heads"),
+                                  options.int8Activations ? kFlagQ8Activations : 0};
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToEnd(program.module->getBody());
     auto type = LLVM::LLVMArrayType::get(i64, kConfigLen);
@@ -355,17 +358,17 @@ private:
 
 } // namespace
 
-llvm::Expected<CpuProgram> buildCpuProgram(ModuleOp qntModule, int64_t chunk) {
-  if (chunk < 1)
+llvm::Expected<CpuProgram> buildCpuProgram(ModuleOp qntModule, const CpuOptions &options) {
+  if (options.chunk < 1)
     return makeError("chunk must be at least 1");
   MLIRContext *ctx = qntModule.getContext();
   ctx->loadDialect<LLVM::LLVMDialect, func::FuncDialect, scf::SCFDialect, arith::ArithDialect,
                    math::MathDialect, cf::ControlFlowDialect>();
-  return ProgramBuilder(qntModule, chunk).build();
+  return ProgramBuilder(qntModule, options).build();
 }
 
-llvm::Expected<CpuProgram> lowerToCpu(ModuleOp qntModule, int64_t chunk) {
-  auto program = buildCpuProgram(qntModule, chunk);
+llvm::Expected<CpuProgram> lowerToCpu(ModuleOp qntModule, const CpuOptions &options) {
+  auto program = buildCpuProgram(qntModule, options);
   if (!program)
     return program.takeError();
   PassManager pm(qntModule.getContext());

@@ -14,6 +14,16 @@ then shows in that position's logits and, through the KV cache, in later
 ones (seen: one flip at position 3 of a decode run, |diff| <= 0.37 after):
 there the check is |diff| < 0.5 everywhere and the same greedy token at
 every position.
+
+Those programs are built with --act-int8=false. The default build
+(--act-int8) quantizes the activations of integer-weight linears to int8
+blocks at run time, which the executor does not model: there the check is
+the distribution, KL(reference || compiled) < 5e-3 nats per position
+(measured 8e-4 for w4 g32) with |diff| < 0.5. Kernel families do not agree
+with each other to 1e-4 there either: they combine the exact integer block
+sums in different float orders, and a 1e-7 difference can flip a later
+activation code, as with W8A8. The kernels themselves are checked against
+the definition in qrt-kernel-tests.
 """
 import os
 import subprocess
@@ -48,6 +58,17 @@ SCHEMES = {
 }
 FAMILIES = ["avx512vnni", "avx2", "portable"]
 QUANTIZED_ACTIVATIONS = {"w8a8_dynamic", "w8a8_static"}
+# built a second time with the default int8 activations, as NAME_q8
+INT8_ACTIVATION_SCHEMES = ["w8_per_channel", "w4_g32", "w4_g128_asym", "w3_g32"]
+KL_TOL = 5e-3
+
+
+def kl_per_position(ref, got):
+    def log_softmax(z):
+        z = z - z.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    lp, lq = log_softmax(ref.astype(np.float64)), log_softmax(got.astype(np.float64))
+    return (np.exp(lp) * (lp - lq)).sum(axis=1)
 
 
 def run(args):
@@ -71,13 +92,19 @@ class CompiledAgainstReference(unittest.TestCase):
             mlir = os.path.join(d, name + ".mlir")
             run([QOPT, "compile", MODEL, "-o", mlir, *opts, "--calib", calib,
                  "--calib-samples", "8", "--calib-seqlen", "64"])
-            run([QOPT, "build", mlir, "-o", os.path.join(d, name), "--emit", "shared"])
+            run([QOPT, "build", mlir, "-o", os.path.join(d, name), "--emit", "shared",
+                 "--act-int8=false"])
             ref = os.path.join(d, name + ".npy")
             run([QOPT, "logits", mlir, "-p", PROMPT, "-o", ref])
             step = os.path.join(d, name + ".step.npy")
             run([QOPT, "logits", mlir, "-p", PROMPT, "--stepwise", "-o", step])
             cls.built[name] = (os.path.join(d, "lib" + name + ".so"), load_npy(ref),
                                load_npy(step))
+            if name in INT8_ACTIVATION_SCHEMES:
+                run([QOPT, "build", mlir, "-o", os.path.join(d, name + "_q8"), "--emit",
+                     "shared"])
+                cls.built[name + "_q8"] = (os.path.join(d, "lib" + name + "_q8.so"),
+                                           *cls.built[name][1:])
 
     @classmethod
     def tearDownClass(cls):
@@ -93,6 +120,10 @@ class CompiledAgainstReference(unittest.TestCase):
     def check(self, name, got, ref):
         self.assertEqual(got.shape, ref.shape)
         per_position = np.abs(got - ref).max(axis=1)
+        if name.endswith("_q8"):
+            self.assertLess(float(kl_per_position(ref, got).max()), KL_TOL)
+            self.assertLess(float(per_position.max()), 0.5)
+            return
         if name not in QUANTIZED_ACTIVATIONS:
             self.assertLess(float(per_position.max()), TOL)
             return
@@ -100,19 +131,30 @@ class CompiledAgainstReference(unittest.TestCase):
         np.testing.assert_array_equal(got.argmax(axis=1), ref.argmax(axis=1))
 
     def test_prefill_logits_match_reference(self):
-        for name in SCHEMES:
+        for name in self.built:
             for family in FAMILIES:
                 with self.subTest(scheme=name, family=family), self.open(name, family) as m:
                     self.check(name, m.logits(m.encode(PROMPT)), self.built[name][1])
 
     def test_decode_logits_match_reference(self):
         # One token per call: the GEMV kernels (prefill uses decoded rows).
-        for name in SCHEMES:
+        for name in self.built:
             for family in FAMILIES:
                 with self.subTest(scheme=name, family=family), self.open(name, family) as m:
                     tokens = m.encode(PROMPT)
                     got = np.concatenate([m.logits([t], i) for i, t in enumerate(tokens)])
                     self.check(name, got, self.built[name][2])
+
+    def test_int8_activations_are_in_effect(self):
+        # The _q8 programs are not the f32-activation programs under another
+        # name: their logits differ by more than float rounding.
+        for name in INT8_ACTIVATION_SCHEMES:
+            with self.subTest(scheme=name):
+                with self.open(name + "_q8", FAMILIES[0]) as m:
+                    fast = m.logits(m.encode(PROMPT))
+                with self.open(name, FAMILIES[0]) as m:
+                    exact = m.logits(m.encode(PROMPT))
+                self.assertGreater(float(np.abs(exact - fast).max()), TOL)
 
     def test_greedy_text_and_perplexity(self):
         with self.open("fp32", "avx2") as m:

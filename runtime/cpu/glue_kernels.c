@@ -143,8 +143,29 @@ static int64_t row_grain(const qrtw_slot *s, int64_t n) {
   return g > 0 ? g : 1;
 }
 
+typedef struct q8_job {
+  qrt_ctx *ctx;
+  const qrt_weight *w;
+  qrt_q8_activations x;
+  int64_t n;
+  float *y;
+} q8_job;
+
+static void q8_task(void *raw, int64_t begin, int64_t end, int worker) {
+  q8_job *j = (q8_job *)raw;
+  float *scratch = j->ctx->scratch + (int64_t)worker * j->ctx->scratch_floats;
+  j->ctx->kernels->linear_q8_rows(j->w, &j->x, j->n, begin, end, j->y, scratch);
+}
+
 void qrt_linear(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float *out) {
   const qrt_weight *w = &ctx->weights[slot];
+  if (ctx->q8_activations && qrt_q8_supported(w->slot)) {
+    /* quantized once here, before the rows are split over threads */
+    q8_job job = {ctx, w, {0}, n, out};
+    qrt_q8_quantize(w->slot, x, n, ctx->xq, ctx->xblock_scale, ctx->xgroup_sum, &job.x);
+    qrt_parallel_for(ctx->pool, w->slot->rows, row_grain(w->slot, n), q8_task, &job);
+    return;
+  }
   linear_job job = {ctx, w, x, n, out};
   qrt_parallel_for(ctx->pool, w->slot->rows, row_grain(w->slot, n), linear_task, &job);
 }

@@ -32,7 +32,24 @@ typedef struct qrt_weight {
   int32_t *w8_row_sums;       /* W8A8: per (row, group) sum of signed codes */
 } qrt_weight;
 
-/* ---- kernel families (linear_kernels.c, compiled once per ISA) ---- */
+/* ---- activations quantized for int8 dot products (QRT_FLAG_Q8_ACTIVATIONS) ----
+ * Per token, each block of QRT_Q8_BLOCK consecutive values shares one f32
+ * scale d = absmax / 127 and q = round-to-nearest-even(x / d), as llama.cpp's
+ * Q8_0. One scalar routine (q8_quantize.c) makes the codes, so every kernel
+ * family sees identical integers. */
+#define QRT_Q8_BLOCK 32
+/* For 4-bit weights the codes of each 4 blocks are interleaved to match the
+ * nibble layout (see q8_quantize.c). */
+#define QRT_Q8_SUPERBLOCK 4
+typedef struct qrt_q8_activations {
+  const int8_t *q;         /* [n, cols] */
+  const float *d;          /* [n, cols / QRT_Q8_BLOCK] */
+  const float *group_sum;  /* [n, groups of the weight]: sum over the group's
+                              blocks of d * sum(q), for the zero points */
+  int64_t cols, groups;
+} qrt_q8_activations;
+
+/* ---- kernel families (linear_kernels.c + q8_kernels.c, compiled once per ISA) ---- */
 typedef struct qrt_kernels {
   const char *name;
   /* y[n, rows] = x[n, cols] W^T for rows [r0, r1). */
@@ -41,6 +58,12 @@ typedef struct qrt_kernels {
   /* W8A8 rows [r0, r1): xq int8 [n, cols], xscale [n]. */
   void (*w8a8_rows)(const qrt_weight *w, const int8_t *xq, const float *xscale, int64_t n,
                     int64_t r0, int64_t r1, float *y);
+  /* Weight-only int codes (4-bit blocks or bytes; no NF4, no outliers) times
+   * int8 activations: per block an exact int32 dot product, scaled by the
+   * weight group's scale times the activation block's. scratch: cols / 32
+   * floats. */
+  void (*linear_q8_rows)(const qrt_weight *w, const qrt_q8_activations *xq, int64_t n,
+                         int64_t r0, int64_t r1, float *y, float *scratch);
 } qrt_kernels;
 extern const qrt_kernels qrt_kernels_portable, qrt_kernels_avx2, qrt_kernels_avx512;
 const qrt_kernels *qrt_select_kernels(void);
@@ -50,6 +73,12 @@ float qrt_f16_to_f32(uint16_t h);
 void qrt_add_outliers(const qrt_weight *w, const float *x, int64_t n, int64_t r0, int64_t r1,
                       float *y);
 extern const float qrt_nf4_levels[16];
+/* Whether a weight can take int8 activations: integer codes, no outlier
+ * columns, rows and groups made of whole 32-blocks. */
+int qrt_q8_supported(const qrtw_slot *s);
+/* Quantizes x [n, cols] for weight `s` into the buffers behind `out`. */
+void qrt_q8_quantize(const qrtw_slot *s, const float *x, int64_t n, int8_t *q, float *d,
+                     float *group_sum, qrt_q8_activations *out);
 
 /* ---- tokenizer (tokenizer/tokenizer.c) ---- */
 typedef struct qrt_tokenizer qrt_tokenizer;
@@ -71,8 +100,11 @@ struct qrt_model {
   float *key_cache, *value_cache; /* [layers, max_seq, kv_width] */
   float *scratch;             /* per-thread dequantization rows */
   int64_t scratch_floats;
-  int8_t *xq;                 /* W8A8 activation codes [chunk, max cols] */
-  float *xscale;
+  int8_t *xq;                 /* W8A8 / q8 activation codes [chunk, max cols] */
+  float *xscale;              /* W8A8 per-token scales [chunk] */
+  float *xblock_scale;        /* q8 block scales [chunk, max cols / 32] */
+  float *xgroup_sum;          /* q8 per-group sums [chunk, max groups] */
+  int q8_activations;         /* program flag QRT_FLAG_Q8_ACTIVATIONS */
   qrt_pool *pool;
   const qrt_kernels *kernels;
   qrt_tokenizer *tokenizer;

@@ -8,44 +8,15 @@
  * and the inner loops only multiply codes by activations; sum_j x_j is
  * computed once per call and group.
  */
-#include "internal.h"
+#include "kernel_family.h"
 
 #include <math.h>
 #include <string.h>
-
-#if defined(__AVX2__) || defined(__AVX512F__)
-#include <immintrin.h>
-#endif
 
 #ifndef QRT_KERNELS
 #define QRT_KERNELS qrt_kernels_portable
 #define QRT_KERNELS_NAME "portable"
 #endif
-
-static inline int64_t num_groups(const qrtw_slot *s) {
-  return s->groups_per_row ? s->groups_per_row : 1;
-}
-static inline int64_t group_begin(const qrtw_slot *s, int64_t g) {
-  return s->groups_per_row ? g * s->group_width : 0;
-}
-static inline int64_t group_end(const qrtw_slot *s, int64_t g) {
-  return (!s->groups_per_row || g + 1 >= s->groups_per_row) ? s->cols : (g + 1) * s->group_width;
-}
-static inline int64_t scale_index(const qrtw_slot *s, int64_t r, int64_t g) {
-  return s->groups_per_row ? r * s->groups_per_row + g : 0;
-}
-static inline float half_to_float(uint16_t h) {
-#if defined(__F16C__)
-  return _cvtsh_ss(h);
-#else
-  return qrt_f16_to_f32(h);
-#endif
-}
-
-static inline float scale_at(const qrt_weight *w, int64_t i) {
-  return w->slot->scales_f32 ? ((const float *)w->scales)[i]
-                             : half_to_float(((const uint16_t *)w->scales)[i]);
-}
 
 static float dot_f32(const float *a, const float *b, int64_t n) {
   int64_t i = 0;
@@ -297,4 +268,5 @@ static void w8a8_rows(const qrt_weight *w, const int8_t *xq, const float *xscale
   }
 }
 
-const qrt_kernels QRT_KERNELS = {QRT_KERNELS_NAME, linear_rows, w8a8_rows};
+const qrt_kernels QRT_KERNELS = {QRT_KERNELS_NAME, linear_rows, w8a8_rows,
+                                  QRT_FAMILY_FN(linear_q8_rows)};

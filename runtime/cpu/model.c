@@ -103,6 +103,7 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
   m->max_seq = cfg[5];
   m->chunk = cfg[6];
   m->num_slots = cfg[8];
+  m->q8_activations = (cfg[10] & QRT_FLAG_Q8_ACTIVATIONS) != 0;
   if (map_file(m, path, err, len) != 0)
     goto fail;
   const qrtw_header *h = (const qrtw_header *)m->map;
@@ -162,8 +163,11 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
   m->value_cache = (float *)calloc(cache, sizeof(float));
   m->xq = (int8_t *)calloc((size_t)(m->chunk * max_cols), 1);
   m->xscale = (float *)calloc((size_t)m->chunk, sizeof(float));
+  m->xblock_scale = (float *)calloc((size_t)(m->chunk * (max_cols / QRT_Q8_BLOCK + 1)),
+                                    sizeof(float));
+  m->xgroup_sum = (float *)calloc((size_t)(m->chunk * max_groups), sizeof(float));
   if (!m->pool || !m->scratch || !m->arena || !m->key_cache || !m->value_cache || !m->xq ||
-      !m->xscale) {
+      !m->xscale || !m->xblock_scale || !m->xgroup_sum) {
     qrt_set_error(err, len, "out of memory allocating the KV cache and activations");
     goto fail;
   }
@@ -187,6 +191,8 @@ void qrt_free(qrt_model *m) {
   free(m->value_cache);
   free(m->xq);
   free(m->xscale);
+  free(m->xblock_scale);
+  free(m->xgroup_sum);
   free(m);
 }
 

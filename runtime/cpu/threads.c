@@ -1,29 +1,43 @@
 /* threads.c - a fixed pool of worker threads for data-parallel kernels.
  *
- * The calling thread takes the first range itself. Workers wait on a
- * condition variable between jobs; a job is published by bumping a
- * generation counter, and the caller waits until every range is done.
+ * Decode issues a hundred or more short parallel loops per token (each
+ * linear, attention), microseconds apart, so waking sleeping threads
+ * through the kernel for every one costs more than the loop itself. Workers
+ * therefore spin on the job counter for a while (QRT_SPIN_ROUNDS pauses,
+ * a fraction of a millisecond) before sleeping on a condition variable, and
+ * the caller spins until the ranges are done. The calling thread takes the
+ * first range itself.
  */
 #include "internal.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #define QRT_MAX_THREADS 256
+#define QRT_SPIN_ROUNDS 100000
 
 struct qrt_pool {
   int threads;
   pthread_t workers[QRT_MAX_THREADS];
-  pthread_mutex_t lock;
-  pthread_cond_t wake, done;
-  uint64_t generation;
-  int pending, stop;
+  pthread_mutex_t lock; /* only for sleeping and waking */
+  pthread_cond_t wake;
+  _Atomic uint64_t generation; /* bumped (release) once the job below is set */
+  _Atomic int pending;         /* ranges not yet finished by workers */
+  _Atomic int stop;
   /* the current job */
   qrt_task_fn fn;
   void *arg;
   int64_t n, per_thread;
   int ranges;
 };
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
 
 static void run_range(qrt_pool *p, int index) {
   int64_t begin = (int64_t)index * p->per_thread;
@@ -39,28 +53,38 @@ typedef struct worker_arg {
   int index;
 } worker_arg;
 
+/* Waits for a generation other than `seen`; returns it (or `seen` on stop). */
+static uint64_t wait_for_job(qrt_pool *p, uint64_t seen) {
+  for (int i = 0; i < QRT_SPIN_ROUNDS; ++i) {
+    uint64_t g = atomic_load_explicit(&p->generation, memory_order_acquire);
+    if (g != seen || atomic_load_explicit(&p->stop, memory_order_relaxed))
+      return g;
+    cpu_relax();
+  }
+  pthread_mutex_lock(&p->lock);
+  uint64_t g;
+  while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
+         !atomic_load(&p->stop))
+    pthread_cond_wait(&p->wake, &p->lock);
+  pthread_mutex_unlock(&p->lock);
+  return g;
+}
+
 static void *worker_main(void *raw) {
   worker_arg *wa = (worker_arg *)raw;
   qrt_pool *p = wa->pool;
   int index = wa->index;
   free(wa);
   uint64_t seen = 0;
-  pthread_mutex_lock(&p->lock);
   for (;;) {
-    while (!p->stop && p->generation == seen)
-      pthread_cond_wait(&p->wake, &p->lock);
-    if (p->stop)
+    seen = wait_for_job(p, seen);
+    if (atomic_load(&p->stop))
       break;
-    seen = p->generation;
-    int mine = index < p->ranges;
-    pthread_mutex_unlock(&p->lock);
-    if (mine)
+    if (index < p->ranges) {
       run_range(p, index);
-    pthread_mutex_lock(&p->lock);
-    if (mine && --p->pending == 0)
-      pthread_cond_signal(&p->done);
+      atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+    }
   }
-  pthread_mutex_unlock(&p->lock);
   return NULL;
 }
 
@@ -75,7 +99,6 @@ qrt_pool *qrt_pool_create(int threads) {
   p->threads = threads;
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->wake, NULL);
-  pthread_cond_init(&p->done, NULL);
   for (int i = 1; i < threads; ++i) {
     worker_arg *wa = (worker_arg *)malloc(sizeof(worker_arg));
     wa->pool = p;
@@ -89,14 +112,13 @@ void qrt_pool_destroy(qrt_pool *p) {
   if (!p)
     return;
   pthread_mutex_lock(&p->lock);
-  p->stop = 1;
+  atomic_store(&p->stop, 1);
   pthread_cond_broadcast(&p->wake);
   pthread_mutex_unlock(&p->lock);
   for (int i = 1; i < p->threads; ++i)
     pthread_join(p->workers[i], NULL);
   pthread_mutex_destroy(&p->lock);
   pthread_cond_destroy(&p->wake);
-  pthread_cond_destroy(&p->done);
   free(p);
 }
 
@@ -114,19 +136,21 @@ void qrt_parallel_for(qrt_pool *p, int64_t n, int64_t grain, qrt_task_fn fn, voi
     fn(arg, 0, n, 0);
     return;
   }
-  pthread_mutex_lock(&p->lock);
   p->fn = fn;
   p->arg = arg;
   p->n = n;
   p->per_thread = (n + ranges - 1) / ranges;
   p->ranges = (int)ranges;
-  p->pending = (int)ranges - 1;
-  p->generation++;
+  atomic_store_explicit(&p->pending, (int)ranges - 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+  /* wake sleepers; under the lock so none can miss the new generation */
+  pthread_mutex_lock(&p->lock);
   pthread_cond_broadcast(&p->wake);
   pthread_mutex_unlock(&p->lock);
   run_range(p, 0);
-  pthread_mutex_lock(&p->lock);
-  while (p->pending > 0)
-    pthread_cond_wait(&p->done, &p->lock);
-  pthread_mutex_unlock(&p->lock);
+  for (int spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; ++spins) {
+    cpu_relax();
+    if (spins > QRT_SPIN_ROUNDS)
+      sched_yield(); /* a worker was descheduled: let it run */
+  }
 }

@@ -18,8 +18,12 @@ typedef struct qrt_model qrt_ctx;
 
 /* --- exported by the generated object --------------------------------- */
 /* [hash, dim, vocab, layers, kv_width, max_seq, chunk, arena_floats,
- *  num_slots, n_heads]; chunk is the most tokens one qopt_forward takes. */
-#define QRT_CONFIG_LEN 10
+ *  num_slots, n_heads, flags]; chunk is the most tokens one qopt_forward
+ *  takes. */
+#define QRT_CONFIG_LEN 11
+/* flags: weight-only integer linears quantize their activations to int8
+ * blocks of 32 and use integer dot products (`qopt build --act-int8`). */
+#define QRT_FLAG_Q8_ACTIVATIONS 1
 extern const int64_t qopt_program_config[QRT_CONFIG_LEN];
 void qopt_forward(qrt_ctx *ctx, const int32_t *tokens, int64_t n, int64_t pos, float *logits);
 
@@ -28,7 +32,9 @@ float *qrt_arena(qrt_ctx *ctx);
 void qrt_embed(qrt_ctx *ctx, int64_t slot, const int32_t *tokens, int64_t n, float *out);
 void qrt_rms_norm(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float eps, float *out);
 /* y = x W^T with W in any weight-only layout (f32, 4-bit, u8 codes, NF4,
- * outlier columns): dequantization happens inside the dot products. */
+ * outlier columns): dequantization happens inside the dot products. With
+ * QRT_FLAG_Q8_ACTIVATIONS, integer-code weights whose rows are whole
+ * 32-blocks take int8 activations (see runtime/cpu/q8_kernels.c). */
 void qrt_linear(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float *out);
 /* W8A8: x quantized per token to symmetric int8 (absmax / 127, outlier
  * channels of the slot excluded and kept in f32), int8 x int8 dot products

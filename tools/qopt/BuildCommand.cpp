@@ -40,6 +40,12 @@ static cl::opt<int64_t> chunkOpt("chunk",
                                  cl::desc("Most tokens one forward step processes (prefill "
                                           "chunk; sizes the activation arena, default 64)"),
                                  cl::init(64), cl::sub(buildCmd), cl::cat(category));
+static cl::opt<bool> actInt8Opt(
+    "act-int8",
+    cl::desc("Weight-only integer linears quantize their activations to int8 blocks of 32 "
+             "at run time and use integer dot products (default true; =false keeps f32 "
+             "activations, matching the reference executor to float rounding)"),
+    cl::init(true), cl::sub(buildCmd), cl::cat(category));
 static cl::opt<std::string> ccOpt("cc", cl::desc("C compiler used to link (default: cc)"),
                                   cl::init("cc"), cl::sub(buildCmd), cl::cat(category));
 
@@ -99,7 +105,10 @@ static llvm::Error build() {
   if (!model)
     return model.takeError();
   llvm::errs() << "lowering to CPU code ...\n";
-  auto program = cpu::lowerToCpu(*model->module, chunkOpt);
+  cpu::CpuOptions options;
+  options.chunk = chunkOpt;
+  options.int8Activations = actInt8Opt;
+  auto program = cpu::lowerToCpu(*model->module, options);
   if (!program)
     return program.takeError();
   llvm::errs() << "  " << program->slots.size() << " weight slots, activation arena "

@@ -1,0 +1,54 @@
+/* kernel_family.h - what the per-instruction-set kernel files share.
+ *
+ * linear_kernels.c and q8_kernels.c are compiled once per family
+ * (portable, AVX2+FMA+F16C, AVX-512 VNNI). QRT_FAMILY names the family;
+ * QRT_FAMILY_FN(f) gives a function its family-specific name so the builds
+ * can live in one library. Helpers here are static inline: each build gets
+ * its own copy compiled for its instruction set.
+ */
+#ifndef QRT_KERNEL_FAMILY_H
+#define QRT_KERNEL_FAMILY_H
+
+#include "internal.h"
+
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#ifndef QRT_FAMILY
+#define QRT_FAMILY portable
+#endif
+#define QRT_CAT2(a, b) a##_##b
+#define QRT_CAT(a, b) QRT_CAT2(a, b)
+#define QRT_FAMILY_FN(name) QRT_CAT(name, QRT_FAMILY)
+
+/* Int8-activation rows (q8_kernels.c): see qrt_kernels.linear_q8_rows. */
+void QRT_FAMILY_FN(linear_q8_rows)(const qrt_weight *w, const qrt_q8_activations *xq,
+                                   int64_t n, int64_t r0, int64_t r1, float *y,
+                                   float *scratch);
+
+static inline int64_t num_groups(const qrtw_slot *s) {
+  return s->groups_per_row ? s->groups_per_row : 1;
+}
+static inline int64_t group_begin(const qrtw_slot *s, int64_t g) {
+  return s->groups_per_row ? g * s->group_width : 0;
+}
+static inline int64_t group_end(const qrtw_slot *s, int64_t g) {
+  return (!s->groups_per_row || g + 1 >= s->groups_per_row) ? s->cols : (g + 1) * s->group_width;
+}
+static inline int64_t scale_index(const qrtw_slot *s, int64_t r, int64_t g) {
+  return s->groups_per_row ? r * s->groups_per_row + g : 0;
+}
+static inline float half_to_float(uint16_t h) {
+#if defined(__F16C__)
+  return _cvtsh_ss(h);
+#else
+  return qrt_f16_to_f32(h);
+#endif
+}
+static inline float scale_at(const qrt_weight *w, int64_t i) {
+  return w->slot->scales_f32 ? ((const float *)w->scales)[i]
+                             : half_to_float(((const uint16_t *)w->scales)[i]);
+}
+
+#endif

@@ -1,0 +1,258 @@
+/* q8_kernels.c - weight-only integer codes times int8 activations.
+ *
+ * Decode is a GEMV that reads every weight once; with f32 activations each
+ * code must be widened to float before its FMA, and that, not memory, bounds
+ * the speed. Here activations are int8 blocks (q8_quantize.c), so a block
+ * of 32 codes is one integer dot product (VNNI vpdpbusd, or AVX2 pmaddubsw):
+ *     y = sum_b ws_g(b) * d_b * (sum_j c_j q_j)  -  sum_g ws_g * z_g * S_g
+ * where S_g = sum over the group's blocks of d_b * sum_j q_j. The integer
+ * sums are exact; only this float combination is rounded.
+ *
+ * Compiled once per kernel family (see kernel_family.h).
+ */
+#include "kernel_family.h"
+
+/* bs[b] = ws_g(b) * d_b for one row and token; returns the zero-point term.
+ * Runs once per row and token, so it avoids divisions and per-group
+ * branches: with groups of 32 (one block each) it is a vectorizable loop. */
+static float block_scales(const qrt_weight *w, int64_t r, const float *d, const float *group_sum,
+                          float *bs) {
+  const qrtw_slot *s = w->slot;
+  int64_t blocks = s->cols / QRT_Q8_BLOCK, groups = num_groups(s);
+  int64_t per_group = s->groups_per_row ? s->group_width / QRT_Q8_BLOCK : blocks;
+  int64_t first = scale_index(s, r, 0);
+  const uint8_t *zeros = w->zeros + first;
+  float zero_term = 0.0f;
+  if (per_group == 1 && !s->scales_f32) {
+    const uint16_t *scales = (const uint16_t *)w->scales + first;
+    int64_t b = 0;
+#if defined(__AVX512F__)
+    __m512 zacc = _mm512_setzero_ps();
+    for (; b + 16 <= blocks; b += 16) {
+      __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(scales + b)));
+      _mm512_storeu_ps(bs + b, _mm512_mul_ps(ws, _mm512_loadu_ps(d + b)));
+      __m512 z = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(zeros + b))));
+      zacc = _mm512_fmadd_ps(_mm512_mul_ps(ws, z), _mm512_loadu_ps(group_sum + b), zacc);
+    }
+    zero_term = _mm512_reduce_add_ps(zacc);
+#elif defined(__AVX2__) && defined(__F16C__)
+    __m256 zacc = _mm256_setzero_ps();
+    for (; b + 8 <= blocks; b += 8) {
+      __m256 ws = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(scales + b)));
+      _mm256_storeu_ps(bs + b, _mm256_mul_ps(ws, _mm256_loadu_ps(d + b)));
+      __m256 z = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(zeros + b))));
+      zacc = _mm256_fmadd_ps(_mm256_mul_ps(ws, z), _mm256_loadu_ps(group_sum + b), zacc);
+    }
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(zacc), _mm256_extractf128_ps(zacc, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    zero_term = _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps(h, h, 1)));
+#endif
+    for (; b < blocks; ++b) {
+      float ws = half_to_float(scales[b]);
+      bs[b] = ws * d[b];
+      zero_term += ws * (float)zeros[b] * group_sum[b];
+    }
+    return zero_term;
+  }
+  for (int64_t g = 0; g < groups; ++g) {
+    float ws = scale_at(w, first + g);
+    zero_term += ws * (float)zeros[g] * group_sum[g];
+    int64_t end = g + 1 == groups ? blocks : (g + 1) * per_group;
+    for (int64_t b = g * per_group; b < end; ++b)
+      bs[b] = ws * d[b];
+  }
+  return zero_term;
+}
+
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+
+/* Two 32-code blocks per step: 64 codes, one vpdpbusd, 16 int32 lanes (8 per
+ * block) scaled by [bs[b] x 8, bs[b+1] x 8]. */
+static inline __m512 pair_scales(const float *bs) {
+  const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+  __m128 two = _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)bs));
+  return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(two));
+}
+
+/* One 32-code block in natural order (the tail after whole superblocks). */
+static inline int32_t q4_block_natural(const uint8_t *nibbles, const int8_t *q) {
+  __m128i raw = _mm_loadu_si128((const __m128i *)nibbles);
+  __m128i lo = _mm_and_si128(raw, _mm_set1_epi8(0x0F));
+  __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0F));
+  __m256i codes = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+  __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), codes,
+                                    _mm256_loadu_si256((const __m256i *)q));
+  return _mm512_reduce_add_epi32(_mm512_zextsi256_si512(dot));
+}
+
+/* A superblock of 4 blocks: one 64-byte load, low and high nibbles against
+ * the interleaved activations, 4 int32 lanes per block. */
+static float q4_row(const uint8_t *row, const int8_t *q, const float *bs, int64_t blocks) {
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  const __m512i idx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  __m512 acc = _mm512_setzero_ps();
+  int64_t b = 0;
+  for (; b + QRT_Q8_SUPERBLOCK <= blocks; b += QRT_Q8_SUPERBLOCK) {
+    __m512i raw = _mm512_loadu_si512(row + b * 16);
+    const int8_t *qs = q + b * QRT_Q8_BLOCK;
+    __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(raw, low),
+                                      _mm512_loadu_si512(qs));
+    dot = _mm512_dpbusd_epi32(dot, _mm512_and_si512(_mm512_srli_epi16(raw, 4), low),
+                              _mm512_loadu_si512(qs + 64));
+    __m512 scales = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_loadu_ps(bs + b)));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scales, acc);
+  }
+  float y = _mm512_reduce_add_ps(acc);
+  for (; b < blocks; ++b)
+    y += bs[b] * (float)q4_block_natural(row + b * 16, q + b * QRT_Q8_BLOCK);
+  return y;
+}
+
+static float codes_row(const uint8_t *row, const int8_t *q, const float *bs, int64_t blocks,
+                       int bits) {
+  (void)bits; /* vpdpbusd / int32 products are exact for any code width */
+  __m512 acc = _mm512_setzero_ps();
+  int64_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
+                                      _mm512_loadu_si512(row + b * QRT_Q8_BLOCK),
+                                      _mm512_loadu_si512(q + b * QRT_Q8_BLOCK));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), pair_scales(bs + b), acc);
+  }
+  float y = _mm512_reduce_add_ps(acc);
+  if (b < blocks) {
+    __m256i dot = _mm256_dpbusd_epi32(
+        _mm256_setzero_si256(), _mm256_loadu_si256((const __m256i *)(row + b * QRT_Q8_BLOCK)),
+        _mm256_loadu_si256((const __m256i *)(q + b * QRT_Q8_BLOCK)));
+    y += bs[b] * (float)_mm512_reduce_add_epi32(_mm512_zextsi256_si512(dot));
+  }
+  return y;
+}
+
+#elif defined(__AVX2__)
+
+static inline float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+/* pmaddubsw (u8 x s8 pairs into s16) is exact while 2 * max_code * 127 fits
+ * in int16, i.e. codes below 128; 8-bit codes widen to int16 first. */
+static inline __m256i block_dot_small(__m256i codes, const int8_t *q) {
+  __m256i pairs = _mm256_maddubs_epi16(codes, _mm256_loadu_si256((const __m256i *)q));
+  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
+
+static float q4_row(const uint8_t *row, const int8_t *q, const float *bs, int64_t blocks) {
+  const __m256i low = _mm256_set1_epi8(0x0F);
+  const __m256i idx = _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0);
+  __m256 acc = _mm256_setzero_ps();
+  int64_t b = 0;
+  /* a superblock in two halves of 2 blocks: low nibbles against the
+   * superblock's first 64 activations, high nibbles against the next 64 */
+  for (; b + QRT_Q8_SUPERBLOCK <= blocks; b += QRT_Q8_SUPERBLOCK)
+    for (int half = 0; half < 2; ++half) {
+      __m256i raw = _mm256_loadu_si256((const __m256i *)(row + b * 16 + half * 32));
+      const int8_t *qs = q + b * QRT_Q8_BLOCK + half * 32;
+      __m256i dot = _mm256_add_epi32(
+          block_dot_small(_mm256_and_si256(raw, low), qs),
+          block_dot_small(_mm256_and_si256(_mm256_srli_epi16(raw, 4), low), qs + 64));
+      __m128 two = _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(bs + b + 2 * half)));
+      __m256 scales = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(two), idx);
+      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), scales, acc);
+    }
+  const __m128i low128 = _mm_set1_epi8(0x0F);
+  for (; b < blocks; ++b) {
+    __m128i raw = _mm_loadu_si128((const __m128i *)(row + b * 16));
+    __m256i codes = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), low128),
+                                     _mm_and_si128(raw, low128));
+    __m256i dot = block_dot_small(codes, q + b * QRT_Q8_BLOCK);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(bs[b]), acc);
+  }
+  return hsum256(acc);
+}
+
+static float codes_row(const uint8_t *row, const int8_t *q, const float *bs, int64_t blocks,
+                       int bits) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t *c = row + b * QRT_Q8_BLOCK;
+    const int8_t *x = q + b * QRT_Q8_BLOCK;
+    __m256i dot;
+    if (bits < 8) {
+      dot = block_dot_small(_mm256_loadu_si256((const __m256i *)c), x);
+    } else {
+      __m256i c0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)c));
+      __m256i c1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c + 16)));
+      __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x));
+      __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(x + 16)));
+      dot = _mm256_add_epi32(_mm256_madd_epi16(c0, x0), _mm256_madd_epi16(c1, x1));
+    }
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(bs[b]), acc);
+  }
+  return hsum256(acc);
+}
+
+#else
+
+static float q4_row(const uint8_t *row, const int8_t *q, const float *bs, int64_t blocks) {
+  float y = 0.0f;
+  int64_t full = blocks - blocks % QRT_Q8_SUPERBLOCK;
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t *c = row + b * 16;
+    /* where this block's first and second 16 activations are */
+    const int8_t *x0, *x1;
+    if (b < full) {
+      const int8_t *sb = q + (b - b % QRT_Q8_SUPERBLOCK) * QRT_Q8_BLOCK;
+      x0 = sb + (b % QRT_Q8_SUPERBLOCK) * 16;
+      x1 = x0 + QRT_Q8_SUPERBLOCK * 16;
+    } else {
+      x0 = q + b * QRT_Q8_BLOCK;
+      x1 = x0 + 16;
+    }
+    int32_t dot = 0;
+    for (int j = 0; j < 16; ++j)
+      dot += (int32_t)(c[j] & 15) * x0[j] + (int32_t)(c[j] >> 4) * x1[j];
+    y += bs[b] * (float)dot;
+  }
+  return y;
+}
+
+static float codes_row(const uint8_t *row, const int8_t *q, const float *bs, int64_t blocks,
+                       int bits) {
+  (void)bits; /* vpdpbusd / int32 products are exact for any code width */
+  float y = 0.0f;
+  for (int64_t b = 0; b < blocks; ++b) {
+    int32_t dot = 0;
+    for (int j = 0; j < QRT_Q8_BLOCK; ++j)
+      dot += (int32_t)row[b * QRT_Q8_BLOCK + j] * q[b * QRT_Q8_BLOCK + j];
+    y += bs[b] * (float)dot;
+  }
+  return y;
+}
+
+#endif
+
+void QRT_FAMILY_FN(linear_q8_rows)(const qrt_weight *w, const qrt_q8_activations *x,
+                                   int64_t n, int64_t r0, int64_t r1, float *y,
+                                   float *scratch) {
+  const qrtw_slot *s = w->slot;
+  int64_t K = s->cols, N = s->rows, blocks = K / QRT_Q8_BLOCK;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t *row = (const uint8_t *)w->data + r * w->row_bytes;
+    /* For prefill the row stays in L1 while every token reads it. */
+    for (int64_t m = 0; m < n; ++m) {
+      const int8_t *q = x->q + m * K;
+      float zero_term = block_scales(w, r, x->d + m * blocks, x->group_sum + m * x->groups,
+                                     scratch);
+      float dot;
+      if (s->kind == QRTW_Q4)
+        dot = q4_row(row, q, scratch, blocks);
+      else
+        dot = codes_row(row, q, scratch, blocks, (int)s->bits);
+      y[m * N + r] = dot - zero_term;
+    }
+  }
+}

@@ -1,0 +1,73 @@
+/* q8_quantize.c - activations to int8 blocks for the int8 weight-only path.
+ *
+ * Compiled once (not per kernel family) so that every family multiplies the
+ * same integer codes; only the float combination of block results differs.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+int qrt_q8_supported(const qrtw_slot *s) {
+  if (s->kind == QRTW_F32 || s->format != QRTW_FORMAT_INT || s->outliers)
+    return 0;
+  if (s->cols % QRT_Q8_BLOCK)
+    return 0;
+  /* groups must be whole blocks; the last group absorbs the remainder,
+   * which is then whole blocks too because cols is */
+  return s->groups_per_row <= 1 || s->group_width % QRT_Q8_BLOCK == 0;
+}
+
+/* 4-bit rows store block b as 16 bytes, byte j = c[j] | c[j+16] << 4, so one
+ * 64-byte load of 4 blocks splits (and / shift) into the low halves of the
+ * 4 blocks and their high halves. Activations of each full superblock of 4
+ * blocks are stored the same way: q[0..15] of blocks 0-3, then q[16..31]
+ * of blocks 0-3. Trailing blocks keep their natural order. */
+static void interleave_superblocks(int8_t *q, int64_t blocks) {
+  int8_t tmp[QRT_Q8_SUPERBLOCK * QRT_Q8_BLOCK];
+  for (int64_t b = 0; b + QRT_Q8_SUPERBLOCK <= blocks; b += QRT_Q8_SUPERBLOCK) {
+    int8_t *sb = q + b * QRT_Q8_BLOCK;
+    memcpy(tmp, sb, sizeof tmp);
+    for (int j = 0; j < QRT_Q8_SUPERBLOCK; ++j) {
+      memcpy(sb + j * 16, tmp + j * QRT_Q8_BLOCK, 16);
+      memcpy(sb + QRT_Q8_SUPERBLOCK * 16 + j * 16, tmp + j * QRT_Q8_BLOCK + 16, 16);
+    }
+  }
+}
+
+void qrt_q8_quantize(const qrtw_slot *s, const float *x, int64_t n, int8_t *q, float *d,
+                     float *group_sum, qrt_q8_activations *out) {
+  int64_t K = s->cols, blocks = K / QRT_Q8_BLOCK;
+  int64_t groups = s->groups_per_row ? s->groups_per_row : 1;
+  int64_t blocks_per_group = s->groups_per_row ? s->group_width / QRT_Q8_BLOCK : blocks;
+  for (int64_t m = 0; m < n; ++m) {
+    float *gs = group_sum + m * groups;
+    for (int64_t g = 0; g < groups; ++g)
+      gs[g] = 0.0f;
+    for (int64_t b = 0; b < blocks; ++b) {
+      const float *xb = x + m * K + b * QRT_Q8_BLOCK;
+      int8_t *qb = q + m * K + b * QRT_Q8_BLOCK;
+      float amax = 0.0f;
+      for (int j = 0; j < QRT_Q8_BLOCK; ++j)
+        amax = fmaxf(amax, fabsf(xb[j]));
+      float scale = amax / 127.0f, inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+      int32_t sum = 0;
+      for (int j = 0; j < QRT_Q8_BLOCK; ++j) {
+        float v = nearbyintf(xb[j] * inv);
+        int32_t c = (int32_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+        qb[j] = (int8_t)c;
+        sum += c;
+      }
+      d[m * blocks + b] = scale;
+      int64_t g = b / blocks_per_group;
+      gs[g < groups ? g : groups - 1] += scale * (float)sum;
+    }
+    if (s->kind == QRTW_Q4)
+      interleave_superblocks(q + m * K, blocks);
+  }
+  out->q = q;
+  out->d = d;
+  out->group_sum = group_sum;
+  out->cols = K;
+  out->groups = groups;
+}
