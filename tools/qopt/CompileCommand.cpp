@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Common.h"
+#include "CpuArtifacts.h"
 
 #include "Qnt/IR/QntDialect.h"
 #include "qopt/Driver/CalibrationText.h"
@@ -99,6 +100,16 @@ static cl::opt<int64_t> evalWindowsOpt("eval-windows",
 static cl::opt<std::string> reportOpt("report",
                                       cl::desc("JSON report (default <stem>.report.json)"),
                                       cl::init(""), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<std::string> targetOpt(
+    "target",
+    cl::desc("After quantizing, also lower to a target: none (default) or cpu, which "
+             "writes STEM.o (or STEM.ll with --emit llvm) and STEM.qrtw for linking with "
+             "the runtime; `qopt build` makes whole programs"),
+    cl::init("none"), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<std::string> compileEmitOpt("emit",
+                                           cl::desc("With --target=cpu: obj (default) or llvm"),
+                                           cl::init("obj"), cl::sub(compileCmd),
+                                           cl::cat(category));
 static cl::opt<bool> printPipelineOpt("print-pipeline",
                                       cl::desc("Print the pass pipeline and exit"),
                                       cl::init(false), cl::sub(compileCmd), cl::cat(category));
@@ -203,6 +214,10 @@ static llvm::Error compile() {
   }
   if (!llvm::StringRef(outOpt).ends_with(".mlir"))
     return makeError("-o must name a .mlir file, got '" + outOpt + "'");
+  if (targetOpt != "none" && targetOpt != "cpu")
+    return makeError("--target must be none or cpu, not '" + targetOpt + "'");
+  if (compileEmitOpt != "obj" && compileEmitOpt != "llvm")
+    return makeError("--emit must be obj or llvm, not '" + compileEmitOpt + "'");
   if (calibSamplesOpt <= 0 || calibSeqLenOpt < 2)
     return makeError("--calib-samples must be positive and --calib-seqlen at least 2");
   if (evalWindowsOpt < 0)
@@ -293,6 +308,12 @@ static llvm::Error compile() {
   printReportTable(report, llvm::outs());
   llvm::errs() << "wrote " << outOpt << ", " << written->paramsPath << ", " << reportPath
                << llvm::format(" (%.1f s)\n", report.seconds);
+  if (targetOpt == "cpu") {
+    CpuArtifactRequest request;
+    request.out = llvm::StringRef(outOpt).drop_back(5).str();
+    request.emit = compileEmitOpt;
+    return emitCpuArtifacts(*model.module, *model.params, written->tokenizerPath, request);
+  }
   return llvm::Error::success();
 }
 

@@ -1,0 +1,122 @@
+//===- CpuArtifacts.cpp - lowering a module to CPU outputs -----------------===//
+#include "CpuArtifacts.h"
+
+#include "qopt/Support/Error.h"
+#include "qopt/Support/SafeTensors.h"
+
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+
+namespace qopt::tool {
+
+static double secondsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+/// build/lib beside build/bin/qopt, or $QOPT_RUNTIME_DIR.
+static std::string runtimeDir() {
+  if (const char *env = std::getenv("QOPT_RUNTIME_DIR"))
+    return env;
+  static int anchor;
+  std::string exe = llvm::sys::fs::getMainExecutable("qopt", &anchor);
+  llvm::SmallString<256> dir(llvm::sys::path::parent_path(llvm::sys::path::parent_path(exe)));
+  llvm::sys::path::append(dir, "lib");
+  return std::string(dir);
+}
+
+static llvm::Error link(const std::string &object, const std::string &out, bool shared,
+                        const std::string &compiler) {
+  auto cc = llvm::sys::findProgramByName(compiler);
+  if (!cc)
+    return makeError("cannot find the C compiler '" + compiler + "' to link with (--cc)");
+  std::string lib = runtimeDir();
+  std::string qrt = lib + "/libqrt.a", qrtMain = lib + "/libqrt_main.a";
+  if (!llvm::sys::fs::exists(qrt))
+    return makeError("runtime library " + qrt + " not found (set QOPT_RUNTIME_DIR)");
+  std::string tmp = out + ".tmp";
+  std::vector<std::string> args = {*cc};
+  if (shared)
+    args.push_back("-shared");
+  args.insert(args.end(), {"-o", tmp, object});
+  if (shared) // export the whole C API, not only what the object calls
+    args.insert(args.end(), {"-Wl,--whole-archive", qrt, "-Wl,--no-whole-archive"});
+  else
+    args.insert(args.end(), {qrtMain, qrt});
+  args.insert(args.end(), {"-lm", "-lpthread"});
+  std::vector<llvm::StringRef> refs(args.begin(), args.end());
+  std::string message;
+  int rc = llvm::sys::ExecuteAndWait(*cc, refs, std::nullopt, {}, 0, 0, &message);
+  if (rc != 0) {
+    llvm::sys::fs::remove(tmp);
+    return makeError("linking " + out + " failed (" + (message.empty() ? "exit " +
+                     std::to_string(rc) : message) + ")");
+  }
+  if (auto ec = llvm::sys::fs::rename(tmp, out))
+    return makeError(out + ": " + ec.message());
+  return llvm::Error::success();
+}
+
+llvm::Error emitCpuArtifacts(mlir::ModuleOp module, ParameterStore &params,
+                            llvm::StringRef tokenizerPath, const CpuArtifactRequest &request) {
+  auto start = std::chrono::steady_clock::now();
+  if (request.emit != "exe" && request.emit != "shared" && request.emit != "obj" &&
+      request.emit != "llvm")
+    return makeError("--emit must be exe, shared, obj or llvm, not '" + request.emit + "'");
+  llvm::errs() << "lowering to CPU code ...\n";
+  auto program = cpu::lowerToCpu(module, request.cpu);
+  if (!program)
+    return program.takeError();
+  llvm::errs() << "  " << program->slots.size() << " weight slots, activation arena "
+               << llvm::format("%.1f", double(program->arenaFloats) * 4 / 1024) << " KiB ("
+               << llvm::format("%.1f", double(program->unplannedFloats) * 4 / 1024)
+               << " KiB without reuse)\n";
+  llvm::LLVMContext llvmContext;
+  auto ir = cpu::translateToLLVMIR(*program->module, llvmContext);
+  if (!ir)
+    return ir.takeError();
+
+  std::string out = request.out;
+  std::string dir = std::string(llvm::sys::path::parent_path(out));
+  std::string stem = std::string(llvm::sys::path::filename(out));
+  auto sibling = [&](const std::string &name) {
+    return dir.empty() ? name : (dir + "/" + name);
+  };
+  std::string weights = sibling((request.emit == "shared" ? "lib" + stem + ".so" : stem) + ".qrtw");
+  if (request.emit == "llvm") {
+    if (auto err = writeFileAtomically(out + ".ll", [&](llvm::raw_ostream &os) {
+          (*ir)->print(os, nullptr);
+          return llvm::Error::success();
+        }))
+      return err;
+  } else {
+    std::string object = request.emit == "obj" ? out + ".o" : out + ".tmp.o";
+    if (auto err = cpu::emitObjectFile(**ir, object))
+      return err;
+    if (request.emit == "exe" || request.emit == "shared") {
+      std::string target = request.emit == "exe" ? out : sibling("lib" + stem + ".so");
+      llvm::errs() << "linking " << target << " ...\n";
+      llvm::Error err = link(object, target, request.emit == "shared", request.cc);
+      llvm::sys::fs::remove(object);
+      if (err)
+        return err;
+    }
+  }
+  llvm::errs() << "packing weights ...\n";
+  if (auto err = cpu::writeWeightsFile(weights, program->slots, params, tokenizerPath.str()))
+    return err;
+  std::string primary = request.emit == "exe"      ? out
+                        : request.emit == "shared" ? sibling("lib" + stem + ".so")
+                        : request.emit == "obj"    ? out + ".o"
+                                                   : out + ".ll";
+  llvm::errs() << "wrote " << primary << ", " << weights << " ("
+               << llvm::format("%.1f", secondsSince(start)) << " s)\n";
+  return llvm::Error::success();
+}
+
+} // namespace qopt::tool

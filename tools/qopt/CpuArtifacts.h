@@ -1,0 +1,36 @@
+//===- CpuArtifacts.h - lowering a module to CPU outputs ---------*- C++ -*-===//
+//
+// Shared by `qopt build` and `qopt compile --target=cpu`: lower a (quantized)
+// qnt module to CPU code and write, by `emit`,
+//   exe     OUT (linked with the runtime) + OUT.qrtw
+//   shared  libSTEM.so (C API runtime/include/qrt.h) + libSTEM.so.qrtw
+//   obj     OUT.o + OUT.qrtw        llvm   OUT.ll + OUT.qrtw
+// Every file is written to a temporary and renamed.
+//
+//===----------------------------------------------------------------------===//
+#ifndef QOPT_TOOLS_QOPT_CPUARTIFACTS_H
+#define QOPT_TOOLS_QOPT_CPUARTIFACTS_H
+
+#include "qopt/Conversion/QntToLLVM.h"
+#include "qopt/Support/ParameterStore.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <string>
+
+namespace qopt::tool {
+
+struct CpuArtifactRequest {
+  std::string out;
+  std::string emit = "exe";
+  cpu::CpuOptions cpu;
+  std::string cc = "cc"; // the C compiler that links (exe, shared)
+};
+
+llvm::Error emitCpuArtifacts(mlir::ModuleOp module, ParameterStore &params,
+                             llvm::StringRef tokenizerPath, const CpuArtifactRequest &request);
+
+} // namespace qopt::tool
+
+#endif
