@@ -4,12 +4,16 @@
   /usr/bin/python3 scripts/bench_cpu.py [--models stories260K,stories110M] [--threads 2]
 
 For each model and scheme: qopt compile (RTN; W8A8 = SmoothQuant + dynamic
-int8 activations, calibrated, only where a tokenizer matches the model),
-qopt build, then the program's --bench: prefill and decode tokens/s, and
-the effective weight bandwidth of decode (weight bytes read per token x
-tokens/s) as a fraction of the measured read bandwidth. Bandwidth is
-measured here: numpy sums of a 1 GiB buffer split over --threads threads
-(best of 5). Synthetic checkpoints come from scripts/synth_model.py.
+int8 activations, calibrated on TinyStories text; synthetic models use the
+Llama 2 tokenizer, whose 32000-token vocabulary they share), qopt build,
+then the program's --bench: prefill and decode tokens/s, and the effective
+weight bandwidth of decode (weight bytes read per token x tokens/s) as a
+fraction of the measured read bandwidth. Integer weight-only schemes are
+built twice: with int8 activations (the default) and with
+--act-int8=false (f32 activations), whose decode speed is printed beside.
+Bandwidth is measured here: numpy sums of a 1 GiB buffer split over
+--threads threads (best of 5). Synthetic checkpoints come from
+scripts/synth_model.py.
 """
 import argparse
 import os
@@ -50,19 +54,32 @@ def read_bandwidth(threads, gib=1.0):
     return best
 
 
+LLAMA2_TOKENIZER = os.path.join(SHARED, "models", "llama2-tokenizer", "tokenizer.bin")
+
+
 def model_path(name, work):
+    """The checkpoint and the tokenizer option its compile needs."""
     if name == "stories260K":
-        return os.path.join(SHARED, "models", "stories260K", "stories260K.bin"), True
+        return os.path.join(SHARED, "models", "stories260K", "stories260K.bin"), []
     path = os.path.join(work, name + ".bin")
     if not os.path.exists(path):
         subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "synth_model.py"),
                         "--shape", name, "-o", path], check=True)
-    return path, False
+    return path, ["--tokenizer", LLAMA2_TOKENIZER]
+
+
+def bench(program, args, extra=()):
+    out = subprocess.run([program, "--bench", "--threads", str(args.threads),
+                          "--prefill", str(args.prefill), "--decode", str(args.decode),
+                          *extra], check=True, capture_output=True, text=True).stdout
+    return dict(re.findall(r"(\w+)=(\S+)", out))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default="stories260K,stories110M")
+    ap.add_argument("--models", default="stories260K,stories110M,tinyllama-1.1B")
+    ap.add_argument("--schemes", default=",".join(name for name, _ in SCHEMES),
+                    help="comma-separated subset of: " + ", ".join(n for n, _ in SCHEMES))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--prefill", type=int, default=64)
     ap.add_argument("--decode", type=int, default=32)
@@ -78,12 +95,16 @@ def main():
         g.write(f.read()[:200000])
     rows = []
     for name in args.models.split(","):
-        path, has_tokenizer = model_path(name, args.work)
+        path, tokenizer = model_path(name, args.work)
+        big = name.startswith("tinyllama")
         for scheme, opts in SCHEMES:
-            if "w8a8" in " ".join(opts) and not has_tokenizer:
-                continue  # needs calibration text in the model's vocabulary
+            if scheme not in args.schemes.split(","):
+                continue
             stem = os.path.join(args.work, f"{name}-{scheme.replace(' ', '_')}")
-            extra = ["--calib", calib, "--calib-samples", "32"] if "w8a8" in opts else []
+            extra = []
+            if "w8a8" in opts:  # calibration runs in the interpreter: keep it short
+                extra = ["--calib", calib, "--calib-samples", "4" if big else "32",
+                         "--calib-seqlen", "64" if big else "256", *tokenizer]
             t0 = time.perf_counter()
             subprocess.run([QOPT, "compile", path, "-o", stem + ".mlir", *opts, *extra],
                            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -91,25 +112,33 @@ def main():
             subprocess.run([QOPT, "build", stem + ".mlir", "-o", stem], check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             t2 = time.perf_counter()
-            out = subprocess.run([stem, "--bench", "--threads", str(args.threads),
-                                  "--prefill", str(args.prefill), "--decode", str(args.decode)],
-                                 check=True, capture_output=True, text=True).stdout
-            f = dict(re.findall(r"(\w+)=(\S+)", out))
+            f = bench(stem, args)
+            f32_decode = None
+            if scheme.startswith("w"):  # integer weight-only: f32 activations beside
+                subprocess.run([QOPT, "build", stem + ".mlir", "-o", stem + "-f32act",
+                                "--act-int8=false"], check=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+                f32_decode = float(bench(stem + "-f32act", args)["decode_tok_s"])
             gbps = float(f["decode_weight_GBps"])
             rows.append((name, scheme, float(f["weight_bytes"]) / 2**20,
                          float(f["prefill_tok_s"]), float(f["decode_tok_s"]), gbps,
-                         100 * gbps / bw, f["isa"], t1 - t0, t2 - t1))
+                         100 * gbps / bw, f["isa"], t1 - t0, t2 - t1, f32_decode))
             print(f"  {name} {scheme}: decode {float(f['decode_tok_s']):.1f} tok/s, "
                   f"{gbps:.1f} GB/s", file=sys.stderr)
+            for suffix in (".safetensors", ".qrtw", "-f32act.qrtw"):
+                if big and os.path.exists(stem + suffix):
+                    os.remove(stem + suffix)  # gigabytes each
     print(f"\nMeasured read bandwidth: {bw:.1f} GB/s ({args.threads} threads). "
           f"Prefill {args.prefill} tokens, decode {args.decode} tokens, "
           f"{args.threads} threads.\n")
     print("| model | scheme | weights MiB | prefill tok/s | decode tok/s | decode GB/s | "
-          "% of bandwidth | kernels | compile s | build s |")
-    print("|---|---|---:|---:|---:|---:|---:|---|---:|---:|")
+          "% of bandwidth | decode tok/s, f32 activations | compile s | build s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
+        f32 = f"{r[10]:.1f}" if r[10] is not None else "-"
         print(f"| {r[0]} | {r[1]} | {r[2]:.1f} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.2f} | "
-              f"{r[6]:.0f}% | {r[7]} | {r[8]:.1f} | {r[9]:.1f} |")
+              f"{r[6]:.0f}% | {f32} | {r[8]:.1f} | {r[9]:.1f} |")
+    print(f"\nkernels: {rows[0][7] if rows else '-'}")
 
 
 if __name__ == "__main__":
