@@ -123,8 +123,10 @@ def main():
             rows.append((name, scheme, float(f["weight_bytes"]) / 2**20,
                          float(f["prefill_tok_s"]), float(f["decode_tok_s"]), gbps,
                          100 * gbps / bw, f["isa"], t1 - t0, t2 - t1, f32_decode))
-            print(f"  {name} {scheme}: decode {float(f['decode_tok_s']):.1f} tok/s, "
-                  f"{gbps:.1f} GB/s", file=sys.stderr)
+            print(f"  {name} {scheme}: prefill {float(f['prefill_tok_s']):.1f} tok/s, "
+                  f"decode {float(f['decode_tok_s']):.1f} tok/s, {gbps:.1f} GB/s "
+                  f"(runtime read bandwidth {f.get('read_GBps', '?')} GB/s), "
+                  f"f32 activations {f32_decode}", file=sys.stderr, flush=True)
             for suffix in (".safetensors", ".qrtw", "-f32act.qrtw"):
                 if big and os.path.exists(stem + suffix):
                     os.remove(stem + suffix)  # gigabytes each

@@ -1,7 +1,13 @@
 #!/usr/bin/python3
-"""Write a synthetic llama2.c (v0) checkpoint in a real model's shape.
+"""Write a synthetic checkpoint in a real model's shape: llama2.c (v0) or Hugging Face.
 
   /usr/bin/python3 scripts/synth_model.py --shape stories110M -o build/synth/s110m.bin
+  /usr/bin/python3 scripts/synth_model.py --shape stories15M --format hf --dtype bf16 -o DIR
+
+The Hugging Face form (DIR/config.json + DIR/model.safetensors, q/k rows
+permuted for rotate-half rope as HF's conversion does) holds the same model
+as the llama2.c file of the same --seed, so both import to the same logits
+(up to the --dtype rounding).
 
 Random Gaussian weights (std 1/sqrt(fan_in)), norms near 1, and a few
 planted outlier input channels (norm weights x20 on 1% of channels, as the
@@ -18,6 +24,7 @@ import numpy as np
 
 SHAPES = {
     # dim, hidden, layers, heads, kv_heads, vocab, seq_len
+    "tiny": (64, 128, 2, 4, 2, 512, 64),  # for tests; vocab of shared tok512.bin
     "stories15M": (288, 768, 6, 6, 6, 32000, 256),
     "stories110M": (768, 2048, 12, 12, 12, 32000, 1024),
     "tinyllama-1.1B": (2048, 5632, 22, 32, 4, 32000, 2048),
@@ -29,7 +36,29 @@ def main():
     ap.add_argument("--shape", choices=sorted(SHAPES), required=True)
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--format", choices=["llama2c", "hf"], default="llama2c")
+    ap.add_argument("--dtype", choices=["f32", "f16", "bf16"], default="f32",
+                    help="Hugging Face tensor dtype (llama2.c files are f32)")
     args = ap.parse_args()
+    if args.format == "hf":
+        write_hf(args)
+        return
+    write_llama2c(args)
+
+
+def write_hf(args):
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+    from qopt_ref import hf_export, llama
+    os.makedirs(os.path.abspath(args.output), exist_ok=True)
+    staging = os.path.join(args.output, "llama2c.tmp")
+    write_llama2c(argparse.Namespace(**{**vars(args), "output": staging}))
+    cfg, w = llama.read_llama2c(staging)
+    os.remove(staging)
+    hf_export.export(cfg, w, args.output, dtype=args.dtype.upper())
+    print(f"wrote {args.output}/config.json, model.safetensors ({args.dtype})", file=sys.stderr)
+
+
+def write_llama2c(args):
     dim, hidden, layers, heads, kv_heads, vocab, seq = SHAPES[args.shape]
     head = dim // heads
     kv_dim = kv_heads * head

@@ -40,11 +40,12 @@ def write_safetensors(path, tensors, dtype):
         offset += len(raw)
     text = json.dumps(header).encode()
     text += b" " * ((8 - (len(text) + 8) % 8) % 8)
-    with open(path, "wb") as f:
+    with open(path + ".tmp", "wb") as f:
         f.write(len(text).to_bytes(8, "little"))
         f.write(text)
         for b in blobs:
             f.write(b)
+    os.replace(path + ".tmp", path)
 
 
 def hf_tensors(cfg, w):

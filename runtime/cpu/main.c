@@ -31,7 +31,8 @@ static void usage(const char *argv0) {
           "  --ppl FILE       perplexity of a text file (qopt's protocol)\n"
           "  --ctx N          perplexity window (default 256)\n"
           "  --max-windows N  evaluate at most N windows\n"
-          "  --bench          time prefill and decode, print tokens/s and weight bandwidth\n"
+          "  --bench          time prefill and decode; print tokens/s, the weight bandwidth\n"
+          "                   of decode and the memory read bandwidth measured beside it\n"
           "  --prefill N      bench prompt length (default 128)\n"
           "  --decode N       bench decode steps (default 64)\n",
           argv0);
@@ -138,10 +139,13 @@ static int bench(qrt_model *m, const char *argv0, long long prefill, long long d
   double prefill_tps = (double)prefill / (t1 - t0);
   double decode_tps = decode > 0 ? (double)decode / (t2 - t1) : 0.0;
   double bytes = (double)qrt_weight_bytes(m);
+  double read_gbps = qrt_read_bandwidth(m, (int64_t)1 << 30);
+  double decode_gbps = bytes * decode_tps / 1e9;
   printf("isa=%s threads=%d weight_bytes=%.0f prefill_tokens=%lld prefill_tok_s=%.2f "
-         "decode_tokens=%lld decode_tok_s=%.2f decode_weight_GBps=%.2f\n",
-         qrt_isa(m), threads, bytes, prefill, prefill_tps, decode, decode_tps,
-         bytes * decode_tps / 1e9);
+         "decode_tokens=%lld decode_tok_s=%.2f decode_weight_GBps=%.2f read_GBps=%.2f "
+         "decode_pct_of_read=%.0f\n",
+         qrt_isa(m), threads, bytes, prefill, prefill_tps, decode, decode_tps, decode_gbps,
+         read_gbps, read_gbps > 0 ? 100.0 * decode_gbps / read_gbps : 0.0);
   free(tokens);
   free(logits);
   return 0;

@@ -31,6 +31,9 @@ int64_t qrt_dim(const qrt_model *m);
 uint64_t qrt_weight_bytes(const qrt_model *m);
 /* The kernel family chosen for this CPU: "avx512vnni", "avx2" or "portable". */
 const char *qrt_isa(const qrt_model *m);
+/* Memory read bandwidth in GB/s measured now over a `bytes` buffer with the
+ * model's threads (the yardstick --bench prints beside decode). */
+double qrt_read_bandwidth(qrt_model *m, int64_t bytes);
 
 /* Runs tokens[0..n) at positions pos..pos+n-1 (the KV cache holds 0..pos-1
  * from earlier calls) and writes n x vocab logits (logits may be NULL).

@@ -1,0 +1,79 @@
+"""scripts/synth_model.py: the llama2.c and Hugging Face forms of one seed are
+the same model (qopt imports both to the same logits), the planted outlier
+channels are there, and the shapes are the real models'.
+
+  QOPT=build/bin/qopt QOPT_SHARED=../shared /usr/bin/python3 python/tests/test_synth.py
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+sys.path.insert(0, os.path.join(ROOT, "python"))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from qopt_ref import llama  # noqa: E402
+import synth_model  # noqa: E402
+
+QOPT = os.environ.get("QOPT", "build/bin/qopt")
+SHARED = os.environ.get("QOPT_SHARED", os.path.join(ROOT, "..", "shared"))
+TOK = os.path.join(SHARED, "models", "stories260K", "tok512.bin")
+SYNTH = os.path.join(ROOT, "scripts", "synth_model.py")
+
+
+def synth(*args):
+    subprocess.run([sys.executable, SYNTH, "--shape", "tiny", *args], check=True,
+                   stderr=subprocess.DEVNULL)
+
+
+def logits(model, out):
+    subprocess.run([QOPT, "logits", model, "--tokenizer", TOK, "-p", "Once upon a time",
+                    "-o", out], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return np.load(out)
+
+
+class Synth(unittest.TestCase):
+    def test_llama2c_and_hf_are_one_model(self):
+        with tempfile.TemporaryDirectory() as d:
+            bin_path, hf_dir = os.path.join(d, "m.bin"), os.path.join(d, "hf")
+            synth("--seed", "3", "-o", bin_path)
+            synth("--seed", "3", "--format", "hf", "-o", hf_dir)
+            a = logits(bin_path, os.path.join(d, "a.npy"))
+            b = logits(hf_dir, os.path.join(d, "b.npy"))
+            self.assertEqual(a.shape, (5, 512))
+            np.testing.assert_allclose(a, b, atol=1e-4)
+            # another seed is another model
+            synth("--seed", "4", "-o", bin_path)
+            c = logits(bin_path, os.path.join(d, "c.npy"))
+            self.assertGreater(float(np.abs(a - c).max()), 1e-2)
+            # bf16 loads and stays near the f32 model
+            synth("--seed", "3", "--format", "hf", "--dtype", "bf16", "-o", hf_dir + "16")
+            e = logits(hf_dir + "16", os.path.join(d, "e.npy"))
+            self.assertLess(float(np.abs(a - e).max()), 0.5)
+
+    def test_outlier_channels_and_deterministic_bytes(self):
+        with tempfile.TemporaryDirectory() as d:
+            p1, p2 = os.path.join(d, "1.bin"), os.path.join(d, "2.bin")
+            synth("-o", p1)
+            synth("-o", p2)
+            with open(p1, "rb") as f, open(p2, "rb") as g:
+                self.assertEqual(f.read(), g.read())
+            cfg, w = llama.read_llama2c(p1)
+            for norm in list(w["rms_att"]) + list(w["rms_ffn"]):
+                ratio = np.abs(norm) / np.median(np.abs(norm))
+                self.assertGreater(float(ratio.max()), 10.0)  # planted x20 channels
+                self.assertLessEqual(int((ratio > 10).sum()), max(1, cfg.dim // 100))
+
+    def test_shapes_are_the_real_models(self):
+        # dim, hidden, layers, heads, kv_heads, vocab
+        self.assertEqual(synth_model.SHAPES["stories110M"][:6], (768, 2048, 12, 12, 12, 32000))
+        self.assertEqual(synth_model.SHAPES["tinyllama-1.1B"][:6],
+                         (2048, 5632, 22, 32, 4, 32000))
+        self.assertEqual(synth_model.SHAPES["stories15M"][:6], (288, 768, 6, 6, 6, 32000))
+
+
+if __name__ == "__main__":
+    unittest.main()
