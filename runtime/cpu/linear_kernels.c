@@ -1,8 +1,9 @@
 /* linear_kernels.c - weight-only and W8A8 linear kernels.
  *
  * Compiled once per instruction set (portable, AVX2+FMA+F16C, AVX-512 with
- * VNNI); QRT_KERNELS names the table each build exports and dispatch.c
- * picks one at load time. The math is the reference executor's: a weight is
+ * VNNI); QRT_KERNELS names the table each build exports and
+ * qrt_select_kernels (common.c) picks one at load time. The math is the
+ * reference executor's: a weight is
  * (code - zero) * scale, so per group
  *     sum_j w_j x_j = scale * (sum_j code_j x_j - zero * sum_j x_j)
  * and the inner loops only multiply codes by activations; sum_j x_j is

@@ -43,8 +43,6 @@ static cl::opt<std::string> ccOpt("cc", cl::desc("C compiler used to link (defau
 static llvm::Error build() {
   if (chunkOpt < 1 || chunkOpt > 4096)
     return makeError("--chunk must be in [1, 4096]");
-  if (emitOpt != "exe" && emitOpt != "shared" && emitOpt != "obj" && emitOpt != "llvm")
-    return makeError("--emit must be exe, shared, obj or llvm, not '" + emitOpt + "'");
   auto model = loadModel(modelArg, tokenizerOpt);
   if (!model)
     return model.takeError();

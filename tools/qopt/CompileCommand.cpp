@@ -216,6 +216,7 @@ static llvm::Error compile() {
     return makeError("-o must name a .mlir file, got '" + outOpt + "'");
   if (targetOpt != "none" && targetOpt != "cpu")
     return makeError("--target must be none or cpu, not '" + targetOpt + "'");
+  // checked here, before minutes of quantization, not only when lowering
   if (compileEmitOpt != "obj" && compileEmitOpt != "llvm")
     return makeError("--emit must be obj or llvm, not '" + compileEmitOpt + "'");
   if (calibSamplesOpt <= 0 || calibSeqLenOpt < 2)
