@@ -2,6 +2,7 @@
 #include "qopt/InitAll.h"
 
 #include "Qnt/IR/QntDialect.h"
+#include "passes/Fusion/Fusion.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -16,6 +17,9 @@ void registerAllDialects(mlir::DialectRegistry &registry) {
                   mlir::quant::QuantDialect, mlir::tensor::TensorDialect>();
 }
 
-void registerAllPasses() { registerQoptPasses(); }
+void registerAllPasses() {
+  registerQoptPasses();
+  registerFusionPipeline();
+}
 
 } // namespace qopt

@@ -186,4 +186,51 @@ def QntMixedPrecision : Pass<"qnt-mixed-precision", "mlir::ModuleOp"> {
   let dependentDialects = ["qopt::qnt::QntDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// Fusion (passes/Fusion). Run after quantization, before a target lowers the
+// module; `qnt-fuse` runs all four in order. Each keeps the function's value
+// bit for bit in the reference executor.
+//===----------------------------------------------------------------------===//
+
+def QntFuseSwiglu : Pass<"qnt-fuse-swiglu", "mlir::ModuleOp"> {
+  let summary = "Merge the gate and up linears feeding qnt.swiglu into qnt.swiglu_linear";
+  let description = [{
+    swiglu(linear(x, Wg), linear(x, Wu)) becomes swiglu_linear(x, Wg, Wu)
+    when both linears are bias-free, read the same input, have the same
+    weight shape and have no other users.
+  }];
+  let dependentDialects = ["qopt::qnt::QntDialect"];
+}
+
+def QntFuseLinears : Pass<"qnt-fuse-linears", "mlir::ModuleOp"> {
+  let summary = "Merge bias-free linears that read one value into qnt.multi_linear (q/k/v)";
+  let description = [{
+    All bias-free qnt.linear ops of one block that read the same value become
+    one qnt.multi_linear at the place of the first, so that the input is read
+    (and quantized) once. Weights are moved up when they are defined later.
+  }];
+  let options = [
+    Option<"maxGroup", "max-group", "int64_t", /*default=*/"3",
+           "Most linears merged into one op (at least 2)">
+  ];
+  let dependentDialects = ["qopt::qnt::QntDialect"];
+}
+
+def QntFuseResidualNorm : Pass<"qnt-fuse-residual-norm", "mlir::ModuleOp"> {
+  let summary = "Merge a residual qnt.add with the qnt.rms_norm of its sum into qnt.add_rms_norm";
+  let dependentDialects = ["qopt::qnt::QntDialect"];
+}
+
+def QntFuseNormQuant : Pass<"qnt-fuse-norm-quant", "mlir::ModuleOp"> {
+  let summary = "Fold the per-token activation quantization after a norm into the norm";
+  let description = [{
+    rms_norm (or add_rms_norm) whose only user is a qnt.dynamic_quant with
+    8 bits and no kept channels, all of whose users are linears of int8
+    weights, gets `quant_bits = 8` and the dynamic_quant goes: the norm
+    emits int8 codes the W8A8 kernels read directly. LLM.int8 quantizers
+    (kept outlier channels) stay as they are.
+  }];
+  let dependentDialects = ["qopt::qnt::QntDialect"];
+}
+
 #endif // QOPT_PASSES_TD

@@ -2,7 +2,7 @@
 #include "ArenaPlan.h"
 
 #include "Qnt/IR/QntDialect.h"
-#include "Qnt/Utils/QuantScheme.h"
+#include "Qnt/Utils/LinearOps.h"
 #include "qopt/Support/Error.h"
 
 #include "mlir/Dialect/Quant/IR/Quant.h"
@@ -14,18 +14,9 @@ using namespace mlir;
 namespace qopt::cpu {
 namespace {
 
-bool isInt8Linear(Operation *user, Value input) {
-  auto linear = dyn_cast<qnt::LinearOp>(user);
-  if (!linear || linear.getInput() != input)
-    return false;
-  auto w = linear.getWeight().getDefiningOp<qnt::QParamOp>();
-  return w && w.getScheme().getFormat() == qnt::WeightFormat::Int && w.getScheme().getBits() == 8;
-}
-
 bool foldable(Operation *op) {
   if (auto dq = dyn_cast<qnt::DynamicQuantOp>(op))
-    return dq.getBits() == 8 && !dq->use_empty() &&
-           llvm::all_of(dq->getUsers(), [&](Operation *u) { return isInt8Linear(u, dq); });
+    return dq.getBits() == 8 && qnt::feedsOnlyInt8Linears(dq, /*allowOutliers=*/true);
   if (auto qc = dyn_cast<quant::QuantizeCastOp>(op))
     return !qc->use_empty() &&
            llvm::all_of(qc->getUsers(), [](Operation *u) { return isa<quant::DequantizeCastOp>(u); });
@@ -75,15 +66,9 @@ llvm::Expected<ArenaPlan> planArena(func::FuncOp forward, int64_t chunk) {
     }
     if (isa<qnt::ParamOp, qnt::QParamOp>(op) || plan.folded.contains(&op))
       continue;
-    for (Value result : op.getResults()) {
-      auto type = dyn_cast<RankedTensorType>(result.getType());
-      if (!type || result == plan.returned)
-        continue;
-      if (type.getRank() != 2)
-        return makeError("CPU target: '" + op.getName().getStringRef().str() +
-                         "' produces a rank-" + std::to_string(type.getRank()) +
-                         " tensor; activations must be [tokens, width]");
-      int64_t size = chunk * type.getShape().back();
+    // A slice of `width` columns, live until op number `last`.
+    auto place = [&](int64_t width, int64_t last) {
+      int64_t size = chunk * width;
       size = (size + 15) / 16 * 16; // 64-byte aligned slices
       plan.unplannedFloats += size;
       auto fit = freeBySize.lower_bound(size);
@@ -97,9 +82,22 @@ llvm::Expected<ArenaPlan> planArena(func::FuncOp forward, int64_t chunk) {
         offset = plan.totalFloats;
         plan.totalFloats += size;
       }
-      plan.offsets[result] = offset;
-      live.push_back({offset, size, std::max(lastUse(result), at)});
+      live.push_back({offset, size, last});
+      return offset;
+    };
+    for (Value result : op.getResults()) {
+      auto type = dyn_cast<RankedTensorType>(result.getType());
+      if (!type || result == plan.returned)
+        continue;
+      if (type.getRank() != 2)
+        return makeError("CPU target: '" + op.getName().getStringRef().str() +
+                         "' produces a rank-" + std::to_string(type.getRank()) +
+                         " tensor; activations must be [tokens, width]");
+      plan.offsets[result] = place(type.getShape().back(), std::max(lastUse(result), at));
     }
+    // The up projection's tiles of a fused SwiGLU live only inside the op.
+    if (auto s = dyn_cast<qnt::SwigluLinearOp>(op))
+      plan.temps[&op] = place(s.getType().getShape().back(), at);
   }
   return plan;
 }

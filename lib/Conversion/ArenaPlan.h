@@ -7,6 +7,8 @@
 // their own are "folded": a qnt.dynamic_quant whose users are all int8
 // linears (the W8A8 kernel quantizes its input itself) and a quant.qcast
 // whose users are dequantize casts (the fake-quant loop reads its input).
+// A fused qnt.swiglu_linear also gets a temporary slice for its up
+// projection, live only at the op.
 //
 //===----------------------------------------------------------------------===//
 #ifndef QOPT_LIB_CONVERSION_ARENAPLAN_H
@@ -22,6 +24,7 @@ namespace qopt::cpu {
 struct ArenaPlan {
   llvm::DenseMap<mlir::Value, int64_t> offsets; // in floats
   llvm::DenseSet<mlir::Operation *> folded;
+  llvm::DenseMap<mlir::Operation *, int64_t> temps; // scratch slices of fused ops
   mlir::Value returned; // written straight into the caller's logits
   int64_t totalFloats = 0;
   int64_t unplannedFloats = 0; // without reuse

@@ -1,6 +1,7 @@
 //===- QntToLLVM.cpp - qnt forward function to CPU code --------------------===//
 #include "qopt/Conversion/QntToLLVM.h"
 #include "ArenaPlan.h"
+#include "Qnt/Utils/LinearOps.h"
 #include "qopt/Support/Error.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
@@ -32,6 +33,18 @@ namespace {
 
 constexpr int kConfigLen = 11; // QRT_CONFIG_LEN
 constexpr int64_t kFlagQ8Activations = 1; // QRT_FLAG_Q8_ACTIVATIONS
+// How a linear's input is given (QRT_INPUT_*).
+constexpr int64_t kInputF32 = 0, kInputW8A8 = 1, kInputTokenQ8 = 2;
+constexpr int64_t kMaxFusedLinears = 3; // weights per qrt_linear_multi call
+
+/// The quant_bits of a norm that quantizes `v` (its result), if any.
+std::optional<uint64_t> quantizingNormBits(Value v) {
+  if (auto n = v.getDefiningOp<qnt::RmsNormOp>())
+    return n.getQuantBits();
+  if (auto n = v.getDefiningOp<qnt::AddRmsNormOp>(); n && v == n.getResult())
+    return n.getQuantBits();
+  return std::nullopt;
+}
 
 /// Builds @qopt_forward op by op. Activation values map to pointers into
 /// the arena (or to the caller's logits buffer for the returned logits).
@@ -109,6 +122,10 @@ private:
     declare("qrt_rms_norm", nullptr, {ptr, i64, ptr, i64, f32, ptr});
     declare("qrt_linear", nullptr, {ptr, i64, ptr, i64, ptr});
     declare("qrt_linear_w8a8", nullptr, {ptr, i64, ptr, i64, ptr});
+    declare("qrt_linear_multi", nullptr, {ptr, i64, i64, i64, i64, i64, ptr, i64, ptr, ptr, ptr});
+    declare("qrt_linear_swiglu", nullptr, {ptr, i64, i64, i64, ptr, i64, ptr, ptr});
+    declare("qrt_rms_norm_quant", nullptr, {ptr, i64, ptr, i64, f32, ptr});
+    declare("qrt_add_rms_norm", nullptr, {ptr, i64, ptr, ptr, i64, f32, i64, ptr, ptr});
     declare("qrt_rope", nullptr, {ptr, ptr, i64, i64, i64, i64, f32, i64, ptr});
     declare("qrt_attention", nullptr, {ptr, i64, ptr, ptr, ptr, i64, i64, i64, i64, i64, f32, ptr});
   }
@@ -142,6 +159,53 @@ private:
 
   /// The pointer an activation value lives at.
   Value bufferOf(Value v) { return buffers.lookup(v); }
+
+  /// A linear's input as the runtime takes it: the buffer, and QRT_INPUT_*.
+  std::pair<Value, int64_t> linearInput(Value input) {
+    if (auto dq = input.getDefiningOp<qnt::DynamicQuantOp>())
+      return {bufferOf(dq.getInput()), kInputW8A8};
+    if (quantizingNormBits(input))
+      return {bufferOf(input), kInputTokenQ8};
+    return {bufferOf(input), kInputF32};
+  }
+
+  /// A norm's quant_bits must be 8 and its result read only by linears of
+  /// int8 weights: they get integer codes, not floats.
+  llvm::Error checkQuantizingNorm(Operation *op, Value result, std::optional<uint64_t> bits) {
+    if (!bits)
+      return llvm::Error::success();
+    if (*bits != 8)
+      return unsupported(op, "quant_bits must be 8");
+    if (!qnt::feedsOnlyInt8Linears(result, /*allowOutliers=*/false))
+      return unsupported(op, "a quantizing norm may feed only linears of int8 weights "
+                             "without outlier channels");
+    return llvm::Error::success();
+  }
+
+  /// qrt_linear_multi over `weights` (any number, in calls of up to 3).
+  llvm::Error multiLinear(Value input, ValueRange weights, ValueRange results) {
+    auto [in, kind] = linearInput(input);
+    for (size_t first = 0; first < weights.size(); first += kMaxFusedLinears) {
+      size_t count = std::min<size_t>(kMaxFusedLinears, weights.size() - first);
+      SmallVector<Value> slotArgs, outArgs;
+      for (size_t i = 0; i < kMaxFusedLinears; ++i) {
+        if (i < count) {
+          auto slot = slotOf(weights[first + i]);
+          if (!slot)
+            return slot.takeError();
+          slotArgs.push_back(constI64(*slot));
+          outArgs.push_back(allocate(results[first + i]));
+        } else {
+          slotArgs.push_back(constI64(-1));
+          outArgs.push_back(b.create<LLVM::ZeroOp>(loc, ptr));
+        }
+      }
+      call("qrt_linear_multi", {ctxArg, constI64(kind), constI64(int64_t(count)), slotArgs[0],
+                                slotArgs[1], slotArgs[2], in, nArg, outArgs[0], outArgs[1],
+                                outArgs[2]});
+    }
+    return llvm::Error::success();
+  }
 
   /// Gives `v` its planned arena slice (or the logits buffer).
   Value allocate(Value v) {
@@ -206,30 +270,61 @@ private:
           return llvm::Error::success();
         })
         .Case([&](qnt::RmsNormOp r) -> llvm::Error {
+          if (auto err = checkQuantizingNorm(op, r.getResult(), r.getQuantBits()))
+            return err;
           auto slot = slotOf(r.getWeight());
           if (!slot)
             return slot.takeError();
           Value in = bufferOf(r.getInput());
           Value out = allocate(r.getResult());
-          call("qrt_rms_norm", {ctxArg, constI64(*slot), in, nArg,
-                                constF32(r.getEps().convertToFloat()), out});
+          call(r.getQuantBits() ? "qrt_rms_norm_quant" : "qrt_rms_norm",
+               {ctxArg, constI64(*slot), in, nArg, constF32(r.getEps().convertToFloat()), out});
+          return llvm::Error::success();
+        })
+        .Case([&](qnt::AddRmsNormOp r) -> llvm::Error {
+          if (auto err = checkQuantizingNorm(op, r.getResult(), r.getQuantBits()))
+            return err;
+          auto slot = slotOf(r.getWeight());
+          if (!slot)
+            return slot.takeError();
+          Value lhs = bufferOf(r.getLhs()), rhs = bufferOf(r.getRhs());
+          Value sum = allocate(r.getSum());
+          Value out = allocate(r.getResult());
+          call("qrt_add_rms_norm", {ctxArg, constI64(*slot), lhs, rhs, nArg,
+                                    constF32(r.getEps().convertToFloat()),
+                                    constI64(r.getQuantBits() ? 1 : 0), sum, out});
           return llvm::Error::success();
         })
         .Case([&](qnt::LinearOp l) -> llvm::Error {
           if (l.getBias())
             return unsupported(op, "linear with bias");
+          auto [in, kind] = linearInput(l.getInput());
+          if (kind == kInputTokenQ8)
+            return multiLinear(l.getInput(), l.getWeight(), l.getResult());
           auto slot = slotOf(l.getWeight());
           if (!slot)
             return slot.takeError();
-          Value input = l.getInput();
-          const char *kernel = "qrt_linear";
-          if (auto dq = input.getDefiningOp<qnt::DynamicQuantOp>()) {
-            input = dq.getInput();
-            kernel = "qrt_linear_w8a8";
-          }
-          Value in = bufferOf(input);
           Value out = allocate(l.getResult());
-          call(kernel, {ctxArg, constI64(*slot), in, nArg, out});
+          call(kind == kInputW8A8 ? "qrt_linear_w8a8" : "qrt_linear",
+               {ctxArg, constI64(*slot), in, nArg, out});
+          return llvm::Error::success();
+        })
+        .Case([&](qnt::MultiLinearOp l) -> llvm::Error {
+          return multiLinear(l.getInput(), l.getWeights(), l.getResults());
+        })
+        .Case([&](qnt::SwigluLinearOp l) -> llvm::Error {
+          auto gate = slotOf(l.getGateWeight());
+          if (!gate)
+            return gate.takeError();
+          auto up = slotOf(l.getUpWeight());
+          if (!up)
+            return up.takeError();
+          auto [in, kind] = linearInput(l.getInput());
+          Value tmp = b.create<LLVM::GEPOp>(loc, ptr, f32, arena,
+                                            ArrayRef<LLVM::GEPArg>{constI64(arenaPlan.temps.lookup(op))});
+          Value out = allocate(l.getResult());
+          call("qrt_linear_swiglu", {ctxArg, constI64(kind), constI64(*gate), constI64(*up), in,
+                                     nArg, tmp, out});
           return llvm::Error::success();
         })
         .Case([&](qnt::LmHeadOp h) -> llvm::Error {

@@ -193,14 +193,27 @@ llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tok
   llvm::DenseMap<Value, Act> values;
   auto in = [&](Value v) -> const Act & { return values.find(v)->second; };
   // linear and lm_head: x [..., K] times W [N, K]^T (+ bias) -> [..., N].
-  auto weightProduct = [&](Operation *op, Value input, Value weight, Value bias) {
+  auto weightProduct = [&](Value input, Value weight, Value bias) {
     const Act &x = in(input), &w = in(weight);
     SmallVector<int64_t, 2> shape(x.shape);
     shape.back() = w.shape[0];
     Act out = Act::withShape(shape);
     kernels::linear(pool, x.data(), x.rows(), x.cols(), w.data(), w.shape[0],
                     bias ? in(bias).data() : nullptr, out.storage.data());
-    values[op->getResult(0)] = std::move(out);
+    return out;
+  };
+  // rms_norm, then (fused norm + activation quantization) per-token
+  // fake-quant exactly as a following qnt.dynamic_quant would do it.
+  auto normalize = [](const Act &x, const Act &weight, float eps,
+                      std::optional<uint64_t> quantBits) {
+    Act out = Act::withShape(x.shape);
+    kernels::rmsNorm(x.data(), x.rows(), x.cols(), weight.data(), eps, out.storage.data());
+    if (quantBits) {
+      SmallVector<bool> keep(x.cols(), false);
+      kernels::dynamicQuantRows(out.storage.data(), x.rows(), x.cols(), int64_t(*quantBits),
+                                keep, out.storage.data());
+    }
+    return out;
   };
   // Elementwise ops: the result has the first operand's shape (the verifier
   // guarantees all operands share it).
@@ -284,11 +297,16 @@ llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tok
           values[e] = std::move(out);
         })
         .Case([&](qnt::RmsNormOp r) {
-          const Act &x = in(r.getInput());
-          Act out = Act::withShape(x.shape);
-          kernels::rmsNorm(x.data(), x.rows(), x.cols(), in(r.getWeight()).data(),
-                           r.getEps().convertToFloat(), out.storage.data());
-          values[r] = std::move(out);
+          values[r] = normalize(in(r.getInput()), in(r.getWeight()),
+                                r.getEps().convertToFloat(), r.getQuantBits());
+        })
+        .Case([&](qnt::AddRmsNormOp r) {
+          const Act &a = in(r.getLhs()), &b = in(r.getRhs());
+          Act sum = Act::withShape(a.shape);
+          kernels::add(a.data(), b.data(), sum.numel(), sum.storage.data());
+          values[r.getResult()] = normalize(sum, in(r.getWeight()),
+                                            r.getEps().convertToFloat(), r.getQuantBits());
+          values[r.getSum()] = std::move(sum);
         })
         .Case([&](qnt::LinearOp l) {
           if (linearObserver) {
@@ -298,10 +316,21 @@ llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tok
               return;
             }
           }
-          weightProduct(l, l.getInput(), l.getWeight(), l.getBias());
+          values[l] = weightProduct(l.getInput(), l.getWeight(), l.getBias());
         })
         .Case([&](qnt::LmHeadOp l) {
-          weightProduct(l, l.getInput(), l.getWeight(), Value());
+          values[l] = weightProduct(l.getInput(), l.getWeight(), Value());
+        })
+        .Case([&](qnt::MultiLinearOp l) {
+          for (auto [w, r] : llvm::zip(l.getWeights(), l.getResults()))
+            values[r] = weightProduct(l.getInput(), w, Value());
+        })
+        .Case([&](qnt::SwigluLinearOp l) {
+          Act gate = weightProduct(l.getInput(), l.getGateWeight(), Value());
+          Act up = weightProduct(l.getInput(), l.getUpWeight(), Value());
+          Act out = Act::withShape(gate.shape);
+          kernels::swiglu(gate.data(), up.data(), out.numel(), out.storage.data());
+          values[l] = std::move(out);
         })
         .Case([&](qnt::MatMulOp mm) {
           const Act &a = in(mm.getLhs()), &b = in(mm.getRhs());

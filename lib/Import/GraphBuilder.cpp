@@ -77,7 +77,7 @@ private:
 
   Value rmsNorm(Value x, Value w) {
     return qnt::RmsNormOp::create(b, loc, x.getType(), x, w,
-                                    b.getF32FloatAttr(c.normEps));
+                                    b.getF32FloatAttr(c.normEps), /*quant_bits=*/nullptr);
   }
 
   Value linear(Value x, const std::string &weight, int64_t out) {

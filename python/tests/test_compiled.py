@@ -15,7 +15,11 @@ ones (seen: one flip at position 3 of a decode run, |diff| <= 0.37 after):
 there the check is |diff| < 0.5 everywhere and the same greedy token at
 every position.
 
-Those programs are built with --act-int8=false. The default build
+Those programs are built with --act-int8=false and fused (qnt-fuse, the
+default). Each is also built with --fuse=false: fusion must not change a
+single bit of the logits, on any kernel family.
+
+The programs are built with --act-int8=false. The default build
 (--act-int8) quantizes the activations of integer-weight linears to int8
 blocks at run time, which the executor does not model: there the check is
 the distribution, KL(reference || compiled) < 5e-3 nats per position
@@ -55,11 +59,14 @@ SCHEMES = {
     "w8a8_dynamic": ["--recipe", "w8a8", "--act-mode", "dynamic"],
     "w8a8_static": ["--recipe", "w8a8"],
     "llm_int8": ["--recipe", "llm-int8"],
+    # q int4 g64 beside k/v int5 g64: fused linears whose inputs cannot be
+    # shared, so the fused calls fall back to one call per weight
+    "mixed": ["--recipe", "mixed", "--target-bpw", "5"],
 }
 FAMILIES = ["avx512vnni", "avx2", "portable"]
 QUANTIZED_ACTIVATIONS = {"w8a8_dynamic", "w8a8_static"}
 # built a second time with the default int8 activations, as NAME_q8
-INT8_ACTIVATION_SCHEMES = ["w8_per_channel", "w4_g32", "w4_g128_asym", "w3_g32"]
+INT8_ACTIVATION_SCHEMES = ["w8_per_channel", "w4_g32", "w4_g128_asym", "w3_g32", "mixed"]
 KL_TOL = 5e-3
 
 
@@ -105,15 +112,24 @@ class CompiledAgainstReference(unittest.TestCase):
                      "shared"])
                 cls.built[name + "_q8"] = (os.path.join(d, "lib" + name + "_q8.so"),
                                            *cls.built[name][1:])
+        # the same programs without the fusion passes
+        cls.unfused = {}
+        for name in cls.built:
+            base = name[:-3] if name.endswith("_q8") else name
+            mlir = os.path.join(d, base + ".mlir")
+            out = os.path.join(d, name + "_unfused")
+            run([QOPT, "build", mlir, "-o", out, "--emit", "shared", "--fuse=false",
+                 "--act-int8=" + ("true" if name.endswith("_q8") else "false")])
+            cls.unfused[name] = os.path.join(d, "lib" + name + "_unfused.so")
 
     @classmethod
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def open(self, name, family):
+    def open(self, name, family, path=None):
         os.environ["QRT_ISA"] = family
         try:
-            return Model(self.built[name][0], threads=2)
+            return Model(path or self.built[name][0], threads=2)
         finally:
             del os.environ["QRT_ISA"]
 
@@ -144,6 +160,21 @@ class CompiledAgainstReference(unittest.TestCase):
                     tokens = m.encode(PROMPT)
                     got = np.concatenate([m.logits([t], i) for i, t in enumerate(tokens)])
                     self.check(name, got, self.built[name][2])
+
+    def test_fusion_changes_no_bit(self):
+        for name in self.built:
+            for family in FAMILIES:
+                with self.subTest(scheme=name, family=family):
+                    results = []
+                    for path in (self.built[name][0], self.unfused[name]):
+                        with self.open(name, family, path) as m:
+                            tokens = m.encode(PROMPT)
+                            prefill = m.logits(tokens)
+                            decode = np.concatenate([m.logits([t], i)
+                                                     for i, t in enumerate(tokens)])
+                            results.append((prefill, decode))
+                    np.testing.assert_array_equal(results[0][0], results[1][0])
+                    np.testing.assert_array_equal(results[0][1], results[1][1])
 
     def test_int8_activations_are_in_effect(self):
         # The _q8 programs are not the f32-activation programs under another

@@ -1,7 +1,8 @@
-/* glue_kernels.c - the ABI entry points generated code calls: embedding,
- * rms_norm, rope, attention with the KV cache, and the linear dispatchers
- * that split rows over the thread pool. Formulas follow the reference
- * executor's kernels (lib/Exec/Kernels.cpp) operation for operation. */
+/* glue_kernels.c - the ABI entry points generated code calls around the
+ * linears (linear_dispatch.c): embedding, rms_norm (alone, after a residual
+ * add, with per-token quantization), rope, attention with the KV cache.
+ * Formulas follow the reference executor's kernels (lib/Exec/Kernels.cpp)
+ * operation for operation. */
 #include "internal.h"
 
 #include <math.h>
@@ -32,16 +33,50 @@ static float dot(const float *a, const float *b, int64_t n) {
   return s;
 }
 
-void qrt_rms_norm(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float eps, float *out) {
+static void norm_row(const float *w, const float *x, int64_t d, float eps, float *out) {
+  float ss = dot(x, x, d) / (float)d + eps;
+  float inv = 1.0f / sqrtf(ss);
+  for (int64_t i = 0; i < d; ++i)
+    out[i] = w[i] * (inv * x[i]);
+}
+
+/* Row m: optionally sum = a + b first; then the norm, written as f32 or, with
+ * `quantize`, as the token-quantized buffer of qrt_abi.h (the f32 row only
+ * passes through this thread's scratch). */
+static void norm_rows(qrt_ctx *ctx, int64_t slot, const float *a, const float *b, int64_t n,
+                      float eps, int quantize, float *sum, float *out) {
   const float *w = (const float *)ctx->weights[slot].data;
   int64_t d = ctx->weights[slot].slot->cols;
+  int8_t *codes = (int8_t *)out;
+  float *scales = out + qrt_token_q8_scale_offset(ctx, d);
   for (int64_t m = 0; m < n; ++m) {
-    const float *xr = x + m * d;
-    float ss = dot(xr, xr, d) / (float)d + eps;
-    float inv = 1.0f / sqrtf(ss);
-    for (int64_t i = 0; i < d; ++i)
-      out[m * d + i] = w[i] * (inv * xr[i]);
+    const float *xr = a + m * d;
+    if (b) {
+      for (int64_t i = 0; i < d; ++i)
+        sum[m * d + i] = xr[i] + b[m * d + i];
+      xr = sum + m * d;
+    }
+    if (!quantize) {
+      norm_row(w, xr, d, eps, out + m * d);
+      continue;
+    }
+    norm_row(w, xr, d, eps, ctx->scratch);
+    qrt_quantize_tokens(ctx->scratch, 1, d, NULL, 0, codes + m * d, scales + m);
   }
+}
+
+void qrt_rms_norm(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float eps, float *out) {
+  norm_rows(ctx, slot, x, NULL, n, eps, 0, NULL, out);
+}
+
+void qrt_rms_norm_quant(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float eps,
+                        float *out) {
+  norm_rows(ctx, slot, x, NULL, n, eps, 1, NULL, out);
+}
+
+void qrt_add_rms_norm(qrt_ctx *ctx, int64_t slot, const float *a, const float *b, int64_t n,
+                      float eps, int64_t quantize, float *sum, float *out) {
+  norm_rows(ctx, slot, a, b, n, eps, quantize != 0, sum, out);
 }
 
 void qrt_rope(qrt_ctx *ctx, const float *x, int64_t n, int64_t width, int64_t head_dim,
@@ -117,106 +152,4 @@ void qrt_attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, 
   memcpy(values + pos * kv_width, v, sizeof(float) * (size_t)(n * kv_width));
   attention_job job = {ctx, q, keys, values, pos, heads, kv_heads, head_dim, scale, out};
   qrt_parallel_for(ctx->pool, n * heads, 4, attention_task, &job);
-}
-
-/* ---- linear dispatch ---- */
-
-typedef struct linear_job {
-  qrt_ctx *ctx;
-  const qrt_weight *w;
-  const float *x;
-  int64_t n;
-  float *y;
-} linear_job;
-
-static void linear_task(void *raw, int64_t begin, int64_t end, int worker) {
-  linear_job *j = (linear_job *)raw;
-  float *scratch = j->ctx->scratch + (int64_t)worker * j->ctx->scratch_floats;
-  j->ctx->kernels->linear_rows(j->w, j->x, j->n, begin, end, j->y, scratch);
-}
-
-/* Rows per task: at least ~64K weights so that small matrices stay on one
- * thread (waking a worker costs more than a 64x64 GEMV). */
-static int64_t row_grain(const qrtw_slot *s, int64_t n) {
-  int64_t work = s->cols * (n > 0 ? n : 1);
-  int64_t g = 65536 / (work > 0 ? work : 1);
-  return g > 0 ? g : 1;
-}
-
-typedef struct q8_job {
-  qrt_ctx *ctx;
-  const qrt_weight *w;
-  qrt_q8_activations x;
-  int64_t n;
-  float *y;
-} q8_job;
-
-static void q8_task(void *raw, int64_t begin, int64_t end, int worker) {
-  q8_job *j = (q8_job *)raw;
-  float *scratch = j->ctx->scratch + (int64_t)worker * j->ctx->scratch_floats;
-  j->ctx->kernels->linear_q8_rows(j->w, &j->x, j->n, begin, end, j->y, scratch);
-}
-
-void qrt_linear(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float *out) {
-  const qrt_weight *w = &ctx->weights[slot];
-  if (ctx->q8_activations && qrt_q8_supported(w->slot)) {
-    /* quantized once here, before the rows are split over threads */
-    q8_job job = {ctx, w, {0}, n, out};
-    qrt_q8_quantize(w->slot, x, n, ctx->xq, ctx->xblock_scale, ctx->xgroup_sum, &job.x);
-    qrt_parallel_for(ctx->pool, w->slot->rows, row_grain(w->slot, n), q8_task, &job);
-    return;
-  }
-  linear_job job = {ctx, w, x, n, out};
-  qrt_parallel_for(ctx->pool, w->slot->rows, row_grain(w->slot, n), linear_task, &job);
-}
-
-typedef struct w8a8_job {
-  qrt_ctx *ctx;
-  const qrt_weight *w;
-  int64_t n;
-  float *y;
-} w8a8_job;
-
-static void w8a8_task(void *raw, int64_t begin, int64_t end, int worker) {
-  (void)worker;
-  w8a8_job *j = (w8a8_job *)raw;
-  j->ctx->kernels->w8a8_rows(j->w, j->ctx->xq, j->ctx->xscale, j->n, begin, end, j->y);
-}
-
-void qrt_linear_w8a8(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float *out) {
-  const qrt_weight *w = &ctx->weights[slot];
-  const qrtw_slot *s = w->slot;
-  int64_t K = s->cols;
-  /* Per-token symmetric int8, as kernels::dynamicQuantRows with bits = 8:
-   * outlier channels are left out of the absmax and enter in f32. */
-  for (int64_t m = 0; m < n; ++m) {
-    const float *xr = x + m * K;
-    int8_t *q = ctx->xq + m * K;
-    float absmax = 0.0f;
-    int64_t next = 0;
-    for (int64_t c = 0; c < K; ++c) {
-      if (next < s->outliers && w->outlier_index[next] == c) {
-        ++next;
-        continue;
-      }
-      float a = fabsf(xr[c]);
-      if (a > absmax)
-        absmax = a;
-    }
-    float scale = absmax > 0 ? absmax / 127.0f : 1.0f;
-    ctx->xscale[m] = scale;
-    next = 0;
-    for (int64_t c = 0; c < K; ++c) {
-      if (next < s->outliers && w->outlier_index[next] == c) {
-        ++next;
-        q[c] = 0;
-        continue;
-      }
-      float v = nearbyintf(xr[c] / scale);
-      q[c] = (int8_t)(v < -127.0f ? -127.0f : v > 127.0f ? 127.0f : v);
-    }
-  }
-  w8a8_job job = {ctx, w, n, out};
-  qrt_parallel_for(ctx->pool, s->rows, row_grain(s, n), w8a8_task, &job);
-  qrt_add_outliers(w, x, n, 0, s->rows, out);
 }

@@ -79,6 +79,15 @@ int qrt_q8_supported(const qrtw_slot *s);
 /* Quantizes x [n, cols] for weight `s` into the buffers behind `out`. */
 void qrt_q8_quantize(const qrtw_slot *s, const float *x, int64_t n, int8_t *q, float *d,
                      float *group_sum, qrt_q8_activations *out);
+/* Whether activations quantized for `a` serve `b` unchanged (same columns,
+ * nibble interleave and groups). */
+int qrt_q8_same_layout(const qrtw_slot *a, const qrtw_slot *b);
+/* W8A8 per-token int8 (see q8_quantize.c). */
+void qrt_quantize_tokens(const float *x, int64_t n, int64_t cols, const int32_t *outlier_index,
+                         int64_t outliers, int8_t *q, float *scale);
+/* Where the scales of a token-quantized buffer of `cols` columns start, in
+ * floats from the buffer (see qrt_abi.h). */
+int64_t qrt_token_q8_scale_offset(const qrt_ctx *ctx, int64_t cols);
 
 /* ---- tokenizer (tokenizer/tokenizer.c) ---- */
 typedef struct qrt_tokenizer qrt_tokenizer;

@@ -71,3 +71,49 @@ void qrt_q8_quantize(const qrtw_slot *s, const float *x, int64_t n, int8_t *q, f
   out->cols = K;
   out->groups = groups;
 }
+
+/* Per-token symmetric int8 for W8A8, as kernels::dynamicQuantRows with
+ * bits = 8: scale absmax / 127 (1 for an all-zero row), round half to even.
+ * The `outliers` channels listed in `outlier_index` (ascending) are left out
+ * of the absmax and get code 0; they enter in f32 (qrt_add_outliers). */
+void qrt_quantize_tokens(const float *x, int64_t n, int64_t cols, const int32_t *outlier_index,
+                         int64_t outliers, int8_t *q, float *scale) {
+  for (int64_t m = 0; m < n; ++m) {
+    const float *xr = x + m * cols;
+    int8_t *qr = q + m * cols;
+    float absmax = 0.0f;
+    int64_t next = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      if (next < outliers && outlier_index[next] == c) {
+        ++next;
+        continue;
+      }
+      float a = fabsf(xr[c]);
+      if (a > absmax)
+        absmax = a;
+    }
+    float s = absmax > 0 ? absmax / 127.0f : 1.0f;
+    scale[m] = s;
+    next = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      if (next < outliers && outlier_index[next] == c) {
+        ++next;
+        qr[c] = 0;
+        continue;
+      }
+      float v = nearbyintf(xr[c] / s);
+      qr[c] = (int8_t)(v < -127.0f ? -127.0f : v > 127.0f ? 127.0f : v);
+    }
+  }
+}
+
+int64_t qrt_token_q8_scale_offset(const qrt_ctx *ctx, int64_t cols) {
+  return (ctx->chunk * cols + 3) / 4;
+}
+
+int qrt_q8_same_layout(const qrtw_slot *a, const qrtw_slot *b) {
+  int64_t ga = a->groups_per_row ? a->groups_per_row : 1;
+  int64_t gb = b->groups_per_row ? b->groups_per_row : 1;
+  return a->cols == b->cols && (a->kind == QRTW_Q4) == (b->kind == QRTW_Q4) && ga == gb &&
+         (ga == 1 || a->group_width == b->group_width);
+}

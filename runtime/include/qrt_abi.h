@@ -40,6 +40,31 @@ void qrt_linear(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float *ou
  * channels of the slot excluded and kept in f32), int8 x int8 dot products
  * with int32 accumulators, one f32 rescale per group. */
 void qrt_linear_w8a8(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float *out);
+
+/* --- fused ops (passes/Fusion) ---
+ * A token-quantized buffer of `cols` columns (what a quantizing norm writes
+ * into its arena slice): int8 codes [chunk, cols], then f32 per-token scales
+ * [chunk] from float offset ceil(chunk * cols / 4); codes as
+ * qrt_linear_w8a8 makes them (no outlier channels). */
+/* How the input x of a fused linear call is given: */
+#define QRT_INPUT_F32 0      /* f32 [n, cols], as qrt_linear takes it */
+#define QRT_INPUT_W8A8 1     /* f32, quantized per token here as qrt_linear_w8a8 does */
+#define QRT_INPUT_TOKEN_Q8 2 /* a token-quantized buffer from a quantizing norm */
+/* y_i = x W_i^T for the first `count` (1 to 3) slots s0, s1, s2: the input
+ * is read and prepared once and all rows run in one parallel pass. */
+void qrt_linear_multi(qrt_ctx *ctx, int64_t input, int64_t count, int64_t s0, int64_t s1,
+                      int64_t s2, const float *x, int64_t n, float *y0, float *y1, float *y2);
+/* y = silu(x Wg^T) * (x Wu^T); up_tmp is an [n, rows] slice the compiler
+ * plans for the up projection's tiles. */
+void qrt_linear_swiglu(qrt_ctx *ctx, int64_t input, int64_t gate, int64_t up, const float *x,
+                       int64_t n, float *up_tmp, float *y);
+/* out = rms_norm(x) as a token-quantized buffer. */
+void qrt_rms_norm_quant(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float eps,
+                        float *out);
+/* sum = a + b; out = rms_norm(sum), token-quantized when `quantize`. */
+void qrt_add_rms_norm(qrt_ctx *ctx, int64_t slot, const float *a, const float *b, int64_t n,
+                      float eps, int64_t quantize, float *sum, float *out);
+
 void qrt_rope(qrt_ctx *ctx, const float *x, int64_t n, int64_t width, int64_t head_dim,
               int64_t pos, float theta, int64_t interleaved, float *out);
 void qrt_attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, const float *v,

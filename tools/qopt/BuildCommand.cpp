@@ -37,6 +37,12 @@ static cl::opt<bool> actInt8Opt(
              "at run time and use integer dot products (default true; =false keeps f32 "
              "activations, matching the reference executor to float rounding)"),
     cl::init(true), cl::sub(buildCmd), cl::cat(category));
+static cl::opt<bool> fuseOpt(
+    "fuse",
+    cl::desc("Run the fusion passes (qnt-fuse: q/k/v and gate/up merges with SwiGLU, residual "
+             "add into the next norm, norm + activation quantization) before lowering "
+             "(default true)"),
+    cl::init(true), cl::sub(buildCmd), cl::cat(category));
 static cl::opt<std::string> ccOpt("cc", cl::desc("C compiler used to link (default: cc)"),
                                   cl::init("cc"), cl::sub(buildCmd), cl::cat(category));
 
@@ -52,6 +58,7 @@ static llvm::Error build() {
   request.cpu.chunk = chunkOpt;
   request.cpu.int8Activations = actInt8Opt;
   request.cc = ccOpt;
+  request.fuse = fuseOpt;
   return emitCpuArtifacts(*model->module, *model->params, model->tokenizerPath, request);
 }
 

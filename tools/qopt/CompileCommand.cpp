@@ -110,6 +110,10 @@ static cl::opt<std::string> compileEmitOpt("emit",
                                            cl::desc("With --target=cpu: obj (default) or llvm"),
                                            cl::init("obj"), cl::sub(compileCmd),
                                            cl::cat(category));
+static cl::opt<bool> compileFuseOpt(
+    "fuse", cl::desc("With --target=cpu: run the fusion passes before lowering (default true; "
+                     "the written .mlir stays unfused)"),
+    cl::init(true), cl::sub(compileCmd), cl::cat(category));
 static cl::opt<bool> printPipelineOpt("print-pipeline",
                                       cl::desc("Print the pass pipeline and exit"),
                                       cl::init(false), cl::sub(compileCmd), cl::cat(category));
@@ -313,6 +317,7 @@ static llvm::Error compile() {
     CpuArtifactRequest request;
     request.out = llvm::StringRef(outOpt).drop_back(5).str();
     request.emit = compileEmitOpt;
+    request.fuse = compileFuseOpt;
     return emitCpuArtifacts(*model.module, *model.params, written->tokenizerPath, request);
   }
   return llvm::Error::success();

@@ -1,9 +1,11 @@
 //===- CpuArtifacts.cpp - lowering a module to CPU outputs -----------------===//
 #include "CpuArtifacts.h"
 
+#include "passes/Fusion/Fusion.h"
 #include "qopt/Support/Error.h"
 #include "qopt/Support/SafeTensors.h"
 
+#include "mlir/Pass/PassManager.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -68,6 +70,12 @@ llvm::Error emitCpuArtifacts(mlir::ModuleOp module, ParameterStore &params,
   if (request.emit != "exe" && request.emit != "shared" && request.emit != "obj" &&
       request.emit != "llvm")
     return makeError("--emit must be exe, shared, obj or llvm, not '" + request.emit + "'");
+  if (request.fuse) {
+    mlir::PassManager pm(module.getContext());
+    buildFusionPipeline(pm);
+    if (mlir::failed(pm.run(module)))
+      return makeError("the fusion passes failed");
+  }
   llvm::errs() << "lowering to CPU code ...\n";
   auto program = cpu::lowerToCpu(module, request.cpu);
   if (!program)

@@ -1,7 +1,8 @@
 //===- CpuArtifacts.h - lowering a module to CPU outputs ---------*- C++ -*-===//
 //
-// Shared by `qopt build` and `qopt compile --target=cpu`: lower a (quantized)
-// qnt module to CPU code and write, by `emit`,
+// Shared by `qopt build` and `qopt compile --target=cpu`: fuse (qnt-fuse,
+// unless asked not to) and lower a (quantized) qnt module to CPU code, and
+// write, by `emit`,
 //   exe     OUT (linked with the runtime) + OUT.qrtw
 //   shared  libSTEM.so (C API runtime/include/qrt.h) + libSTEM.so.qrtw
 //   obj     OUT.o + OUT.qrtw        llvm   OUT.ll + OUT.qrtw
@@ -25,6 +26,7 @@ struct CpuArtifactRequest {
   std::string out;
   std::string emit = "exe";
   cpu::CpuOptions cpu;
+  bool fuse = true; // run qnt-fuse on the module first
   std::string cc = "cc"; // the C compiler that links (exe, shared)
 };
 

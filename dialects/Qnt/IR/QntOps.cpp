@@ -125,20 +125,54 @@ LogicalResult EmbeddingOp::verify() {
   return success();
 }
 
-LogicalResult RmsNormOp::verify() {
-  auto w = getWeight().getType();
+/// Shared by rms_norm and add_rms_norm.
+static LogicalResult verifyNorm(Operation *op, Value input, Value weight, Value result, float eps,
+                         std::optional<int64_t> quantBits) {
+  auto w = cast<RankedTensorType>(weight.getType());
   if (w.getRank() != 1 || !w.hasStaticShape())
-    return emitOpError() << "weight must be a static 1-D tensor, got " << w;
-  if (failed(requireRankAtLeast(*this, getInput(), 1, "input")))
+    return op->emitOpError() << "weight must be a static 1-D tensor, got " << w;
+  if (failed(requireRankAtLeast(op, input, 1, "input")))
     return failure();
-  if (!dimsCompatible(lastDim(getInput()), w.getDimSize(0)))
-    return emitOpError() << "weight length " << w.getDimSize(0)
-                         << " does not match input features " << lastDim(getInput());
-  if (getInput().getType() != getResult().getType())
-    return emitOpError("result type must equal the input type");
-  if (!(getEps().convertToFloat() > 0.0f))
-    return emitOpError("eps must be positive");
+  if (!dimsCompatible(lastDim(input), w.getDimSize(0)))
+    return op->emitOpError() << "weight length " << w.getDimSize(0)
+                             << " does not match input features " << lastDim(input);
+  if (input.getType() != result.getType())
+    return op->emitOpError("result type must equal the input type");
+  if (!(eps > 0.0f))
+    return op->emitOpError("eps must be positive");
+  if (quantBits && (*quantBits < 2 || *quantBits > 8))
+    return op->emitOpError() << "quant_bits must be in [2, 8], got " << *quantBits;
   return success();
+}
+
+LogicalResult RmsNormOp::verify() {
+  return verifyNorm(*this, getInput(), getWeight(), getResult(), getEps().convertToFloat(),
+                    getQuantBits());
+}
+
+LogicalResult AddRmsNormOp::verify() {
+  if (getLhs().getType() != getRhs().getType() || getLhs().getType() != getSum().getType())
+    return emitOpError("lhs, rhs and sum must have one type");
+  return verifyNorm(*this, getSum(), getWeight(), getResult(), getEps().convertToFloat(),
+                    getQuantBits());
+}
+
+LogicalResult MultiLinearOp::verify() {
+  if (getWeights().size() < 2 || getWeights().size() != getResults().size())
+    return emitOpError() << "needs at least two weights and one result per weight, got "
+                         << getWeights().size() << " weights and " << getResults().size()
+                         << " results";
+  for (auto [w, r] : llvm::zip(getWeights(), getResults()))
+    if (failed(verifyWeightProduct(*this, getInput(), w, r)))
+      return failure();
+  return success();
+}
+
+LogicalResult SwigluLinearOp::verify() {
+  if (getGateWeight().getType() != getUpWeight().getType())
+    return emitOpError() << "gate and up weights must have one shape, got "
+                         << getGateWeight().getType() << " and " << getUpWeight().getType();
+  return verifyWeightProduct(*this, getInput(), getGateWeight(), getResult());
 }
 
 LogicalResult LinearOp::verify() {

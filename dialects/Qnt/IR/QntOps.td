@@ -70,8 +70,14 @@ def Qnt_EmbeddingOp : Qnt_Op<"embedding", [Pure]> {
 
 def Qnt_RmsNormOp : Qnt_Op<"rms_norm", [Pure]> {
   let summary = "y = w * x / sqrt(mean(x^2) + eps) over the last dimension";
+  let description = [{
+    With `quant_bits` (set by qnt-fuse-norm-quant), the result is also
+    quantized per token as by qnt.dynamic_quant with those bits: the norm
+    and the activation quantization of the linears it feeds are one op, and
+    a target may hand the linears integer codes directly.
+  }];
   let arguments = (ins Qnt_FloatTensor:$input, Qnt_FloatTensor:$weight,
-                       F32Attr:$eps);
+                       F32Attr:$eps, OptionalAttr<I64Attr>:$quant_bits);
   let results = (outs Qnt_FloatTensor:$result);
   let assemblyFormat =
       "$input `,` $weight attr-dict `:` functional-type(operands, results)";
@@ -84,6 +90,52 @@ def Qnt_LinearOp : Qnt_Op<"linear", [Pure]> {
                        Optional<Qnt_FloatTensor>:$bias);
   let results = (outs Qnt_FloatTensor:$result);
   let assemblyFormat = "$input `,` $weight (`,` $bias^)? attr-dict `:` "
+                       "functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Qnt_MultiLinearOp : Qnt_Op<"multi_linear", [Pure]> {
+  let summary = "several bias-free linears of one input: result i = x W_i^T";
+  let description = [{
+    Made by qnt-fuse-linears from linears that read the same value (q, k and
+    v of an attention block). A target reads, and quantizes, the input once
+    and runs the rows of every weight in one parallel pass. The weights may
+    have different schemes.
+  }];
+  let arguments = (ins Qnt_FloatTensor:$input, Variadic<Qnt_FloatTensor>:$weights);
+  let results = (outs Variadic<Qnt_FloatTensor>:$results);
+  let assemblyFormat =
+      "$input `,` $weights attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Qnt_SwigluLinearOp : Qnt_Op<"swiglu_linear", [Pure]> {
+  let summary = "silu(x Wg^T) * (x Wu^T): the gate and up projections with SwiGLU";
+  let description = [{
+    Made by qnt-fuse-swiglu from two linears of one input feeding qnt.swiglu.
+    A target computes matching gate and up rows together and applies SwiGLU
+    while they are in cache; neither projection is written out whole.
+  }];
+  let arguments = (ins Qnt_FloatTensor:$input, Qnt_FloatTensor:$gate_weight,
+                       Qnt_FloatTensor:$up_weight);
+  let results = (outs Qnt_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $gate_weight `,` $up_weight attr-dict `:` "
+                       "functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Qnt_AddRmsNormOp : Qnt_Op<"add_rms_norm", [Pure]> {
+  let summary = "sum = lhs + rhs; result = rms_norm(sum): a residual add and the next norm";
+  let description = [{
+    Made by qnt-fuse-residual-norm. Both the sum (the residual stream, read
+    by the next residual add) and its normalization are results, computed in
+    one pass over the row. `quant_bits` as on qnt.rms_norm.
+  }];
+  let arguments = (ins Qnt_FloatTensor:$lhs, Qnt_FloatTensor:$rhs,
+                       Qnt_FloatTensor:$weight, F32Attr:$eps,
+                       OptionalAttr<I64Attr>:$quant_bits);
+  let results = (outs Qnt_FloatTensor:$sum, Qnt_FloatTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs `,` $weight attr-dict `:` "
                        "functional-type(operands, results)";
   let hasVerifier = 1;
 }

@@ -1,0 +1,193 @@
+/* linear_dispatch.c - the linear entry points generated code calls: one
+ * weight (qrt_linear, qrt_linear_w8a8) or several weights of one input
+ * (qrt_linear_multi, qrt_linear_swiglu, made by the fusion passes).
+ *
+ * All go through one plan: the input is prepared once (left in f32,
+ * quantized to int8 blocks for weight-only integer codes, or per token for
+ * W8A8), then the rows of all the weights, taken as one row space, are
+ * split over the threads in a single parallel pass. A fused call computes
+ * exactly what the separate calls would: when the weights cannot share one
+ * prepared input (mixed layouts or outlier sets), it makes the separate
+ * calls. */
+#include "internal.h"
+
+#include <math.h>
+
+#define MAX_FUSED 3
+/* SwiGLU combines gate and up in tiles of this many rows, in cache. */
+#define SWIGLU_TILE 16
+
+enum row_mode { ROWS_F32, ROWS_Q8, ROWS_W8A8 };
+
+typedef struct linear_plan {
+  qrt_ctx *ctx;
+  int count;
+  const qrt_weight *w[MAX_FUSED];
+  float *y[MAX_FUSED];
+  int64_t first_row[MAX_FUSED + 1]; /* weight i owns [first_row[i], first_row[i + 1]) */
+  int64_t n;
+  enum row_mode mode;
+  const float *x;          /* f32 input: ROWS_F32, and outlier columns of ROWS_W8A8 */
+  qrt_q8_activations q8;   /* ROWS_Q8 */
+  const int8_t *xq;        /* ROWS_W8A8 codes [n, cols] and scales [n] */
+  const float *xscale;
+  float *swiglu_up;        /* set: w[0] is gate, w[1] up, y[0] = silu(gate) * up */
+} linear_plan;
+
+static void run_rows(const linear_plan *p, int i, int64_t r0, int64_t r1, float *y,
+                     float *scratch) {
+  const qrt_weight *w = p->w[i];
+  const qrt_kernels *k = p->ctx->kernels;
+  switch (p->mode) {
+  case ROWS_F32:
+    k->linear_rows(w, p->x, p->n, r0, r1, y, scratch);
+    break;
+  case ROWS_Q8:
+    k->linear_q8_rows(w, &p->q8, p->n, r0, r1, y, scratch);
+    break;
+  case ROWS_W8A8:
+    k->w8a8_rows(w, p->xq, p->xscale, p->n, r0, r1, y);
+    if (p->x)
+      qrt_add_outliers(w, p->x, p->n, r0, r1, y);
+    break;
+  }
+}
+
+/* silu(g) * u with the association of the generated elementwise loop. */
+static void swiglu_combine(float *g, const float *u, int64_t n, int64_t stride, int64_t r0,
+                           int64_t r1) {
+  for (int64_t m = 0; m < n; ++m)
+    for (int64_t r = r0; r < r1; ++r) {
+      float x = g[m * stride + r];
+      g[m * stride + r] = x * (1.0f / (1.0f + expf(-x))) * u[m * stride + r];
+    }
+}
+
+static void plan_task(void *raw, int64_t begin, int64_t end, int worker) {
+  const linear_plan *p = (const linear_plan *)raw;
+  float *scratch = p->ctx->scratch + (int64_t)worker * p->ctx->scratch_floats;
+  if (p->swiglu_up) {
+    int64_t rows = p->w[0]->slot->rows;
+    for (int64_t r = begin; r < end; r += SWIGLU_TILE) {
+      int64_t e = r + SWIGLU_TILE < end ? r + SWIGLU_TILE : end;
+      run_rows(p, 0, r, e, p->y[0], scratch);
+      run_rows(p, 1, r, e, p->swiglu_up, scratch);
+      swiglu_combine(p->y[0], p->swiglu_up, p->n, rows, r, e);
+    }
+    return;
+  }
+  for (int i = 0; i < p->count; ++i) {
+    int64_t lo = begin > p->first_row[i] ? begin : p->first_row[i];
+    int64_t hi = end < p->first_row[i + 1] ? end : p->first_row[i + 1];
+    if (lo < hi)
+      run_rows(p, i, lo - p->first_row[i], hi - p->first_row[i], p->y[i], scratch);
+  }
+}
+
+static int same_outliers(const qrt_weight *a, const qrt_weight *b) {
+  if (a->slot->outliers != b->slot->outliers)
+    return 0;
+  for (int64_t j = 0; j < a->slot->outliers; ++j)
+    if (a->outlier_index[j] != b->outlier_index[j])
+      return 0;
+  return 1;
+}
+
+/* Chooses the mode and prepares the input once for all weights; 0 when the
+ * weights need differently prepared inputs. */
+static int prepare(linear_plan *p, int64_t input, const float *x) {
+  qrt_ctx *ctx = p->ctx;
+  const qrtw_slot *s0 = p->w[0]->slot;
+  p->x = x;
+  if (input == QRT_INPUT_TOKEN_Q8) {
+    p->mode = ROWS_W8A8;
+    p->xq = (const int8_t *)x;
+    p->xscale = x + qrt_token_q8_scale_offset(ctx, s0->cols);
+    p->x = NULL; /* the fusion pass only quantizes norms for weights without outliers */
+    return 1;
+  }
+  if (input == QRT_INPUT_W8A8) {
+    for (int i = 1; i < p->count; ++i)
+      if (!same_outliers(p->w[0], p->w[i]))
+        return 0;
+    qrt_quantize_tokens(x, p->n, s0->cols, p->w[0]->outlier_index, s0->outliers, ctx->xq,
+                        ctx->xscale);
+    p->mode = ROWS_W8A8;
+    p->xq = ctx->xq;
+    p->xscale = ctx->xscale;
+    return 1;
+  }
+  int q8 = 0;
+  for (int i = 0; i < p->count; ++i)
+    q8 += ctx->q8_activations && qrt_q8_supported(p->w[i]->slot) &&
+          qrt_q8_same_layout(s0, p->w[i]->slot);
+  if (q8 == 0) {
+    p->mode = ROWS_F32;
+    return 1;
+  }
+  if (q8 < p->count)
+    return 0;
+  /* quantized once here, before the rows are split over threads */
+  qrt_q8_quantize(s0, x, p->n, ctx->xq, ctx->xblock_scale, ctx->xgroup_sum, &p->q8);
+  p->mode = ROWS_Q8;
+  return 1;
+}
+
+/* Rows per task: at least ~64K weights so that small matrices stay on one
+ * thread (waking a worker costs more than a 64x64 GEMV). */
+static int64_t row_grain(const qrtw_slot *s, int64_t n) {
+  int64_t work = s->cols * (n > 0 ? n : 1);
+  int64_t g = 65536 / (work > 0 ? work : 1);
+  return g > 0 ? g : 1;
+}
+
+static void run_plan(linear_plan *p, int64_t total_rows) {
+  qrt_parallel_for(p->ctx->pool, total_rows, row_grain(p->w[0]->slot, p->n), plan_task, p);
+}
+
+void qrt_linear_multi(qrt_ctx *ctx, int64_t input, int64_t count, int64_t s0, int64_t s1,
+                      int64_t s2, const float *x, int64_t n, float *y0, float *y1, float *y2) {
+  int64_t slots[MAX_FUSED] = {s0, s1, s2};
+  float *ys[MAX_FUSED] = {y0, y1, y2};
+  linear_plan p = {ctx};
+  p.count = (int)(count < 1 ? 1 : count > MAX_FUSED ? MAX_FUSED : count);
+  p.n = n;
+  for (int i = 0; i < p.count; ++i) {
+    p.w[i] = &ctx->weights[slots[i]];
+    p.y[i] = ys[i];
+    p.first_row[i + 1] = p.first_row[i] + p.w[i]->slot->rows;
+  }
+  if (!prepare(&p, input, x)) {
+    for (int i = 0; i < p.count; ++i)
+      qrt_linear_multi(ctx, input, 1, slots[i], -1, -1, x, n, ys[i], NULL, NULL);
+    return;
+  }
+  run_plan(&p, p.first_row[p.count]);
+}
+
+void qrt_linear_swiglu(qrt_ctx *ctx, int64_t input, int64_t gate, int64_t up, const float *x,
+                       int64_t n, float *up_tmp, float *y) {
+  linear_plan p = {ctx};
+  p.count = 2;
+  p.n = n;
+  p.w[0] = &ctx->weights[gate];
+  p.w[1] = &ctx->weights[up];
+  p.y[0] = y;
+  int64_t rows = p.w[0]->slot->rows;
+  if (!prepare(&p, input, x)) {
+    qrt_linear_multi(ctx, input, 1, gate, -1, -1, x, n, y, NULL, NULL);
+    qrt_linear_multi(ctx, input, 1, up, -1, -1, x, n, up_tmp, NULL, NULL);
+    swiglu_combine(y, up_tmp, n, rows, 0, rows);
+    return;
+  }
+  p.swiglu_up = up_tmp;
+  run_plan(&p, rows);
+}
+
+void qrt_linear(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float *out) {
+  qrt_linear_multi(ctx, QRT_INPUT_F32, 1, slot, -1, -1, x, n, out, NULL, NULL);
+}
+
+void qrt_linear_w8a8(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float *out) {
+  qrt_linear_multi(ctx, QRT_INPUT_W8A8, 1, slot, -1, -1, x, n, out, NULL, NULL);
+}
