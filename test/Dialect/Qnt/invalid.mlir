@@ -148,3 +148,43 @@ func.func @token_type(%t: tensor<?xf32>, %table: tensor<32x16xf32>) -> tensor<?x
   %x = qnt.embedding %t, %table : (tensor<?xf32>, tensor<32x16xf32>) -> tensor<?x16xf32>
   return %x : tensor<?x16xf32>
 }
+
+// -----
+
+func.func @multi_linear_one_weight(%x: tensor<?x16xf32>, %w: tensor<8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{needs at least two weights and one result per weight, got 1 weights and 1 results}}
+  %y = qnt.multi_linear %x, %w : (tensor<?x16xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @multi_linear_shape(%x: tensor<?x16xf32>, %a: tensor<8x16xf32>, %b: tensor<4x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{result feature dimension 8 should be 4}}
+  %y:2 = qnt.multi_linear %x, %a, %b : (tensor<?x16xf32>, tensor<8x16xf32>, tensor<4x16xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>)
+  return %y#0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @swiglu_linear_shapes(%x: tensor<?x16xf32>, %g: tensor<8x16xf32>, %u: tensor<4x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{gate and up weights must have one shape}}
+  %y = qnt.swiglu_linear %x, %g, %u : (tensor<?x16xf32>, tensor<8x16xf32>, tensor<4x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @add_rms_norm_types(%a: tensor<?x16xf32>, %b: tensor<?x8xf32>, %w: tensor<16xf32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{lhs, rhs and sum must have one type}}
+  %s, %y = qnt.add_rms_norm %a, %b, %w {eps = 1.0e-5 : f32} : (tensor<?x16xf32>, tensor<?x8xf32>, tensor<16xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>)
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+func.func @norm_quant_bits(%x: tensor<?x16xf32>, %w: tensor<16xf32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{quant_bits must be in [2, 8], got 9}}
+  %y = qnt.rms_norm %x, %w {eps = 1.0e-5 : f32, quant_bits = 9 : i64} : (tensor<?x16xf32>, tensor<16xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
