@@ -39,6 +39,9 @@ def main():
     ap.add_argument("--format", choices=["llama2c", "hf"], default="llama2c")
     ap.add_argument("--dtype", choices=["f32", "f16", "bf16"], default="f32",
                     help="Hugging Face tensor dtype (llama2.c files are f32)")
+    ap.add_argument("--untied", action="store_true",
+                    help="a classifier of its own instead of the embedding table (as the "
+                         "real TinyLlama; llama2.c files mark it with a negative vocab)")
     args = ap.parse_args()
     if args.format == "hf":
         write_hf(args)
@@ -76,7 +79,8 @@ def write_llama2c(args):
     tmp = args.output + ".tmp"
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(tmp, "wb") as f:
-        f.write(struct.pack("<7i", dim, hidden, layers, heads, kv_heads, vocab, seq))
+        f.write(struct.pack("<7i", dim, hidden, layers, heads, kv_heads,
+                            -vocab if args.untied else vocab, seq))
         f.write(mat(vocab, dim).tobytes())
         f.write(np.stack([norm() for _ in range(layers)]).tobytes())
         for rows, cols in [(dim, dim), (kv_dim, dim), (kv_dim, dim), (dim, dim)]:
@@ -88,6 +92,8 @@ def write_llama2c(args):
                 f.write(mat(rows, cols).tobytes())
         f.write(np.ones(dim, np.float32).tobytes())
         f.write(np.zeros(seq * head, np.float32).tobytes())  # legacy freq_cis
+        if args.untied:
+            f.write(mat(vocab, dim).tobytes())
     os.replace(tmp, args.output)
     print(f"wrote {args.output} ({args.shape}: dim {dim}, hidden {hidden}, {layers} layers, "
           f"{heads} heads, {kv_heads} kv heads, vocab {vocab})", file=sys.stderr)

@@ -138,8 +138,9 @@ private:
     return b.create<arith::ConstantFloatOp>(loc, cast<FloatType>(f32), llvm::APFloat(v));
   }
 
-  /// Slot index of the parameter behind `weight`.
-  llvm::Expected<int64_t> slotOf(Value weight) {
+  /// Slot index of the parameter behind `weight`; `gathered` when only rows
+  /// of it are read (an embedding table).
+  llvm::Expected<int64_t> slotOf(Value weight, bool gathered = false) {
     Operation *def = weight.getDefiningOp();
     WeightSlot slot;
     if (auto p = dyn_cast_or_null<qnt::ParamOp>(def))
@@ -149,9 +150,12 @@ private:
     else
       return makeError("a weight operand must come from qnt.param or qnt.qparam");
     std::string key = slot.name + (slot.quantized ? "#q" : "#f");
+    slot.gatherOnly = gathered;
     auto it = slotIndex.find(key);
-    if (it != slotIndex.end())
+    if (it != slotIndex.end()) {
+      slots[it->second].gatherOnly &= gathered;
       return it->second;
+    }
     slots.push_back(slot);
     slotIndex[key] = int64_t(slots.size() - 1);
     return int64_t(slots.size() - 1);
@@ -262,7 +266,7 @@ private:
         .Case([&](qnt::EmbeddingOp e) -> llvm::Error {
           if (e.getTokens() != fwd.getArgument(0))
             return unsupported(op, "tokens must be the function's argument");
-          auto slot = slotOf(e.getTable());
+          auto slot = slotOf(e.getTable(), /*gathered=*/true);
           if (!slot)
             return slot.takeError();
           Value out = allocate(e.getResult());

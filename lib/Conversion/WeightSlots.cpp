@@ -137,6 +137,7 @@ llvm::Error packSlot(const WeightSlot &s, const ParameterStore &store, Blob &blo
   out.group_width = s.groupWidth;
   out.groups_per_row = s.groupsPerRow;
   out.outliers = s.outliers;
+  out.flags = s.gatherOnly ? QRTW_SLOT_GATHER_ONLY : 0;
   if (!s.quantized) {
     auto t = store.get(s.name);
     if (!t)

@@ -32,6 +32,7 @@ def _bind(lib):
         "qrt_max_seq_len": (c_i64, [c_ptr]),
         "qrt_dim": (c_i64, [c_ptr]),
         "qrt_weight_bytes": (ctypes.c_uint64, [c_ptr]),
+        "qrt_decode_bytes": (ctypes.c_uint64, [c_ptr]),
         "qrt_isa": (ctypes.c_char_p, [c_ptr]),
         "qrt_forward": (ctypes.c_int, [c_ptr, c_ptr, c_i64, c_i64, c_ptr, ctypes.c_char_p,
                                        ctypes.c_size_t]),
@@ -67,6 +68,7 @@ class Model:
         self.max_seq_len = self._lib.qrt_max_seq_len(self._m)
         self.dim = self._lib.qrt_dim(self._m)
         self.weight_bytes = self._lib.qrt_weight_bytes(self._m)
+        self.decode_bytes = self._lib.qrt_decode_bytes(self._m)
         self.isa = self._lib.qrt_isa(self._m).decode()
 
     def close(self):

@@ -67,6 +67,29 @@ class Synth(unittest.TestCase):
                 self.assertGreater(float(ratio.max()), 10.0)  # planted x20 channels
                 self.assertLessEqual(int((ratio > 10).sum()), max(1, cfg.dim // 100))
 
+    def test_untied_classifier_and_decode_bytes(self):
+        # An untied model has its own classifier; a decode step reads one
+        # row of its embedding table, so the program's decode bytes leave
+        # the rest of the table out (a tied table is read whole).
+        from qopt_runtime import Model
+        with tempfile.TemporaryDirectory() as d:
+            counts = {}
+            for tie in ("tied", "untied"):
+                path = os.path.join(d, tie + ".bin")
+                synth("--seed", "5", "-o", path, *(["--untied"] if tie == "untied" else []))
+                cfg, w = llama.read_llama2c(path)
+                self.assertEqual(cfg.tied, tie == "tied")
+                subprocess.run([QOPT, "build", path, "--tokenizer", TOK, "-o",
+                                os.path.join(d, tie), "--emit", "shared"], check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                with Model(os.path.join(d, "lib" + tie + ".so"), threads=1) as m:
+                    counts[tie] = (m.weight_bytes, m.decode_bytes)
+            dim, vocab = synth_model.SHAPES["tiny"][0], synth_model.SHAPES["tiny"][5]
+            table = vocab * dim * 4
+            self.assertEqual(counts["tied"][0], counts["tied"][1])
+            self.assertEqual(counts["untied"][0], counts["tied"][0] + table)
+            self.assertEqual(counts["untied"][1], counts["tied"][1] + dim * 4)
+
     def test_shapes_are_the_real_models(self):
         # dim, hidden, layers, heads, kv_heads, vocab
         self.assertEqual(synth_model.SHAPES["stories110M"][:6], (768, 2048, 12, 12, 12, 32000))

@@ -118,6 +118,7 @@ struct qrt_model {
   const qrt_kernels *kernels;
   qrt_tokenizer *tokenizer;
   uint64_t weight_bytes;
+  uint64_t decode_bytes;      /* weight bytes one decode step reads */
 };
 
 void qrt_set_error(char *err, size_t len, const char *fmt, ...);

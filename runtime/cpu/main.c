@@ -138,13 +138,14 @@ static int bench(qrt_model *m, const char *argv0, long long prefill, long long d
   double t2 = now_seconds();
   double prefill_tps = (double)prefill / (t1 - t0);
   double decode_tps = decode > 0 ? (double)decode / (t2 - t1) : 0.0;
-  double bytes = (double)qrt_weight_bytes(m);
+  double bytes = (double)qrt_weight_bytes(m), step_bytes = (double)qrt_decode_bytes(m);
   double read_gbps = qrt_read_bandwidth(m, (int64_t)1 << 30);
-  double decode_gbps = bytes * decode_tps / 1e9;
-  printf("isa=%s threads=%d weight_bytes=%.0f prefill_tokens=%lld prefill_tok_s=%.2f "
-         "decode_tokens=%lld decode_tok_s=%.2f decode_weight_GBps=%.2f read_GBps=%.2f "
-         "decode_pct_of_read=%.0f\n",
-         qrt_isa(m), threads, bytes, prefill, prefill_tps, decode, decode_tps, decode_gbps,
+  double decode_gbps = step_bytes * decode_tps / 1e9;
+  printf("isa=%s threads=%d weight_bytes=%.0f decode_bytes=%.0f prefill_tokens=%lld "
+         "prefill_tok_s=%.2f decode_tokens=%lld decode_tok_s=%.2f decode_weight_GBps=%.2f "
+         "read_GBps=%.2f decode_pct_of_read=%.0f\n",
+         qrt_isa(m), threads, bytes, step_bytes, prefill, prefill_tps, decode, decode_tps,
+         decode_gbps,
          read_gbps, read_gbps > 0 ? 100.0 * decode_gbps / read_gbps : 0.0);
   free(tokens);
   free(logits);

@@ -59,8 +59,11 @@ static int resolve_slot(qrt_model *m, int64_t i, const qrtw_slot *s, char *err, 
                     (long long)i, QRTW_NAME_LEN, s->name);
       return -1;
     }
-  m->weight_bytes += data + (s->kind == QRTW_F32 ? 0 : (uint64_t)groups * (s->scales_f32 ? 5 : 3)) +
-                     (uint64_t)(s->outliers * (s->rows + 1)) * 4;
+  uint64_t bytes = data + (s->kind == QRTW_F32 ? 0 : (uint64_t)groups * (s->scales_f32 ? 5 : 3)) +
+                   (uint64_t)(s->outliers * (s->rows + 1)) * 4;
+  m->weight_bytes += bytes;
+  m->decode_bytes += (s->flags & QRTW_SLOT_GATHER_ONLY) && s->rows > 0 ? bytes / (uint64_t)s->rows
+                                                                        : bytes;
   return 0;
 }
 
@@ -200,6 +203,7 @@ int64_t qrt_vocab_size(const qrt_model *m) { return m->vocab; }
 int64_t qrt_max_seq_len(const qrt_model *m) { return m->max_seq; }
 int64_t qrt_dim(const qrt_model *m) { return m->dim; }
 uint64_t qrt_weight_bytes(const qrt_model *m) { return m->weight_bytes; }
+uint64_t qrt_decode_bytes(const qrt_model *m) { return m->decode_bytes; }
 const char *qrt_isa(const qrt_model *m) { return m->kernels->name; }
 
 int qrt_forward(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos, float *logits,

@@ -27,8 +27,11 @@ void qrt_free(qrt_model *m);
 int64_t qrt_vocab_size(const qrt_model *m);
 int64_t qrt_max_seq_len(const qrt_model *m);
 int64_t qrt_dim(const qrt_model *m);
-/* Bytes of weights one decode step reads (all slots). */
+/* Bytes of all weights (codes, scales, zero points, outlier columns). */
 uint64_t qrt_weight_bytes(const qrt_model *m);
+/* Bytes of weights one decode step reads: all, but one row of an embedding
+ * table that is not also the classifier. */
+uint64_t qrt_decode_bytes(const qrt_model *m);
 /* The kernel family chosen for this CPU: "avx512vnni", "avx2" or "portable". */
 const char *qrt_isa(const qrt_model *m);
 /* Memory read bandwidth in GB/s measured now over a `bytes` buffer with the

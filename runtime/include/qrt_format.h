@@ -30,12 +30,17 @@ enum qrtw_kind {
 
 enum qrtw_format { QRTW_FORMAT_INT = 0, QRTW_FORMAT_NF4 = 1 };
 
+/* The program only gathers rows of this slot (an embedding table not tied
+ * to the classifier): a decode step reads one row of it, not all. */
+#define QRTW_SLOT_GATHER_ONLY 1u
+
 typedef struct qrtw_slot {
   char name[QRTW_NAME_LEN];
   uint32_t kind, format;
   uint32_t bits, symmetric;
-  uint32_t scales_f32, reserved; /* scales stored as f32 (NF4 double-quant
-                                    scales are not f16-exact), else f16 */
+  uint32_t scales_f32;  /* scales stored as f32 (NF4 double-quant scales are
+                           not f16-exact), else f16 */
+  uint32_t flags;       /* QRTW_SLOT_* */
   int64_t rows, cols;
   int64_t group_width; /* columns per group (cols for per-channel) */
   int64_t groups_per_row; /* 0 for per-tensor (one scale) */

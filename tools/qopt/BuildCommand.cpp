@@ -16,7 +16,6 @@ namespace cl = llvm::cl;
 
 namespace qopt::tool {
 
-cl::SubCommand buildCmd("build", "Compile a model to a standalone CPU program (or library)");
 
 static cl::opt<std::string> modelArg(cl::Positional, cl::Required, cl::desc("<model>"),
                                      cl::sub(buildCmd), cl::cat(category));

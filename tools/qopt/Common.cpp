@@ -25,6 +25,10 @@ cl::SubCommand evalCmd("eval", "Perplexity of a text file (documents split at bl
 cl::SubCommand compileCmd("compile",
                           "Quantize a model (recipe or pass pipeline) and report size and accuracy");
 cl::SubCommand logitsCmd("logits", "Write the logits of a prompt to a .npy file");
+// Defined here, with the options shared across subcommands: an option that
+// names a subcommand defined in another file could be constructed first
+// (static initialization order) and silently miss it.
+cl::SubCommand buildCmd("build", "Compile a model to a standalone CPU program (or library)");
 
 cl::opt<std::string> tokenizerOpt(
     "tokenizer",

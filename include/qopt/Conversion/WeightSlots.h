@@ -30,6 +30,7 @@ struct WeightSlot {
   bool quantized = false;
   qmath::Scheme scheme; // when quantized
   int64_t groupWidth = 0, groupsPerRow = 0, outliers = 0;
+  bool gatherOnly = false; // only qnt.embedding reads it (QRTW_SLOT_GATHER_ONLY)
 };
 
 /// The slot of a float parameter (vectors become 1 x n).
