@@ -32,7 +32,8 @@ static void usage(const char *argv0) {
           "  --ctx N          perplexity window (default 256)\n"
           "  --max-windows N  evaluate at most N windows\n"
           "  --bench          time prefill and decode; print tokens/s, the weight bandwidth\n"
-          "                   of decode and the memory read bandwidth measured beside it\n"
+          "                   of decode, and the memory read bandwidth measured after\n"
+          "                   each quarter of decode (it drifts on shared machines)\n"
           "  --prefill N      bench prompt length (default 128)\n"
           "  --decode N       bench decode steps (default 64)\n",
           argv0);
@@ -106,6 +107,22 @@ static int generate(qrt_model *m, const char *argv0, const char *prompt, long lo
   return 0;
 }
 
+/* min, median and max of four values */
+typedef struct spread4 {
+  double min, median, max;
+} spread4;
+static spread4 spread(const double *in) {
+  double v[4] = {in[0], in[1], in[2], in[3]};
+  for (int i = 1; i < 4; ++i)
+    for (int j = i; j > 0 && v[j - 1] > v[j]; --j) {
+      double t = v[j];
+      v[j] = v[j - 1];
+      v[j - 1] = t;
+    }
+  spread4 r = {v[0], 0.5 * (v[1] + v[2]), v[3]};
+  return r;
+}
+
 static int bench(qrt_model *m, const char *argv0, long long prefill, long long decode,
                  int threads) {
   char err[512];
@@ -128,25 +145,39 @@ static int bench(qrt_model *m, const char *argv0, long long prefill, long long d
   double t0 = now_seconds();
   if (qrt_forward(m, tokens, prefill, 0, logits, err, sizeof err) != 0)
     return fail(argv0, err);
-  double t1 = now_seconds();
+  double prefill_tps = (double)prefill / (now_seconds() - t0);
+  /* This machine's memory bandwidth drifts (seen: 32 and 54 GB/s minutes
+   * apart on one VM), so decode runs in segments, each followed by a read
+   * bandwidth measurement, and the fraction is the median of the segments'
+   * own ratios. */
+  enum { SEGMENTS = 4 };
+  double step_bytes = (double)qrt_decode_bytes(m), pct[SEGMENTS], read[SEGMENTS];
+  double decode_seconds = 0.0;
   int32_t tok = tokens[prefill - 1];
-  for (long long i = 0; i < decode; ++i) {
-    if (qrt_forward(m, &tok, 1, prefill + i, logits, err, sizeof err) != 0)
-      return fail(argv0, err);
-    tok = qrt_sample(logits, vocab, 0.0f, 0.9f, &rng);
+  long long done = 0;
+  for (int seg = 0; seg < SEGMENTS; ++seg) {
+    long long steps = decode / SEGMENTS + (seg < decode % SEGMENTS);
+    double s0 = now_seconds();
+    for (long long i = 0; i < steps; ++i, ++done) {
+      if (qrt_forward(m, &tok, 1, prefill + done, logits, err, sizeof err) != 0)
+        return fail(argv0, err);
+      tok = qrt_sample(logits, vocab, 0.0f, 0.9f, &rng);
+    }
+    double dt = now_seconds() - s0;
+    decode_seconds += dt;
+    read[seg] = qrt_read_bandwidth(m, (int64_t)1 << 29);
+    pct[seg] = steps > 0 && dt > 0 && read[seg] > 0
+                   ? 100.0 * step_bytes * (double)steps / dt / 1e9 / read[seg]
+                   : 0.0;
   }
-  double t2 = now_seconds();
-  double prefill_tps = (double)prefill / (t1 - t0);
-  double decode_tps = decode > 0 ? (double)decode / (t2 - t1) : 0.0;
-  double bytes = (double)qrt_weight_bytes(m), step_bytes = (double)qrt_decode_bytes(m);
-  double read_gbps = qrt_read_bandwidth(m, (int64_t)1 << 30);
+  double decode_tps = decode > 0 ? (double)decode / decode_seconds : 0.0;
   double decode_gbps = step_bytes * decode_tps / 1e9;
+  spread4 r = spread(read);
   printf("isa=%s threads=%d weight_bytes=%.0f decode_bytes=%.0f prefill_tokens=%lld "
          "prefill_tok_s=%.2f decode_tokens=%lld decode_tok_s=%.2f decode_weight_GBps=%.2f "
-         "read_GBps=%.2f decode_pct_of_read=%.0f\n",
-         qrt_isa(m), threads, bytes, step_bytes, prefill, prefill_tps, decode, decode_tps,
-         decode_gbps,
-         read_gbps, read_gbps > 0 ? 100.0 * decode_gbps / read_gbps : 0.0);
+         "read_GBps=%.2f read_GBps_min=%.2f read_GBps_max=%.2f decode_pct_of_read=%.0f\n",
+         qrt_isa(m), threads, (double)qrt_weight_bytes(m), step_bytes, prefill, prefill_tps,
+         decode, decode_tps, decode_gbps, r.median, r.min, r.max, spread(pct).median);
   free(tokens);
   free(logits);
   return 0;
