@@ -12,11 +12,8 @@
  */
 #include "kernel_family.h"
 
-/* bs[b] = ws_g(b) * d_b for one row and token; returns the zero-point term.
- * Runs once per row and token, so it avoids divisions and per-group
- * branches: with groups of 32 (one block each) it is a vectorizable loop. */
-static float block_scales(const qrt_weight *w, int64_t r, const float *d, const float *group_sum,
-                          float *bs) {
+/* The zero-point term sum_g ws_g * z_g * S_g of one row and token. */
+static float zero_term_of(const qrt_weight *w, int64_t r, const float *group_sum) {
   const qrtw_slot *s = w->slot;
   int64_t blocks = s->cols / QRT_Q8_BLOCK, groups = num_groups(s);
   int64_t per_group = s->groups_per_row ? s->group_width / QRT_Q8_BLOCK : blocks;
@@ -30,7 +27,6 @@ static float block_scales(const qrt_weight *w, int64_t r, const float *d, const 
     __m512 zacc = _mm512_setzero_ps();
     for (; b + 16 <= blocks; b += 16) {
       __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(scales + b)));
-      _mm512_storeu_ps(bs + b, _mm512_mul_ps(ws, _mm512_loadu_ps(d + b)));
       __m512 z = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(zeros + b))));
       zacc = _mm512_fmadd_ps(_mm512_mul_ps(ws, z), _mm512_loadu_ps(group_sum + b), zacc);
     }
@@ -39,7 +35,6 @@ static float block_scales(const qrt_weight *w, int64_t r, const float *d, const 
     __m256 zacc = _mm256_setzero_ps();
     for (; b + 8 <= blocks; b += 8) {
       __m256 ws = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(scales + b)));
-      _mm256_storeu_ps(bs + b, _mm256_mul_ps(ws, _mm256_loadu_ps(d + b)));
       __m256 z = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(zeros + b))));
       zacc = _mm256_fmadd_ps(_mm256_mul_ps(ws, z), _mm256_loadu_ps(group_sum + b), zacc);
     }
@@ -47,21 +42,56 @@ static float block_scales(const qrt_weight *w, int64_t r, const float *d, const 
     h = _mm_add_ps(h, _mm_movehl_ps(h, h));
     zero_term = _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps(h, h, 1)));
 #endif
-    for (; b < blocks; ++b) {
-      float ws = half_to_float(scales[b]);
-      bs[b] = ws * d[b];
-      zero_term += ws * (float)zeros[b] * group_sum[b];
-    }
+    for (; b < blocks; ++b)
+      zero_term += half_to_float(scales[b]) * (float)zeros[b] * group_sum[b];
     return zero_term;
+  }
+  for (int64_t g = 0; g < groups; ++g)
+    zero_term += scale_at(w, first + g) * (float)zeros[g] * group_sum[g];
+  return zero_term;
+}
+
+/* wsb[b] = the weight scale of block b of row r. */
+static void weight_block_scales(const qrt_weight *w, int64_t r, float *wsb) {
+  const qrtw_slot *s = w->slot;
+  int64_t blocks = s->cols / QRT_Q8_BLOCK, groups = num_groups(s);
+  int64_t per_group = s->groups_per_row ? s->group_width / QRT_Q8_BLOCK : blocks;
+  int64_t first = scale_index(s, r, 0);
+  if (per_group == 1 && !s->scales_f32) {
+    const uint16_t *scales = (const uint16_t *)w->scales + first;
+    int64_t b = 0;
+#if defined(__AVX512F__)
+    for (; b + 16 <= blocks; b += 16)
+      _mm512_storeu_ps(wsb + b, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(scales + b))));
+#endif
+    for (; b < blocks; ++b)
+      wsb[b] = half_to_float(scales[b]);
+    return;
   }
   for (int64_t g = 0; g < groups; ++g) {
     float ws = scale_at(w, first + g);
-    zero_term += ws * (float)zeros[g] * group_sum[g];
     int64_t end = g + 1 == groups ? blocks : (g + 1) * per_group;
     for (int64_t b = g * per_group; b < end; ++b)
-      bs[b] = ws * d[b];
+      wsb[b] = ws;
   }
-  return zero_term;
+}
+
+/* bs[b] = ws_g(b) * d_b for one row and token; returns the zero-point term.
+ * Runs once per row and token of decode, so it avoids divisions and
+ * per-group branches: with groups of 32 (one block each) it is a
+ * vectorizable loop. */
+static float block_scales(const qrt_weight *w, int64_t r, const float *d, const float *group_sum,
+                          float *bs) {
+  int64_t blocks = w->slot->cols / QRT_Q8_BLOCK;
+  weight_block_scales(w, r, bs);
+  int64_t b = 0;
+#if defined(__AVX512F__)
+  for (; b + 16 <= blocks; b += 16)
+    _mm512_storeu_ps(bs + b, _mm512_mul_ps(_mm512_loadu_ps(bs + b), _mm512_loadu_ps(d + b)));
+#endif
+  for (; b < blocks; ++b)
+    bs[b] = bs[b] * d[b];
+  return zero_term_of(w, r, group_sum);
 }
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
@@ -127,6 +157,80 @@ static float codes_row(const uint8_t *row, const int8_t *q, const float *bs, int
     y += bs[b] * (float)_mm512_reduce_add_epi32(_mm512_zextsi256_si512(dot));
   }
   return y;
+}
+
+/* ---- prefill tiles: one weight row against up to 4 tokens ----
+ * Each superblock (pair of blocks) of the row is unpacked once for the
+ * tile, and each block scale is formed in registers as wsb[b] * d_b, the
+ * same product block_scales stores. Every float operation per (row, token)
+ * is the one q4_row / codes_row performs, so prefill and decode agree to
+ * the bit. */
+#define QRT_HAS_TILES 1
+#define TILE_TOKENS 4
+
+static void q4_tile(const uint8_t *row, const qrt_q8_activations *x, int64_t m0, int tokens,
+                    const float *wsb, int64_t blocks, float *out) {
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  const __m512i idx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  int64_t K = x->cols;
+  __m512 acc[TILE_TOKENS];
+  for (int t = 0; t < TILE_TOKENS; ++t)
+    acc[t] = _mm512_setzero_ps();
+  int64_t b = 0;
+  for (; b + QRT_Q8_SUPERBLOCK <= blocks; b += QRT_Q8_SUPERBLOCK) {
+    __m512i raw = _mm512_loadu_si512(row + b * 16);
+    __m512i lo = _mm512_and_si512(raw, low), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low);
+    __m128 ws = _mm_loadu_ps(wsb + b);
+    for (int t = 0; t < tokens; ++t) {
+      const int8_t *qs = x->q + (m0 + t) * K + b * QRT_Q8_BLOCK;
+      __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(qs));
+      dot = _mm512_dpbusd_epi32(dot, hi, _mm512_loadu_si512(qs + 64));
+      __m128 bs = _mm_mul_ps(ws, _mm_loadu_ps(x->d + (m0 + t) * blocks + b));
+      __m512 scales = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(bs));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scales, acc[t]);
+    }
+  }
+  for (int t = 0; t < tokens; ++t) {
+    float y = _mm512_reduce_add_ps(acc[t]);
+    const float *d = x->d + (m0 + t) * blocks;
+    for (int64_t e = b; e < blocks; ++e)
+      y += (wsb[e] * d[e]) *
+           (float)q4_block_natural(row + e * 16, x->q + (m0 + t) * K + e * QRT_Q8_BLOCK);
+    out[t] = y;
+  }
+}
+
+static void codes_tile(const uint8_t *row, const qrt_q8_activations *x, int64_t m0, int tokens,
+                       const float *wsb, int64_t blocks, float *out) {
+  const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+  int64_t K = x->cols;
+  __m512 acc[TILE_TOKENS];
+  for (int t = 0; t < TILE_TOKENS; ++t)
+    acc[t] = _mm512_setzero_ps();
+  int64_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    __m512i codes = _mm512_loadu_si512(row + b * QRT_Q8_BLOCK);
+    __m128 ws = _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(wsb + b)));
+    for (int t = 0; t < tokens; ++t) {
+      const int8_t *qs = x->q + (m0 + t) * K + b * QRT_Q8_BLOCK;
+      __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes, _mm512_loadu_si512(qs));
+      __m128 d = _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(x->d + (m0 + t) * blocks + b)));
+      __m512 scales = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_mul_ps(ws, d)));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scales, acc[t]);
+    }
+  }
+  for (int t = 0; t < tokens; ++t) {
+    float y = _mm512_reduce_add_ps(acc[t]);
+    if (b < blocks) {
+      const int8_t *qs = x->q + (m0 + t) * K + b * QRT_Q8_BLOCK;
+      __m256i dot = _mm256_dpbusd_epi32(
+          _mm256_setzero_si256(), _mm256_loadu_si256((const __m256i *)(row + b * QRT_Q8_BLOCK)),
+          _mm256_loadu_si256((const __m256i *)qs));
+      y += (wsb[b] * x->d[(m0 + t) * blocks + b]) *
+           (float)_mm512_reduce_add_epi32(_mm512_zextsi256_si512(dot));
+    }
+    out[t] = y;
+  }
 }
 
 #elif defined(__AVX2__)
@@ -240,6 +344,25 @@ void QRT_FAMILY_FN(linear_q8_rows)(const qrt_weight *w, const qrt_q8_activations
                                    float *scratch) {
   const qrtw_slot *s = w->slot;
   int64_t K = s->cols, N = s->rows, blocks = K / QRT_Q8_BLOCK;
+#ifdef QRT_HAS_TILES
+  if (n > 1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t *row = (const uint8_t *)w->data + r * w->row_bytes;
+      weight_block_scales(w, r, scratch);
+      for (int64_t m0 = 0; m0 < n; m0 += TILE_TOKENS) {
+        int tokens = (int)(n - m0 < TILE_TOKENS ? n - m0 : TILE_TOKENS);
+        float out[TILE_TOKENS];
+        if (s->kind == QRTW_Q4)
+          q4_tile(row, x, m0, tokens, scratch, blocks, out);
+        else
+          codes_tile(row, x, m0, tokens, scratch, blocks, out);
+        for (int t = 0; t < tokens; ++t)
+          y[(m0 + t) * N + r] = out[t] - zero_term_of(w, r, x->group_sum + (m0 + t) * x->groups);
+      }
+    }
+    return;
+  }
+#endif
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t *row = (const uint8_t *)w->data + r * w->row_bytes;
     /* For prefill the row stays in L1 while every token reads it. */

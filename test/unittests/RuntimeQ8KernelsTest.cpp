@@ -149,7 +149,7 @@ TEST(RuntimeQ8Kernels, EveryFamilyMatchesTheDefinition) {
   for (const Case &c : cases) {
     Weight W = makeWeight(c, 37, rng);
     ASSERT_TRUE(qrt_q8_supported(&W.slot)) << name(c);
-    for (int64_t n : {1, 3}) {
+    for (int64_t n : {1, 3, 6}) { // 6: a whole prefill tile of 4 and a partial one
       std::vector<float> x(size_t(n * c.cols));
       for (auto &v : x)
         v = normal(rng);
@@ -169,6 +169,19 @@ TEST(RuntimeQ8Kernels, EveryFamilyMatchesTheDefinition) {
         for (size_t i = 0; i < y.size(); ++i)
           ASSERT_NEAR(y[i], ref[i], 1e-6 * magnitude[i] + 1e-6)
               << name(c) << " n " << n << " family " << k->name << " at " << i;
+        // Prefill (several tokens) equals decode (one token at a time) to
+        // the bit, whatever path each takes.
+        for (int64_t m = 0; n > 1 && m < n; ++m) {
+          qrt_q8_activations one = a;
+          one.q += m * c.cols;
+          one.d += m * (c.cols / 32);
+          one.group_sum += m * a.groups;
+          std::vector<float> y1(37, NAN);
+          k->linear_q8_rows(&W.w, &one, 1, 0, 37, y1.data(), scratch.data());
+          for (int64_t r = 0; r < 37; ++r)
+            ASSERT_EQ(y1[size_t(r)], y[size_t(m * 37 + r)])
+                << name(c) << " token " << m << " family " << k->name << " row " << r;
+        }
       }
     }
   }
