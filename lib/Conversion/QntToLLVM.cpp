@@ -69,7 +69,7 @@ public:
     declareRuntime();
 
     auto fnType = b.getFunctionType({ptr, ptr, i64, i64, ptr}, {});
-    auto fn = b.create<func::FuncOp>(loc, "qopt_forward", fnType);
+    auto fn = func::FuncOp::create(b, loc, "qopt_forward", fnType);
     Block *entry = fn.addEntryBlock();
     b.setInsertionPointToStart(entry);
     ctxArg = entry->getArgument(0);
@@ -86,7 +86,7 @@ public:
     for (Operation &op : forward.getBody().front())
       if (auto err = lower(&op))
         return std::move(err);
-    b.create<func::ReturnOp>(loc);
+    func::ReturnOp::create(b, loc);
 
     program.slots = slots;
     program.arenaFloats = arenaPlan.totalFloats;
@@ -113,7 +113,7 @@ private:
 
   void declare(StringRef name, Type result, ArrayRef<Type> args) {
     auto type = LLVM::LLVMFunctionType::get(result ? result : LLVM::LLVMVoidType::get(ctx), args);
-    runtime[name] = b.create<LLVM::LLVMFuncOp>(loc, name, type);
+    runtime[name] = LLVM::LLVMFuncOp::create(b, loc, name, type);
   }
 
   void declareRuntime() {
@@ -122,6 +122,7 @@ private:
     declare("qrt_rms_norm", nullptr, {ptr, i64, ptr, i64, f32, ptr});
     declare("qrt_linear", nullptr, {ptr, i64, ptr, i64, ptr});
     declare("qrt_linear_w8a8", nullptr, {ptr, i64, ptr, i64, ptr});
+    declare("qrt_lm_head", nullptr, {ptr, i64, ptr, i64, ptr});
     declare("qrt_linear_multi", nullptr, {ptr, i64, i64, i64, i64, i64, ptr, i64, ptr, ptr, ptr});
     declare("qrt_linear_swiglu", nullptr, {ptr, i64, i64, i64, ptr, i64, ptr, ptr});
     declare("qrt_rms_norm_quant", nullptr, {ptr, i64, ptr, i64, f32, ptr});
@@ -131,11 +132,11 @@ private:
   }
 
   LLVM::CallOp call(StringRef name, ArrayRef<Value> args) {
-    return b.create<LLVM::CallOp>(loc, runtime[name], ValueRange(args));
+    return LLVM::CallOp::create(b, loc, runtime[name], ValueRange(args));
   }
-  Value constI64(int64_t v) { return b.create<arith::ConstantIntOp>(loc, i64, v); }
+  Value constI64(int64_t v) { return arith::ConstantIntOp::create(b, loc, i64, v); }
   Value constF32(float v) {
-    return b.create<arith::ConstantFloatOp>(loc, cast<FloatType>(f32), llvm::APFloat(v));
+    return arith::ConstantFloatOp::create(b, loc, cast<FloatType>(f32), llvm::APFloat(v));
   }
 
   /// Slot index of the parameter behind `weight`; `gathered` when only rows
@@ -201,7 +202,7 @@ private:
           outArgs.push_back(allocate(results[first + i]));
         } else {
           slotArgs.push_back(constI64(-1));
-          outArgs.push_back(b.create<LLVM::ZeroOp>(loc, ptr));
+          outArgs.push_back(LLVM::ZeroOp::create(b, loc, ptr));
         }
       }
       call("qrt_linear_multi", {ctxArg, constI64(kind), constI64(int64_t(count)), slotArgs[0],
@@ -218,7 +219,7 @@ private:
       p = logitsArg;
     } else {
       int64_t offset = arenaPlan.offsets.lookup(v);
-      p = b.create<LLVM::GEPOp>(loc, ptr, f32, arena, ArrayRef<LLVM::GEPArg>{constI64(offset)});
+      p = LLVM::GEPOp::create(b, loc, ptr, f32, arena, ArrayRef<LLVM::GEPArg>{constI64(offset)});
     }
     buffers[v] = p;
     return p;
@@ -229,19 +230,19 @@ private:
   /// out[i] = body(in_0[i], in_1[i], ...) for i < n * width, as a loop.
   void elementwise(ArrayRef<Value> inputs, Value out, int64_t rowWidth,
                    llvm::function_ref<Value(ArrayRef<Value>)> body) {
-    Value count = b.create<arith::MulIOp>(loc, nArg, constI64(rowWidth));
-    auto loop = b.create<scf::ForOp>(loc, constI64(0), count, constI64(1));
+    Value count = arith::MulIOp::create(b, loc, nArg, constI64(rowWidth));
+    auto loop = scf::ForOp::create(b, loc, constI64(0), count, constI64(1));
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value i = loop.getInductionVar();
     SmallVector<Value> loaded;
     for (Value in : inputs) {
-      Value at = b.create<LLVM::GEPOp>(loc, ptr, f32, in, ArrayRef<LLVM::GEPArg>{i});
-      loaded.push_back(b.create<LLVM::LoadOp>(loc, f32, at));
+      Value at = LLVM::GEPOp::create(b, loc, ptr, f32, in, ArrayRef<LLVM::GEPArg>{i});
+      loaded.push_back(LLVM::LoadOp::create(b, loc, f32, at));
     }
     Value result = body(loaded);
-    Value at = b.create<LLVM::GEPOp>(loc, ptr, f32, out, ArrayRef<LLVM::GEPArg>{i});
-    b.create<LLVM::StoreOp>(loc, result, at);
+    Value at = LLVM::GEPOp::create(b, loc, ptr, f32, out, ArrayRef<LLVM::GEPArg>{i});
+    LLVM::StoreOp::create(b, loc, result, at);
   }
 
   llvm::Error unsupported(Operation *op, const llvm::Twine &why = "") {
@@ -324,7 +325,7 @@ private:
           if (!up)
             return up.takeError();
           auto [in, kind] = linearInput(l.getInput());
-          Value tmp = b.create<LLVM::GEPOp>(loc, ptr, f32, arena,
+          Value tmp = LLVM::GEPOp::create(b, loc, ptr, f32, arena,
                                             ArrayRef<LLVM::GEPArg>{constI64(arenaPlan.temps.lookup(op))});
           Value out = allocate(l.getResult());
           call("qrt_linear_swiglu", {ctxArg, constI64(kind), constI64(*gate), constI64(*up), in,
@@ -337,7 +338,7 @@ private:
             return slot.takeError();
           Value in = bufferOf(h.getInput());
           Value out = allocate(h.getResult());
-          call("qrt_linear", {ctxArg, constI64(*slot), in, nArg, out});
+          call("qrt_lm_head", {ctxArg, constI64(*slot), in, nArg, out});
           return llvm::Error::success();
         })
         .Case([&](qnt::RopeOp r) -> llvm::Error {
@@ -380,7 +381,7 @@ private:
           Value out = allocate(a.getResult());
           elementwise({bufferOf(a.getLhs()), bufferOf(a.getRhs())}, out, width(a.getResult()),
                       [&](ArrayRef<Value> x) -> Value {
-                        return b.create<arith::AddFOp>(loc, x[0], x[1]);
+                        return arith::AddFOp::create(b, loc, x[0], x[1]);
                       });
           return llvm::Error::success();
         })
@@ -403,12 +404,12 @@ private:
           // (clamp(roundeven(x / s) + z, lo, hi) - z) * s, as the executor.
           elementwise({bufferOf(qc.getInput())}, out, width(dc.getResult()),
                       [&](ArrayRef<Value> x) -> Value {
-                        Value q = b.create<arith::DivFOp>(loc, x[0], constF32(scale));
-                        q = b.create<math::RoundEvenOp>(loc, q);
-                        q = b.create<arith::AddFOp>(loc, q, constF32(zero));
-                        q = b.create<arith::MaxNumFOp>(loc, q, constF32(lo));
-                        q = b.create<arith::MinNumFOp>(loc, q, constF32(hi));
-                        q = b.create<arith::SubFOp>(loc, q, constF32(zero));
+                        Value q = arith::DivFOp::create(b, loc, x[0], constF32(scale));
+                        q = math::RoundEvenOp::create(b, loc, q);
+                        q = arith::AddFOp::create(b, loc, q, constF32(zero));
+                        q = arith::MaxNumFOp::create(b, loc, q, constF32(lo));
+                        q = arith::MinNumFOp::create(b, loc, q, constF32(hi));
+                        q = arith::SubFOp::create(b, loc, q, constF32(zero));
                         return mulF(q, constF32(scale));
                       });
           return llvm::Error::success();
@@ -417,12 +418,12 @@ private:
         .Default([&](Operation *other) { return unsupported(other); });
   }
 
-  Value mulF(Value a, Value c) { return b.create<arith::MulFOp>(loc, a, c); }
+  Value mulF(Value a, Value c) { return arith::MulFOp::create(b, loc, a, c); }
   /// 1 / (1 + exp(-x)), the executor's association.
   Value sigmoid(Value x) {
-    Value e = b.create<math::ExpOp>(loc, b.create<arith::NegFOp>(loc, x));
-    Value d = b.create<arith::AddFOp>(loc, constF32(1.0f), e);
-    return b.create<arith::DivFOp>(loc, constF32(1.0f), d);
+    Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
+    Value d = arith::AddFOp::create(b, loc, constF32(1.0f), e);
+    return arith::DivFOp::create(b, loc, constF32(1.0f), d);
   }
 
   void emitConfig(CpuProgram &program) {
@@ -450,7 +451,7 @@ private:
     auto type = LLVM::LLVMArrayType::get(i64, kConfigLen);
     auto value = DenseElementsAttr::get(RankedTensorType::get({kConfigLen}, i64),
                                         ArrayRef<int64_t>(config, kConfigLen));
-    b.create<LLVM::GlobalOp>(loc, type, /*isConstant=*/true, LLVM::Linkage::External,
+    LLVM::GlobalOp::create(b, loc, type, /*isConstant=*/true, LLVM::Linkage::External,
                              "qopt_program_config", value);
   }
 };

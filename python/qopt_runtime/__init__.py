@@ -34,6 +34,8 @@ def _bind(lib):
         "qrt_weight_bytes": (ctypes.c_uint64, [c_ptr]),
         "qrt_decode_bytes": (ctypes.c_uint64, [c_ptr]),
         "qrt_isa": (ctypes.c_char_p, [c_ptr]),
+        "qrt_forward_last": (ctypes.c_int, [c_ptr, c_ptr, c_i64, c_i64, c_ptr, ctypes.c_char_p,
+                                            ctypes.c_size_t]),
         "qrt_forward": (ctypes.c_int, [c_ptr, c_ptr, c_i64, c_i64, c_ptr, ctypes.c_char_p,
                                        ctypes.c_size_t]),
         "qrt_encode": (c_i64, [c_ptr, ctypes.c_char_p, ctypes.c_int, ctypes.c_int, c_ptr, c_i64]),
@@ -95,13 +97,15 @@ class Model:
     def decode(self, prev, token):
         return self._lib.qrt_decode(self._m, int(prev), int(token)).decode("utf-8", "replace")
 
-    def logits(self, tokens, pos=0):
-        """Runs tokens at positions pos.. (the KV cache must hold 0..pos-1) -> [n, vocab]."""
+    def logits(self, tokens, pos=0, last_only=False):
+        """Runs tokens at positions pos.. (the KV cache must hold 0..pos-1) -> [n, vocab];
+        with last_only, [1, vocab] for the last token (the classifier runs once)."""
         tokens = np.ascontiguousarray(tokens, dtype=np.int32)
-        out = np.empty((len(tokens), self.vocab_size), np.float32)
+        out = np.empty((1 if last_only else len(tokens), self.vocab_size), np.float32)
         err = ctypes.create_string_buffer(_ERR_LEN)
-        rc = self._lib.qrt_forward(self._m, tokens.ctypes.data_as(ctypes.c_void_p), len(tokens),
-                                   int(pos), out.ctypes.data_as(ctypes.c_void_p), err, _ERR_LEN)
+        run = self._lib.qrt_forward_last if last_only else self._lib.qrt_forward
+        rc = run(self._m, tokens.ctypes.data_as(ctypes.c_void_p), len(tokens), int(pos),
+                 out.ctypes.data_as(ctypes.c_void_p), err, _ERR_LEN)
         if rc != 0:
             raise QrtError(err.value.decode())
         return out
@@ -115,7 +119,7 @@ class Model:
             raise QrtError(f"the prompt has {len(tokens)} tokens; steps must be larger")
         rng = ctypes.c_uint64(seed or 1)
         pieces = [self.decode(tokens[i - 1], tokens[i]) for i in range(1, len(tokens))]
-        row = self.logits(tokens)[-1]
+        row = self.logits(tokens, last_only=True)[0]
         prev = int(tokens[-1])
         for pos in range(len(tokens) - 1, steps):
             if pos > len(tokens) - 1:

@@ -161,6 +161,16 @@ class CompiledAgainstReference(unittest.TestCase):
                     got = np.concatenate([m.logits([t], i) for i, t in enumerate(tokens)])
                     self.check(name, got, self.built[name][2])
 
+    def test_last_token_logits_equal_the_full_rows(self):
+        # qrt_forward_last (generation) runs the classifier for one row, also
+        # across chunk boundaries (80 tokens > the 64-token chunk).
+        tokens = list(range(1, 81))
+        for name in ("fp32", "w4_g32_q8", "w8a8_dynamic"):
+            with self.subTest(scheme=name), self.open(name, FAMILIES[0]) as m:
+                full = m.logits(tokens)
+                last = m.logits(tokens, last_only=True)
+                np.testing.assert_array_equal(last[0], full[-1])
+
     def test_fusion_changes_no_bit(self):
         for name in self.built:
             for family in FAMILIES:

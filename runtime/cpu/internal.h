@@ -114,12 +114,15 @@ struct qrt_model {
   float *xblock_scale;        /* q8 block scales [chunk, max cols / 32] */
   float *xgroup_sum;          /* q8 per-group sums [chunk, max groups] */
   int q8_activations;         /* program flag QRT_FLAG_Q8_ACTIVATIONS */
+  int logits_rows;            /* what qrt_lm_head computes: QRT_LOGITS_* */
   qrt_pool *pool;
   const qrt_kernels *kernels;
   qrt_tokenizer *tokenizer;
   uint64_t weight_bytes;
   uint64_t decode_bytes;      /* weight bytes one decode step reads */
 };
+
+enum { QRT_LOGITS_ALL = 0, QRT_LOGITS_LAST = 1, QRT_LOGITS_NONE = 2 };
 
 void qrt_set_error(char *err, size_t len, const char *fmt, ...);
 

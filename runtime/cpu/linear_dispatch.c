@@ -188,6 +188,19 @@ void qrt_linear(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float *ou
   qrt_linear_multi(ctx, QRT_INPUT_F32, 1, slot, -1, -1, x, n, out, NULL, NULL);
 }
 
+void qrt_lm_head(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float *out) {
+  if (ctx->logits_rows == QRT_LOGITS_NONE || n < 1)
+    return;
+  if (ctx->logits_rows == QRT_LOGITS_LAST) {
+    /* one row: the same numbers as that row of a full call (the kernels
+     * give prefill and decode identical rows) */
+    int64_t cols = ctx->weights[slot].slot->cols;
+    qrt_linear(ctx, slot, x + (n - 1) * cols, 1, out);
+    return;
+  }
+  qrt_linear(ctx, slot, x, n, out);
+}
+
 void qrt_linear_w8a8(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float *out) {
   qrt_linear_multi(ctx, QRT_INPUT_W8A8, 1, slot, -1, -1, x, n, out, NULL, NULL);
 }

@@ -206,8 +206,12 @@ uint64_t qrt_weight_bytes(const qrt_model *m) { return m->weight_bytes; }
 uint64_t qrt_decode_bytes(const qrt_model *m) { return m->decode_bytes; }
 const char *qrt_isa(const qrt_model *m) { return m->kernels->name; }
 
-int qrt_forward(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos, float *logits,
-                char *err, size_t len) {
+/* Runs the tokens chunk by chunk (the arena holds `chunk` tokens). With
+ * last_only, the classifier runs only for the final token, into logits
+ * [vocab]; otherwise for every token, into logits [n, vocab] (or a scratch
+ * row block when logits is NULL). */
+static int run_tokens(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos,
+                      float *logits, int last_only, char *err, size_t len) {
   if (n <= 0 || pos < 0 || pos + n > m->max_seq) {
     qrt_set_error(err, len, "positions %lld..%lld are outside the context of %lld tokens",
                   (long long)pos, (long long)(pos + n - 1), (long long)m->max_seq);
@@ -219,20 +223,32 @@ int qrt_forward(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos, flo
                     tokens[i], (long long)i, (long long)m->vocab);
       return -1;
     }
-  /* The arena holds `chunk` tokens; longer prompts run chunk by chunk. */
   float *scratch_logits = NULL;
   for (int64_t done = 0; done < n; done += m->chunk) {
     int64_t step = n - done < m->chunk ? n - done : m->chunk;
-    float *out = logits ? logits + done * m->vocab : NULL;
-    if (!out) {
+    int final = done + step == n;
+    float *out = last_only ? (final ? logits : NULL) : logits ? logits + done * m->vocab : NULL;
+    m->logits_rows = last_only ? (final ? QRT_LOGITS_LAST : QRT_LOGITS_NONE) : QRT_LOGITS_ALL;
+    if (!out && m->logits_rows != QRT_LOGITS_NONE) {
       if (!scratch_logits)
         scratch_logits = (float *)malloc(sizeof(float) * (size_t)(m->chunk * m->vocab));
       out = scratch_logits;
     }
     qopt_forward(m, tokens + done, step, pos + done, out);
   }
+  m->logits_rows = QRT_LOGITS_ALL;
   free(scratch_logits);
   return 0;
+}
+
+int qrt_forward(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos, float *logits,
+                char *err, size_t len) {
+  return run_tokens(m, tokens, n, pos, logits, 0, err, len);
+}
+
+int qrt_forward_last(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos, float *logits,
+                     char *err, size_t len) {
+  return run_tokens(m, tokens, n, pos, logits, 1, err, len);
 }
 
 int64_t qrt_encode(const qrt_model *m, const char *text, int bos, int eos, int32_t *out,

@@ -43,6 +43,11 @@ double qrt_read_bandwidth(qrt_model *m, int64_t bytes);
  * Returns 0, or -1 with a message. */
 int qrt_forward(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos, float *logits,
                 char *err, size_t err_len);
+/* As qrt_forward, but writes only the last token's vocab logits: the
+ * classifier runs for that one row (prompt processing for generation). The
+ * values equal the last row of qrt_forward's. */
+int qrt_forward_last(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos, float *logits,
+                     char *err, size_t err_len);
 
 /* Tokenizer (llama2.c tokenizer.bin carried in the weights file). */
 int64_t qrt_encode(const qrt_model *m, const char *text, int bos, int eos, int32_t *out,

@@ -65,6 +65,10 @@ void qrt_rms_norm_quant(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, f
 void qrt_add_rms_norm(qrt_ctx *ctx, int64_t slot, const float *a, const float *b, int64_t n,
                       float eps, int64_t quantize, float *sum, float *out);
 
+/* The classifier: as qrt_linear, but the runtime may ask for only the last
+ * row (written to out's first row) or none (qrt_forward_last). */
+void qrt_lm_head(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float *out);
+
 void qrt_rope(qrt_ctx *ctx, const float *x, int64_t n, int64_t width, int64_t head_dim,
               int64_t pos, float theta, int64_t interleaved, float *out);
 void qrt_attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, const float *v,
