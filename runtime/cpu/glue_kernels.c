@@ -117,28 +117,10 @@ static void attention_task(void *raw, int64_t begin, int64_t end, int worker) {
   int64_t group = j->heads / j->kv_heads, hd = j->head_dim;
   float *scores = j->ctx->scratch + (int64_t)worker * j->ctx->scratch_floats;
   for (int64_t task = begin; task < end; ++task) {
-    int64_t m = task / j->heads, h = task % j->heads;
-    int64_t kvh = h / group, last = j->pos + m;
-    const float *qh = j->q + m * q_width + h * hd;
-    float max_score = -INFINITY;
-    for (int64_t t = 0; t <= last; ++t) {
-      scores[t] = dot(qh, j->keys + t * kv_width + kvh * hd, hd) * j->scale;
-      if (scores[t] > max_score)
-        max_score = scores[t];
-    }
-    float sum = 0.0f;
-    for (int64_t t = 0; t <= last; ++t) {
-      scores[t] = expf(scores[t] - max_score);
-      sum += scores[t];
-    }
-    float *oh = j->out + m * q_width + h * hd;
-    memset(oh, 0, sizeof(float) * (size_t)hd);
-    for (int64_t t = 0; t <= last; ++t) {
-      float a = scores[t] / sum;
-      const float *vt = j->values + t * kv_width + kvh * hd;
-      for (int64_t i = 0; i < hd; ++i)
-        oh[i] += a * vt[i];
-    }
+    int64_t m = task / j->heads, h = task % j->heads, kv = (h / group) * hd;
+    j->ctx->kernels->attend_head(j->q + m * q_width + h * hd, j->keys + kv, j->values + kv,
+                                 j->pos + m, kv_width, hd, j->scale, scores,
+                                 j->out + m * q_width + h * hd);
   }
 }
 

@@ -64,6 +64,11 @@ typedef struct qrt_kernels {
    * floats. */
   void (*linear_q8_rows)(const qrt_weight *w, const qrt_q8_activations *xq, int64_t n,
                          int64_t r0, int64_t r1, float *y, float *scratch);
+  /* out[head_dim] = softmax(q . keys[t] * scale over t <= last) . values[t];
+   * keys and values advance by kv_stride per position; scores: last + 1. */
+  void (*attend_head)(const float *q, const float *keys, const float *values, int64_t last,
+                      int64_t kv_stride, int64_t head_dim, float scale, float *scores,
+                      float *out);
 } qrt_kernels;
 extern const qrt_kernels qrt_kernels_portable, qrt_kernels_avx2, qrt_kernels_avx512;
 const qrt_kernels *qrt_select_kernels(void);

@@ -27,6 +27,11 @@ void QRT_FAMILY_FN(linear_q8_rows)(const qrt_weight *w, const qrt_q8_activations
                                    int64_t n, int64_t r0, int64_t r1, float *y,
                                    float *scratch);
 
+/* One attention head (attention_kernels.c): see qrt_kernels.attend_head. */
+void QRT_FAMILY_FN(attend_head)(const float *q, const float *keys, const float *values,
+                                int64_t last, int64_t kv_stride, int64_t head_dim, float scale,
+                                float *scores, float *out);
+
 static inline int64_t num_groups(const qrtw_slot *s) {
   return s->groups_per_row ? s->groups_per_row : 1;
 }

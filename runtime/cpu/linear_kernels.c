@@ -270,4 +270,4 @@ static void w8a8_rows(const qrt_weight *w, const int8_t *xq, const float *xscale
 }
 
 const qrt_kernels QRT_KERNELS = {QRT_KERNELS_NAME, linear_rows, w8a8_rows,
-                                  QRT_FAMILY_FN(linear_q8_rows)};
+                                  QRT_FAMILY_FN(linear_q8_rows), QRT_FAMILY_FN(attend_head)};

@@ -12,6 +12,8 @@
  */
 #include "kernel_family.h"
 
+#include <string.h>
+
 /* The zero-point term sum_g ws_g * z_g * S_g of one row and token. */
 static float zero_term_of(const qrt_weight *w, int64_t r, const float *group_sum) {
   const qrtw_slot *s = w->slot;
@@ -96,12 +98,53 @@ static float block_scales(const qrt_weight *w, int64_t r, const float *d, const 
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
 
-/* Two 32-code blocks per step: 64 codes, one vpdpbusd, 16 int32 lanes (8 per
- * block) scaled by [bs[b] x 8, bs[b+1] x 8]. */
-static inline __m512 pair_scales(const float *bs) {
-  const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-  __m128 two = _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)bs));
-  return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(two));
+/* The AVX-512 family works in tiles: one weight row against up to 4
+ * tokens, decode being a tile of one. Each superblock (or pair of blocks)
+ * of the row is unpacked once per tile, and the block scales are formed in
+ * registers as ws_g(b) * d_b, the products block_scales stores for the
+ * other families, without a pass over scratch. Decode and prefill thus run
+ * the same float operations per (row, token) and agree to the bit. */
+#define TILE_TOKENS 4
+
+/* ws_g(b + k) for k < count (4 or 2), as floats in the low lanes. */
+static inline __m128 weight_scales(const qrt_weight *w, int64_t r, int64_t b, int count) {
+  const qrtw_slot *s = w->slot;
+  int64_t blocks = s->cols / QRT_Q8_BLOCK, groups = num_groups(s);
+  int64_t per_group = s->groups_per_row ? s->group_width / QRT_Q8_BLOCK : blocks;
+  int64_t first = scale_index(s, r, 0);
+  if (per_group == 1) {
+    if (s->scales_f32)
+      return count == 4 ? _mm_loadu_ps((const float *)w->scales + first + b)
+                        : _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)((const float *)w->scales + first + b)));
+    const uint16_t *h = (const uint16_t *)w->scales + first + b;
+    if (count == 4)
+      return _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)h));
+    int32_t two;
+    memcpy(&two, h, sizeof two);
+    return _mm_cvtph_ps(_mm_cvtsi32_si128(two));
+  }
+  int64_t g0 = b / per_group, g1 = (b + count - 1) / per_group;
+  if (g0 >= groups)
+    g0 = groups - 1;
+  if (g1 >= groups)
+    g1 = groups - 1;
+  if (g0 == g1)
+    return _mm_set1_ps(scale_at(w, first + g0));
+  float v[4] = {0, 0, 0, 0};
+  for (int k = 0; k < count; ++k) {
+    int64_t g = (b + k) / per_group;
+    v[k] = scale_at(w, first + (g < groups ? g : groups - 1));
+  }
+  return _mm_loadu_ps(v);
+}
+
+/* ws_g(b) alone, for the blocks after the last whole superblock or pair. */
+static inline float block_scale(const qrt_weight *w, int64_t r, int64_t b) {
+  const qrtw_slot *s = w->slot;
+  int64_t blocks = s->cols / QRT_Q8_BLOCK, groups = num_groups(s);
+  int64_t per_group = s->groups_per_row ? s->group_width / QRT_Q8_BLOCK : blocks;
+  int64_t g = b / per_group;
+  return scale_at(w, scale_index(s, r, 0) + (g < groups ? g : groups - 1));
 }
 
 /* One 32-code block in natural order (the tail after whole superblocks). */
@@ -115,64 +158,14 @@ static inline int32_t q4_block_natural(const uint8_t *nibbles, const int8_t *q) 
   return _mm512_reduce_add_epi32(_mm512_zextsi256_si512(dot));
 }
 
-/* A superblock of 4 blocks: one 64-byte load, low and high nibbles against
- * the interleaved activations, 4 int32 lanes per block. */
-static float q4_row(const uint8_t *row, const int8_t *q, const float *bs, int64_t blocks) {
+/* 4-bit row r: a superblock of 4 blocks is one 64-byte load whose low and
+ * high nibbles meet the interleaved activations, 4 int32 lanes per block. */
+static void q4_tile(const qrt_weight *w, int64_t r, const qrt_q8_activations *x, int64_t m0,
+                    int tokens, float *out) {
+  const uint8_t *row = (const uint8_t *)w->data + r * w->row_bytes;
   const __m512i low = _mm512_set1_epi8(0x0F);
   const __m512i idx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-  __m512 acc = _mm512_setzero_ps();
-  int64_t b = 0;
-  for (; b + QRT_Q8_SUPERBLOCK <= blocks; b += QRT_Q8_SUPERBLOCK) {
-    __m512i raw = _mm512_loadu_si512(row + b * 16);
-    const int8_t *qs = q + b * QRT_Q8_BLOCK;
-    __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(raw, low),
-                                      _mm512_loadu_si512(qs));
-    dot = _mm512_dpbusd_epi32(dot, _mm512_and_si512(_mm512_srli_epi16(raw, 4), low),
-                              _mm512_loadu_si512(qs + 64));
-    __m512 scales = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_loadu_ps(bs + b)));
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scales, acc);
-  }
-  float y = _mm512_reduce_add_ps(acc);
-  for (; b < blocks; ++b)
-    y += bs[b] * (float)q4_block_natural(row + b * 16, q + b * QRT_Q8_BLOCK);
-  return y;
-}
-
-static float codes_row(const uint8_t *row, const int8_t *q, const float *bs, int64_t blocks,
-                       int bits) {
-  (void)bits; /* vpdpbusd / int32 products are exact for any code width */
-  __m512 acc = _mm512_setzero_ps();
-  int64_t b = 0;
-  for (; b + 2 <= blocks; b += 2) {
-    __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
-                                      _mm512_loadu_si512(row + b * QRT_Q8_BLOCK),
-                                      _mm512_loadu_si512(q + b * QRT_Q8_BLOCK));
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), pair_scales(bs + b), acc);
-  }
-  float y = _mm512_reduce_add_ps(acc);
-  if (b < blocks) {
-    __m256i dot = _mm256_dpbusd_epi32(
-        _mm256_setzero_si256(), _mm256_loadu_si256((const __m256i *)(row + b * QRT_Q8_BLOCK)),
-        _mm256_loadu_si256((const __m256i *)(q + b * QRT_Q8_BLOCK)));
-    y += bs[b] * (float)_mm512_reduce_add_epi32(_mm512_zextsi256_si512(dot));
-  }
-  return y;
-}
-
-/* ---- prefill tiles: one weight row against up to 4 tokens ----
- * Each superblock (pair of blocks) of the row is unpacked once for the
- * tile, and each block scale is formed in registers as wsb[b] * d_b, the
- * same product block_scales stores. Every float operation per (row, token)
- * is the one q4_row / codes_row performs, so prefill and decode agree to
- * the bit. */
-#define QRT_HAS_TILES 1
-#define TILE_TOKENS 4
-
-static void q4_tile(const uint8_t *row, const qrt_q8_activations *x, int64_t m0, int tokens,
-                    const float *wsb, int64_t blocks, float *out) {
-  const __m512i low = _mm512_set1_epi8(0x0F);
-  const __m512i idx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-  int64_t K = x->cols;
+  int64_t K = x->cols, blocks = K / QRT_Q8_BLOCK;
   __m512 acc[TILE_TOKENS];
   for (int t = 0; t < TILE_TOKENS; ++t)
     acc[t] = _mm512_setzero_ps();
@@ -180,7 +173,7 @@ static void q4_tile(const uint8_t *row, const qrt_q8_activations *x, int64_t m0,
   for (; b + QRT_Q8_SUPERBLOCK <= blocks; b += QRT_Q8_SUPERBLOCK) {
     __m512i raw = _mm512_loadu_si512(row + b * 16);
     __m512i lo = _mm512_and_si512(raw, low), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low);
-    __m128 ws = _mm_loadu_ps(wsb + b);
+    __m128 ws = weight_scales(w, r, b, 4);
     for (int t = 0; t < tokens; ++t) {
       const int8_t *qs = x->q + (m0 + t) * K + b * QRT_Q8_BLOCK;
       __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(qs));
@@ -194,23 +187,26 @@ static void q4_tile(const uint8_t *row, const qrt_q8_activations *x, int64_t m0,
     float y = _mm512_reduce_add_ps(acc[t]);
     const float *d = x->d + (m0 + t) * blocks;
     for (int64_t e = b; e < blocks; ++e)
-      y += (wsb[e] * d[e]) *
+      y += (block_scale(w, r, e) * d[e]) *
            (float)q4_block_natural(row + e * 16, x->q + (m0 + t) * K + e * QRT_Q8_BLOCK);
     out[t] = y;
   }
 }
 
-static void codes_tile(const uint8_t *row, const qrt_q8_activations *x, int64_t m0, int tokens,
-                       const float *wsb, int64_t blocks, float *out) {
+/* Byte codes of row r: two 32-code blocks per step, 64 codes, one vpdpbusd,
+ * 16 int32 lanes (8 per block). */
+static void codes_tile(const qrt_weight *w, int64_t r, const qrt_q8_activations *x, int64_t m0,
+                       int tokens, float *out) {
+  const uint8_t *row = (const uint8_t *)w->data + r * w->row_bytes;
   const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-  int64_t K = x->cols;
+  int64_t K = x->cols, blocks = K / QRT_Q8_BLOCK;
   __m512 acc[TILE_TOKENS];
   for (int t = 0; t < TILE_TOKENS; ++t)
     acc[t] = _mm512_setzero_ps();
   int64_t b = 0;
   for (; b + 2 <= blocks; b += 2) {
     __m512i codes = _mm512_loadu_si512(row + b * QRT_Q8_BLOCK);
-    __m128 ws = _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(wsb + b)));
+    __m128 ws = weight_scales(w, r, b, 2);
     for (int t = 0; t < tokens; ++t) {
       const int8_t *qs = x->q + (m0 + t) * K + b * QRT_Q8_BLOCK;
       __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes, _mm512_loadu_si512(qs));
@@ -226,7 +222,7 @@ static void codes_tile(const uint8_t *row, const qrt_q8_activations *x, int64_t 
       __m256i dot = _mm256_dpbusd_epi32(
           _mm256_setzero_si256(), _mm256_loadu_si256((const __m256i *)(row + b * QRT_Q8_BLOCK)),
           _mm256_loadu_si256((const __m256i *)qs));
-      y += (wsb[b] * x->d[(m0 + t) * blocks + b]) *
+      y += (block_scale(w, r, b) * x->d[(m0 + t) * blocks + b]) *
            (float)_mm512_reduce_add_epi32(_mm512_zextsi256_si512(dot));
     }
     out[t] = y;
@@ -343,26 +339,23 @@ void QRT_FAMILY_FN(linear_q8_rows)(const qrt_weight *w, const qrt_q8_activations
                                    int64_t n, int64_t r0, int64_t r1, float *y,
                                    float *scratch) {
   const qrtw_slot *s = w->slot;
-  int64_t K = s->cols, N = s->rows, blocks = K / QRT_Q8_BLOCK;
-#ifdef QRT_HAS_TILES
-  if (n > 1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const uint8_t *row = (const uint8_t *)w->data + r * w->row_bytes;
-      weight_block_scales(w, r, scratch);
-      for (int64_t m0 = 0; m0 < n; m0 += TILE_TOKENS) {
-        int tokens = (int)(n - m0 < TILE_TOKENS ? n - m0 : TILE_TOKENS);
-        float out[TILE_TOKENS];
-        if (s->kind == QRTW_Q4)
-          q4_tile(row, x, m0, tokens, scratch, blocks, out);
-        else
-          codes_tile(row, x, m0, tokens, scratch, blocks, out);
-        for (int t = 0; t < tokens; ++t)
-          y[(m0 + t) * N + r] = out[t] - zero_term_of(w, r, x->group_sum + (m0 + t) * x->groups);
-      }
+  int64_t N = s->rows;
+#ifdef TILE_TOKENS
+  (void)scratch;
+  for (int64_t r = r0; r < r1; ++r)
+    for (int64_t m0 = 0; m0 < n; m0 += TILE_TOKENS) {
+      int tokens = (int)(n - m0 < TILE_TOKENS ? n - m0 : TILE_TOKENS);
+      float out[TILE_TOKENS];
+      if (s->kind == QRTW_Q4)
+        q4_tile(w, r, x, m0, tokens, out);
+      else
+        codes_tile(w, r, x, m0, tokens, out);
+      for (int t = 0; t < tokens; ++t)
+        y[(m0 + t) * N + r] = out[t] - zero_term_of(w, r, x->group_sum + (m0 + t) * x->groups);
     }
-    return;
-  }
-#endif
+  return;
+#else
+  int64_t K = s->cols, blocks = K / QRT_Q8_BLOCK;
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t *row = (const uint8_t *)w->data + r * w->row_bytes;
     /* For prefill the row stays in L1 while every token reads it. */
@@ -378,4 +371,5 @@ void QRT_FAMILY_FN(linear_q8_rows)(const qrt_weight *w, const qrt_q8_activations
       y[m * N + r] = dot - zero_term;
     }
   }
+#endif
 }
