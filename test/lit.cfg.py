@@ -17,3 +17,5 @@ config.substitutions.append(("%shared", shared))
 config.substitutions.append(("%python", "/usr/bin/python3"))
 config.substitutions.append(("%pyref", os.path.join(config.qopt_src_root, "python")))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+# The CUDA toolkit's PTX assembler checks every generated PTX module.
+config.substitutions.append(("%ptxas", os.environ.get("QOPT_PTXAS", "/usr/local/cuda/bin/ptxas")))

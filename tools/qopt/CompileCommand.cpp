@@ -14,6 +14,7 @@
 #include "CpuArtifacts.h"
 
 #include "Qnt/IR/QntDialect.h"
+#include "qopt/Conversion/QntToNVPTX.h"
 #include "qopt/Driver/CalibrationText.h"
 #include "qopt/Driver/Perplexity.h"
 #include "qopt/Driver/QuantReport.h"
@@ -102,10 +103,16 @@ static cl::opt<std::string> reportOpt("report",
                                       cl::init(""), cl::sub(compileCmd), cl::cat(category));
 static cl::opt<std::string> targetOpt(
     "target",
-    cl::desc("After quantizing, also lower to a target: none (default) or cpu, which "
+    cl::desc("After quantizing, also lower to a target: none (default); cpu, which "
              "writes STEM.o (or STEM.ll with --emit llvm) and STEM.qrtw for linking with "
-             "the runtime; `qopt build` makes whole programs"),
+             "the runtime (`qopt build` makes whole programs); or nvptx, which writes the "
+             "GPU kernels as STEM.ptx for --gpu-arch (the NVPTX host side is not written yet)"),
     cl::init("none"), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<std::string> gpuArchOpt("gpu-arch",
+                                       cl::desc("With --target=nvptx: sm_80, sm_86, sm_89, "
+                                                "sm_90 or sm_90a (default sm_90a)"),
+                                       cl::init("sm_90a"), cl::sub(compileCmd),
+                                       cl::cat(category));
 static cl::opt<std::string> compileEmitOpt("emit",
                                            cl::desc("With --target=cpu: obj (default) or llvm"),
                                            cl::init("obj"), cl::sub(compileCmd),
@@ -201,6 +208,22 @@ static llvm::Error measurePerplexity(Session &session, const std::vector<int32_t
   return llvm::Error::success();
 }
 
+/// The NVPTX target's kernels for --gpu-arch, as one PTX module.
+static llvm::Error writeGpuKernels(mlir::MLIRContext &ctx, const std::string &path) {
+  std::vector<std::string> kernels;
+  auto ptx = nvptx::kernelsPtx(ctx, gpuArchOpt, &kernels);
+  if (!ptx)
+    return ptx.takeError();
+  if (llvm::Error err = writeFileAtomically(path, [&](llvm::raw_ostream &os) {
+        os << *ptx;
+        return llvm::Error::success();
+      }))
+    return err;
+  llvm::errs() << "wrote " << path << " (" << kernels.size() << " kernels for " << gpuArchOpt
+               << ")\n";
+  return llvm::Error::success();
+}
+
 static llvm::Error compile() {
   auto start = std::chrono::steady_clock::now();
   std::string pipeline;
@@ -218,8 +241,13 @@ static llvm::Error compile() {
   }
   if (!llvm::StringRef(outOpt).ends_with(".mlir"))
     return makeError("-o must name a .mlir file, got '" + outOpt + "'");
-  if (targetOpt != "none" && targetOpt != "cpu")
-    return makeError("--target must be none or cpu, not '" + targetOpt + "'");
+  if (targetOpt != "none" && targetOpt != "cpu" && targetOpt != "nvptx")
+    return makeError("--target must be none, cpu or nvptx, not '" + targetOpt + "'");
+  const auto &archs = nvptx::supportedArchs();
+  if (targetOpt == "nvptx" &&
+      std::find(archs.begin(), archs.end(), gpuArchOpt.getValue()) == archs.end())
+    return makeError("--gpu-arch must be one of sm_80, sm_86, sm_89, sm_90, sm_90a, not '" +
+                     gpuArchOpt + "'");
   // checked here, before minutes of quantization, not only when lowering
   if (compileEmitOpt != "obj" && compileEmitOpt != "llvm")
     return makeError("--emit must be obj or llvm, not '" + compileEmitOpt + "'");
@@ -313,6 +341,8 @@ static llvm::Error compile() {
   printReportTable(report, llvm::outs());
   llvm::errs() << "wrote " << outOpt << ", " << written->paramsPath << ", " << reportPath
                << llvm::format(" (%.1f s)\n", report.seconds);
+  if (targetOpt == "nvptx")
+    return writeGpuKernels(*ctx, llvm::StringRef(outOpt).drop_back(5).str() + ".ptx");
   if (targetOpt == "cpu") {
     CpuArtifactRequest request;
     request.out = llvm::StringRef(outOpt).drop_back(5).str();
