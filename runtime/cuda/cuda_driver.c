@@ -1,0 +1,106 @@
+/* cuda_driver.c - see cuda_driver.h. */
+#include "cuda_driver.h"
+
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void set_error(char *err, size_t len, const char *fmt, ...) {
+  if (!err || !len)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, len, fmt, ap);
+  va_end(ap);
+}
+
+const char *qrt_cuda_error(const qrt_cuda *cuda, qrt_cu_result result) {
+  const char *text = NULL;
+  if (cuda && cuda->cuGetErrorString && cuda->cuGetErrorString(result, &text) == 0 && text)
+    return text;
+  return "unknown CUDA error";
+}
+
+/* The versioned names are what cuda.h's macros map the plain names to. */
+static int resolve(qrt_cuda *c, char *err, size_t len) {
+  struct {
+    void **slot;
+    const char *name;
+  } table[] = {
+      {(void **)&c->cuInit, "cuInit"},
+      {(void **)&c->cuDeviceGetCount, "cuDeviceGetCount"},
+      {(void **)&c->cuDeviceGet, "cuDeviceGet"},
+      {(void **)&c->cuDeviceGetName, "cuDeviceGetName"},
+      {(void **)&c->cuDeviceGetAttribute, "cuDeviceGetAttribute"},
+      {(void **)&c->cuCtxCreate, "cuCtxCreate_v2"},
+      {(void **)&c->cuCtxDestroy, "cuCtxDestroy_v2"},
+      {(void **)&c->cuCtxSynchronize, "cuCtxSynchronize"},
+      {(void **)&c->cuModuleLoadData, "cuModuleLoadData"},
+      {(void **)&c->cuModuleGetFunction, "cuModuleGetFunction"},
+      {(void **)&c->cuMemAlloc, "cuMemAlloc_v2"},
+      {(void **)&c->cuMemFree, "cuMemFree_v2"},
+      {(void **)&c->cuMemcpyHtoD, "cuMemcpyHtoD_v2"},
+      {(void **)&c->cuMemcpyDtoH, "cuMemcpyDtoH_v2"},
+      {(void **)&c->cuLaunchKernel, "cuLaunchKernel"},
+      {(void **)&c->cuGetErrorString, "cuGetErrorString"},
+  };
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; ++i) {
+    *table[i].slot = dlsym(c->lib, table[i].name);
+    if (!*table[i].slot) {
+      set_error(err, len, "the NVIDIA driver library lacks %s (driver too old?)", table[i].name);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int qrt_cuda_open(qrt_cuda *c, int ordinal, char *err, size_t len) {
+  memset(c, 0, sizeof *c);
+  c->lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!c->lib) {
+    const char *why = dlerror();
+    set_error(err, len, "no NVIDIA driver: cannot load libcuda.so.1 (%s)",
+              why ? why : "not found");
+    return -1;
+  }
+  if (resolve(c, err, len) != 0)
+    goto fail;
+  qrt_cu_result r = c->cuInit(0);
+  if (r != 0) {
+    set_error(err, len, "the NVIDIA driver failed to initialize: %s", qrt_cuda_error(c, r));
+    goto fail;
+  }
+  int count = 0;
+  r = c->cuDeviceGetCount(&count);
+  if (r != 0 || count == 0) {
+    set_error(err, len, "no CUDA device found%s%s", r ? ": " : "", r ? qrt_cuda_error(c, r) : "");
+    goto fail;
+  }
+  if (ordinal < 0 || ordinal >= count) {
+    set_error(err, len, "CUDA device %d does not exist (%d found)", ordinal, count);
+    goto fail;
+  }
+  if ((r = c->cuDeviceGet(&c->device, ordinal)) != 0 ||
+      (r = c->cuDeviceGetName(c->name, (int)sizeof c->name, c->device)) != 0 ||
+      (r = c->cuDeviceGetAttribute(&c->cc_major, QRT_CU_ATTR_CC_MAJOR, c->device)) != 0 ||
+      (r = c->cuDeviceGetAttribute(&c->cc_minor, QRT_CU_ATTR_CC_MINOR, c->device)) != 0 ||
+      (r = c->cuCtxCreate(&c->context, 0, c->device)) != 0) {
+    set_error(err, len, "cannot open CUDA device %d: %s", ordinal, qrt_cuda_error(c, r));
+    goto fail;
+  }
+  return 0;
+fail:
+  dlclose(c->lib);
+  memset(c, 0, sizeof *c);
+  return -1;
+}
+
+void qrt_cuda_close(qrt_cuda *c) {
+  if (!c || !c->lib)
+    return;
+  if (c->context)
+    c->cuCtxDestroy(c->context);
+  dlclose(c->lib);
+  memset(c, 0, sizeof *c);
+}

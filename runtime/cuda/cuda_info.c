@@ -1,0 +1,84 @@
+/* qrt-cuda-info - what the NVPTX target's runtime sees on this machine:
+ *
+ *   qrt-cuda-info [--device N] [--ptx FILE]
+ *
+ * Prints the device and its compute capability, or exits 1 with the reason
+ * there is none (no driver, no device). With --ptx, loads the module through
+ * the driver's JIT and resolves every qnt_* kernel named in it. */
+#include "cuda_driver.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *read_file(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = n >= 0 ? (char *)malloc((size_t)n + 1) : NULL;
+  if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+    free(buf);
+    buf = NULL;
+  }
+  if (buf)
+    buf[n] = 0;
+  fclose(f);
+  return buf;
+}
+
+int main(int argc, char **argv) {
+  int device = 0;
+  const char *ptx_path = NULL;
+  for (int i = 1; i < argc; ++i) {
+    if (!strcmp(argv[i], "--device") && i + 1 < argc) {
+      device = atoi(argv[++i]);
+    } else if (!strcmp(argv[i], "--ptx") && i + 1 < argc) {
+      ptx_path = argv[++i];
+    } else {
+      fprintf(stderr, "usage: %s [--device N] [--ptx FILE]\n", argv[0]);
+      return 2;
+    }
+  }
+  char *ptx = NULL;
+  if (ptx_path && !(ptx = read_file(ptx_path))) {
+    fprintf(stderr, "%s: error: cannot read %s\n", argv[0], ptx_path);
+    return 1;
+  }
+  qrt_cuda cuda;
+  char err[512];
+  if (qrt_cuda_open(&cuda, device, err, sizeof err) != 0) {
+    fprintf(stderr, "%s: error: %s\n", argv[0], err);
+    free(ptx);
+    return 1;
+  }
+  printf("device %d: %s, sm_%d%d\n", device, cuda.name, cuda.cc_major, cuda.cc_minor);
+  int rc = 0;
+  if (ptx) {
+    qrt_cu_module module;
+    qrt_cu_result r = cuda.cuModuleLoadData(&module, ptx);
+    if (r != 0) {
+      fprintf(stderr, "%s: error: loading %s: %s\n", argv[0], ptx_path, qrt_cuda_error(&cuda, r));
+      rc = 1;
+    }
+    /* every ".entry NAME(" of the module */
+    for (const char *p = ptx; rc == 0 && (p = strstr(p, ".entry ")); ) {
+      p += 7;
+      size_t n = strcspn(p, "( \n");
+      char name[128];
+      snprintf(name, sizeof name, "%.*s", (int)n, p);
+      qrt_cu_function fn;
+      if ((r = cuda.cuModuleGetFunction(&fn, module, name)) != 0) {
+        fprintf(stderr, "%s: error: kernel %s: %s\n", argv[0], name, qrt_cuda_error(&cuda, r));
+        rc = 1;
+      } else {
+        printf("kernel %s: loaded\n", name);
+      }
+    }
+  }
+  qrt_cuda_close(&cuda);
+  free(ptx);
+  return rc;
+}
