@@ -6,6 +6,8 @@
 
 #include "mlir/IR/Builders.h"
 
+#include <Eigen/Dense>
+
 #include <cmath>
 
 using namespace mlir;
@@ -93,30 +95,27 @@ void replaceWithQuantized(TargetLinear &target, const qmath::QuantizedWeight &q,
 
 double relativeOutputError(const float *w, const float *q, int64_t rows, int64_t cols,
                            const std::vector<double> &h) {
-  double num = 0, den = 0;
-  std::vector<double> d(cols);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *wr = w + r * cols, *qr = q + r * cols;
-    if (h.empty()) {
-      for (int64_t c = 0; c < cols; ++c) {
-        num += double(wr[c] - qr[c]) * (wr[c] - qr[c]);
-        den += double(wr[c]) * wr[c];
-      }
-      continue;
+  if (h.empty()) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < rows * cols; ++i) {
+      num += double(w[i] - q[i]) * (w[i] - q[i]);
+      den += double(w[i]) * w[i];
     }
-    for (int64_t c = 0; c < cols; ++c)
-      d[c] = double(wr[c]) - qr[c];
-    for (int64_t i = 0; i < cols; ++i) {
-      double hd = 0, hw = 0;
-      const double *hi = h.data() + i * cols;
-      for (int64_t j = 0; j < cols; ++j) {
-        hd += hi[j] * d[j];
-        hw += hi[j] * wr[j];
-      }
-      num += d[i] * hd;
-      den += double(wr[i]) * hw;
-    }
+    return den > 0 ? num / den : 0.0;
   }
+  // trace(D H D^T) / trace(W H W^T) over (a sample of) the rows, as GEMMs.
+  int64_t step = (rows + kOutputErrorRows - 1) / kOutputErrorRows;
+  int64_t used = (rows + step - 1) / step;
+  Eigen::MatrixXd wd(used, cols), dd(used, cols);
+  for (int64_t i = 0; i < used; ++i)
+    for (int64_t c = 0; c < cols; ++c) {
+      int64_t at = i * step * cols + c;
+      wd(i, c) = w[at];
+      dd(i, c) = double(w[at]) - q[at];
+    }
+  Eigen::Map<const Eigen::MatrixXd> hm(h.data(), cols, cols); // symmetric
+  double num = (dd * hm).cwiseProduct(dd).sum();
+  double den = (wd * hm).cwiseProduct(wd).sum();
   return den > 0 ? num / den : 0.0;
 }
 

@@ -1,6 +1,7 @@
 //===- QuantMathTest.cpp - weight quantization math -------------------------===//
 #include "Qnt/Utils/QuantScheme.h"
 #include "passes/AWQ/AWQSearch.h"
+#include "passes/Common/QuantPatterns.h"
 #include "passes/GPTQ/GPTQSolver.h"
 #include "passes/MixedPrecision/BitAllocation.h"
 #include "passes/SmoothQuant/SmoothingMath.h"
@@ -267,4 +268,40 @@ TEST(MixedPrecision, AllocationRespectsTheBudgetAndSpendsItWell) {
   EXPECT_EQ(pick[1], 0u);
   EXPECT_EQ(mixed::allocate(t, 800), (std::vector<size_t>{0, 0}));
   EXPECT_EQ(mixed::allocate(t, 5000), (std::vector<size_t>{1, 1}));
+}
+
+// The report's output error, against a direct evaluation of
+// sum_r d_r^T H d_r / sum_r w_r^T H w_r; above kOutputErrorRows rows it is
+// that sum over every step-th row.
+TEST(QuantMath, RelativeOutputErrorMatchesItsDefinition) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int64_t rows : {7, 300}) {
+    int64_t cols = 24;
+    std::vector<float> w(size_t(rows * cols)), q(w.size());
+    for (size_t i = 0; i < w.size(); ++i) {
+      w[i] = normal(rng);
+      q[i] = w[i] + 0.1f * normal(rng);
+    }
+    std::vector<double> x(size_t(40 * cols)), h(size_t(cols * cols), 0.0);
+    for (auto &v : x)
+      v = normal(rng);
+    for (int64_t s = 0; s < 40; ++s)
+      for (int64_t i = 0; i < cols; ++i)
+        for (int64_t j = 0; j < cols; ++j)
+          h[size_t(i * cols + j)] += x[size_t(s * cols + i)] * x[size_t(s * cols + j)];
+    int64_t step = (rows + kOutputErrorRows - 1) / kOutputErrorRows;
+    double num = 0, den = 0;
+    for (int64_t r = 0; r < rows; r += step)
+      for (int64_t i = 0; i < cols; ++i)
+        for (int64_t j = 0; j < cols; ++j) {
+          double hij = h[size_t(i * cols + j)];
+          num += (double(w[size_t(r * cols + i)]) - q[size_t(r * cols + i)]) * hij *
+                 (double(w[size_t(r * cols + j)]) - q[size_t(r * cols + j)]);
+          den += double(w[size_t(r * cols + i)]) * hij * w[size_t(r * cols + j)];
+        }
+    EXPECT_NEAR(relativeOutputError(w.data(), q.data(), rows, cols, h), num / den,
+                1e-12 * (num / den))
+        << rows << " rows";
+  }
 }
