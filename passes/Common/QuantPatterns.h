@@ -75,7 +75,7 @@ void replaceWithQuantized(TargetLinear &target, const qmath::QuantizedWeight &q,
 /// kOutputErrorRows rows are measured on that many evenly spaced rows (an
 /// estimate for the report: the exact form costs rows x cols^2, hours for a
 /// 1.1B model's MLP).
-constexpr int64_t kOutputErrorRows = 256;
+constexpr int64_t kOutputErrorRows = 64;
 double relativeOutputError(const float *w, const float *q, int64_t rows, int64_t cols,
                            const std::vector<double> &h);
 
