@@ -8,24 +8,12 @@
 #include <math.h>
 #include <string.h>
 
-static float dot8(const float *a, const float *b, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j)
-      acc[j] += a[i + j] * b[i + j];
-  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i)
-    s += a[i] * b[i];
-  return s;
-}
-
 void QRT_FAMILY_FN(attend_head)(const float *q, const float *keys, const float *values,
                                 int64_t last, int64_t kv_stride, int64_t head_dim, float scale,
                                 float *scores, float *out) {
   float max_score = -INFINITY;
   for (int64_t t = 0; t <= last; ++t) {
-    scores[t] = dot8(q, keys + t * kv_stride, head_dim) * scale;
+    scores[t] = qrt_dot8(q, keys + t * kv_stride, head_dim) * scale;
     if (scores[t] > max_score)
       max_score = scores[t];
   }

@@ -21,20 +21,8 @@ void qrt_embed(qrt_ctx *ctx, int64_t slot, const int32_t *tokens, int64_t n, flo
   }
 }
 
-static float dot(const float *a, const float *b, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j)
-      acc[j] += a[i + j] * b[i + j];
-  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i)
-    s += a[i] * b[i];
-  return s;
-}
-
 static void norm_row(const float *w, const float *x, int64_t d, float eps, float *out) {
-  float ss = dot(x, x, d) / (float)d + eps;
+  float ss = qrt_dot8(x, x, d) / (float)d + eps;
   float inv = 1.0f / sqrtf(ss);
   for (int64_t i = 0; i < d; ++i)
     out[i] = w[i] * (inv * x[i]);

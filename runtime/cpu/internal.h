@@ -131,4 +131,19 @@ enum { QRT_LOGITS_ALL = 0, QRT_LOGITS_LAST = 1, QRT_LOGITS_NONE = 2 };
 
 void qrt_set_error(char *err, size_t len, const char *fmt, ...);
 
+/* a . b with 8 partial sums combined pairwise: the reference executor's
+ * order (lib/Exec/Kernels.cpp), for the glue and attention kernels. Each
+ * kernel family compiles its own copy with its instructions. */
+static inline float qrt_dot8(const float *a, const float *b, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j)
+      acc[j] += a[i + j] * b[i + j];
+  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i)
+    s += a[i] * b[i];
+  return s;
+}
+
 #endif

@@ -1,19 +1,10 @@
 /* cuda_driver.c - see cuda_driver.h. */
 #include "cuda_driver.h"
+#include "internal.h"
 
 #include <dlfcn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-static void set_error(char *err, size_t len, const char *fmt, ...) {
-  if (!err || !len)
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, len, fmt, ap);
-  va_end(ap);
-}
 
 const char *qrt_cuda_error(const qrt_cuda *cuda, qrt_cu_result result) {
   const char *text = NULL;
@@ -48,7 +39,7 @@ static int resolve(qrt_cuda *c, char *err, size_t len) {
   for (size_t i = 0; i < sizeof table / sizeof table[0]; ++i) {
     *table[i].slot = dlsym(c->lib, table[i].name);
     if (!*table[i].slot) {
-      set_error(err, len, "the NVIDIA driver library lacks %s (driver too old?)", table[i].name);
+      qrt_set_error(err, len, "the NVIDIA driver library lacks %s (driver too old?)", table[i].name);
       return -1;
     }
   }
@@ -60,7 +51,7 @@ int qrt_cuda_open(qrt_cuda *c, int ordinal, char *err, size_t len) {
   c->lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
   if (!c->lib) {
     const char *why = dlerror();
-    set_error(err, len, "no NVIDIA driver: cannot load libcuda.so.1 (%s)",
+    qrt_set_error(err, len, "no NVIDIA driver: cannot load libcuda.so.1 (%s)",
               why ? why : "not found");
     return -1;
   }
@@ -68,17 +59,17 @@ int qrt_cuda_open(qrt_cuda *c, int ordinal, char *err, size_t len) {
     goto fail;
   qrt_cu_result r = c->cuInit(0);
   if (r != 0) {
-    set_error(err, len, "the NVIDIA driver failed to initialize: %s", qrt_cuda_error(c, r));
+    qrt_set_error(err, len, "the NVIDIA driver failed to initialize: %s", qrt_cuda_error(c, r));
     goto fail;
   }
   int count = 0;
   r = c->cuDeviceGetCount(&count);
   if (r != 0 || count == 0) {
-    set_error(err, len, "no CUDA device found%s%s", r ? ": " : "", r ? qrt_cuda_error(c, r) : "");
+    qrt_set_error(err, len, "no CUDA device found%s%s", r ? ": " : "", r ? qrt_cuda_error(c, r) : "");
     goto fail;
   }
   if (ordinal < 0 || ordinal >= count) {
-    set_error(err, len, "CUDA device %d does not exist (%d found)", ordinal, count);
+    qrt_set_error(err, len, "CUDA device %d does not exist (%d found)", ordinal, count);
     goto fail;
   }
   if ((r = c->cuDeviceGet(&c->device, ordinal)) != 0 ||
@@ -86,7 +77,7 @@ int qrt_cuda_open(qrt_cuda *c, int ordinal, char *err, size_t len) {
       (r = c->cuDeviceGetAttribute(&c->cc_major, QRT_CU_ATTR_CC_MAJOR, c->device)) != 0 ||
       (r = c->cuDeviceGetAttribute(&c->cc_minor, QRT_CU_ATTR_CC_MINOR, c->device)) != 0 ||
       (r = c->cuCtxCreate(&c->context, 0, c->device)) != 0) {
-    set_error(err, len, "cannot open CUDA device %d: %s", ordinal, qrt_cuda_error(c, r));
+    qrt_set_error(err, len, "cannot open CUDA device %d: %s", ordinal, qrt_cuda_error(c, r));
     goto fail;
   }
   return 0;
