@@ -53,6 +53,20 @@ def QntQuantizeWeights : Pass<"qnt-quantize-weights", "mlir::ModuleOp"> {
   let dependentDialects = ["qopt::qnt::QntDialect"];
 }
 
+def QntQuantizeLmHead : Pass<"qnt-quantize-lm-head", "mlir::ModuleOp"> {
+  let summary = "Quantize the classifier (qnt.lm_head) per output channel";
+  let description = [{
+    Round to nearest, symmetric, one scale per vocabulary row. The weight
+    passes leave the classifier in float; decode reads it whole every step,
+    so on small models it is most of the bytes. A tied classifier gets its
+    own quantized copy; the embedding keeps its float table.
+  }];
+  let options = [
+    Option<"bits", "bits", "int64_t", /*default=*/"8", "Bits per code (2-8)">
+  ];
+  let dependentDialects = ["qopt::qnt::QntDialect"];
+}
+
 def QntGPTQ : Pass<"qnt-gptq", "mlir::ModuleOp"> {
   let summary = "GPTQ: Hessian-guided rounding with Cholesky-based error feedback";
   let description = [{

@@ -62,11 +62,14 @@ SCHEMES = {
     # q int4 g64 beside k/v int5 g64: fused linears whose inputs cannot be
     # shared, so the fused calls fall back to one call per weight
     "mixed": ["--recipe", "mixed", "--target-bpw", "5"],
+    # the classifier in int8 too (a quantized lm_head beside a float embedding)
+    "w4_g32_head8": ["--recipe", "rtn", "--bits", "4", "--lm-head-bits", "8"],
 }
 FAMILIES = ["avx512vnni", "avx2", "portable"]
 QUANTIZED_ACTIVATIONS = {"w8a8_dynamic", "w8a8_static"}
 # built a second time with the default int8 activations, as NAME_q8
-INT8_ACTIVATION_SCHEMES = ["w8_per_channel", "w4_g32", "w4_g128_asym", "w3_g32", "mixed"]
+INT8_ACTIVATION_SCHEMES = ["w8_per_channel", "w4_g32", "w4_g128_asym", "w3_g32", "mixed",
+                           "w4_g32_head8"]
 KL_TOL = 5e-3
 
 

@@ -121,6 +121,11 @@ static cl::opt<bool> compileFuseOpt(
     "fuse", cl::desc("With --target=cpu: run the fusion passes before lowering (default true; "
                      "the written .mlir stays unfused)"),
     cl::init(true), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<int64_t> lmHeadBitsOpt(
+    "lm-head-bits",
+    cl::desc("Also quantize the classifier per output channel to this many bits (2-8; "
+             "default 0 keeps it in float). Decode reads it whole every step"),
+    cl::init(0), cl::sub(compileCmd), cl::cat(category));
 static cl::opt<bool> printPipelineOpt("print-pipeline",
                                       cl::desc("Print the pass pipeline and exit"),
                                       cl::init(false), cl::sub(compileCmd), cl::cat(category));
@@ -234,6 +239,13 @@ static llvm::Error compile() {
     if (!p)
       return p.takeError();
     pipeline = *p;
+  }
+  if (lmHeadBitsOpt != 0) {
+    if (lmHeadBitsOpt < 2 || lmHeadBitsOpt > 8)
+      return makeError("--lm-head-bits must be 0 (keep float) or in [2, 8], got " +
+                       std::to_string(lmHeadBitsOpt));
+    pipeline += std::string(pipeline.empty() ? "" : ",") + "qnt-quantize-lm-head{bits=" +
+                std::to_string(lmHeadBitsOpt) + "}";
   }
   if (printPipelineOpt) {
     llvm::outs() << pipeline << "\n";

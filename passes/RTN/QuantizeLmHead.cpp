@@ -1,0 +1,71 @@
+//===- QuantizeLmHead.cpp - the classifier to integer codes ---------------===//
+//
+// The classifier (vocab x dim) is the largest matrix of a small model and is
+// read whole every decode step: stories110M's f32 classifier is 98 of its
+// 142 MiB at w4. Weight-only passes leave it in float; this pass quantizes it
+// per output channel (round to nearest, symmetric), as llama.cpp keeps the
+// output matrix at 6 or 8 bits. A classifier tied to the embedding table
+// gets its own quantized copy: the embedding keeps gathering float rows.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Common/QuantPatterns.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/Builders.h"
+
+namespace qopt {
+#define GEN_PASS_DEF_QNTQUANTIZELMHEAD
+#include "passes/Passes.h.inc"
+} // namespace qopt
+
+using namespace mlir;
+
+namespace qopt {
+namespace {
+
+struct QntQuantizeLmHeadPass : impl::QntQuantizeLmHeadBase<QntQuantizeLmHeadPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto fail = [&](const llvm::Twine &why) {
+      module.emitError() << "qnt-quantize-lm-head: " << why;
+      signalPassFailure();
+    };
+    if (bits < 2 || bits > 8)
+      return fail("bits must be in [2, 8], got " + llvm::Twine(int64_t(bits)));
+    auto store = requireStore(module, "qnt-quantize-lm-head");
+    if (!store)
+      return signalPassFailure();
+    SmallVector<qnt::LmHeadOp> heads;
+    module.walk([&](qnt::LmHeadOp op) { heads.push_back(op); });
+    for (qnt::LmHeadOp head : heads) {
+      auto param = head.getWeight().getDefiningOp<qnt::ParamOp>();
+      if (!param)
+        continue; // already quantized
+      auto shape = param.getType().getShape();
+      std::string name = param.getName().str();
+      auto w = readWeight(*store, name);
+      if (!w)
+        return fail(llvm::toString(w.takeError()));
+      qmath::Scheme scheme;
+      scheme.bits = bits;
+      scheme.groupSize = 0;
+      qmath::QuantizedWeight q = qmath::quantizeRTN(scheme, w->data(), shape[0], shape[1]);
+      std::vector<float> deq = q.dequantize();
+      qmath::storeQuantized(*store, name, q);
+      OpBuilder b(head);
+      auto qparam = qnt::QParamOp::create(b, head.getLoc(), param.getType(),
+                                          b.getStringAttr(name), scheme.toAttr(&getContext(), 0));
+      qparam->setAttr(kRelErrorAttr,
+                      b.getF32FloatAttr(float(relativeOutputError(w->data(), deq.data(), shape[0],
+                                                                  shape[1], {}))));
+      head.getWeightMutable().assign(qparam);
+      if (param->use_empty())
+        param->erase();
+    }
+  }
+};
+
+} // namespace
+} // namespace qopt
