@@ -255,6 +255,12 @@ static llvm::Error compile() {
     return makeError("-o must name a .mlir file, got '" + outOpt + "'");
   if (targetOpt != "none" && targetOpt != "cpu" && targetOpt != "nvptx")
     return makeError("--target must be none, cpu or nvptx, not '" + targetOpt + "'");
+  // Target options given without their target would be silently ignored.
+  if (gpuArchOpt.getNumOccurrences() && targetOpt != "nvptx")
+    return makeError("--gpu-arch applies only with --target=nvptx");
+  if ((compileEmitOpt.getNumOccurrences() || compileFuseOpt.getNumOccurrences()) &&
+      targetOpt != "cpu")
+    return makeError("--emit and --fuse apply only with --target=cpu");
   const auto &archs = nvptx::supportedArchs();
   if (targetOpt == "nvptx" &&
       std::find(archs.begin(), archs.end(), gpuArchOpt.getValue()) == archs.end())
