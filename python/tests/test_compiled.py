@@ -62,6 +62,10 @@ SCHEMES = {
     # q int4 g64 beside k/v int5 g64: fused linears whose inputs cannot be
     # shared, so the fused calls fall back to one call per weight
     "mixed": ["--recipe", "mixed", "--target-bpw", "5"],
+    # NF4 (f32 activations) beside int4/int8 (int8 activations) in one q/k/v
+    # group: the fused call must prepare the input per weight
+    "mixed_nf4": ["--pipeline", "qnt-mixed-precision{target-bpw=4.6 "
+                  "candidates=\"nf4:g64:sym,int4:g32:sym,int8:g0:sym\"},qnt-quantize-weights"],
     # the classifier in int8 too (a quantized lm_head beside a float embedding)
     "w4_g32_head8": ["--recipe", "rtn", "--bits", "4", "--lm-head-bits", "8"],
 }
@@ -69,7 +73,7 @@ FAMILIES = ["avx512vnni", "avx2", "portable"]
 QUANTIZED_ACTIVATIONS = {"w8a8_dynamic", "w8a8_static"}
 # built a second time with the default int8 activations, as NAME_q8
 INT8_ACTIVATION_SCHEMES = ["w8_per_channel", "w4_g32", "w4_g128_asym", "w3_g32", "mixed",
-                           "w4_g32_head8"]
+                           "mixed_nf4", "w4_g32_head8"]
 KL_TOL = 5e-3
 
 

@@ -117,15 +117,18 @@ static int prepare(linear_plan *p, int64_t input, const float *x) {
     p->xscale = ctx->xscale;
     return 1;
   }
-  int q8 = 0;
-  for (int i = 0; i < p->count; ++i)
-    q8 += ctx->q8_activations && qrt_q8_supported(p->w[i]->slot) &&
-          qrt_q8_same_layout(s0, p->w[i]->slot);
+  /* int8 activations where each weight alone would take them: all (with
+   * one layout) or none; a mix is prepared weight by weight */
+  int q8 = 0, shared = 1;
+  for (int i = 0; i < p->count; ++i) {
+    q8 += ctx->q8_activations && qrt_q8_supported(p->w[i]->slot);
+    shared &= qrt_q8_same_layout(s0, p->w[i]->slot);
+  }
   if (q8 == 0) {
     p->mode = ROWS_F32;
     return 1;
   }
-  if (q8 < p->count)
+  if (q8 < p->count || !shared)
     return 0;
   /* quantized once here, before the rows are split over threads */
   qrt_q8_quantize(s0, x, p->n, ctx->xq, ctx->xblock_scale, ctx->xgroup_sum, &p->q8);
