@@ -1,6 +1,7 @@
 //===- CpuArtifacts.cpp - lowering a module to CPU outputs -----------------===//
 #include "CpuArtifacts.h"
 
+#include "Qnt/IR/QntDialect.h"
 #include "passes/Fusion/Fusion.h"
 #include "qopt/Support/Error.h"
 #include "qopt/Support/SafeTensors.h"
@@ -64,6 +65,24 @@ static llvm::Error link(const std::string &object, const std::string &out, bool 
   return llvm::Error::success();
 }
 
+/// What qnt-fuse made, so a user sees the fusions that took effect.
+static void printFusionSummary(mlir::ModuleOp module) {
+  int64_t multi = 0, swiglu = 0, residual = 0, quantizing = 0;
+  module.walk([&](mlir::Operation *op) {
+    if (llvm::isa<qnt::MultiLinearOp>(op))
+      ++multi;
+    else if (llvm::isa<qnt::SwigluLinearOp>(op))
+      ++swiglu;
+    else if (auto n = llvm::dyn_cast<qnt::AddRmsNormOp>(op))
+      ++residual, quantizing += n.getQuantBits().has_value();
+    else if (auto n = llvm::dyn_cast<qnt::RmsNormOp>(op))
+      quantizing += n.getQuantBits().has_value();
+  });
+  llvm::errs() << "fused: " << multi << " linear groups (q/k/v), " << swiglu
+               << " gate/up + SwiGLU, " << residual << " residual adds into norms, "
+               << quantizing << " norms writing int8 activations\n";
+}
+
 llvm::Error emitCpuArtifacts(mlir::ModuleOp module, ParameterStore &params,
                             llvm::StringRef tokenizerPath, const CpuArtifactRequest &request) {
   auto start = std::chrono::steady_clock::now();
@@ -75,6 +94,7 @@ llvm::Error emitCpuArtifacts(mlir::ModuleOp module, ParameterStore &params,
     buildFusionPipeline(pm);
     if (mlir::failed(pm.run(module)))
       return makeError("the fusion passes failed");
+    printFusionSummary(module);
   }
   llvm::errs() << "lowering to CPU code ...\n";
   auto program = cpu::lowerToCpu(module, request.cpu);
