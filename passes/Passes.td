@@ -67,6 +67,20 @@ def QntQuantizeLmHead : Pass<"qnt-quantize-lm-head", "mlir::ModuleOp"> {
   let dependentDialects = ["qopt::qnt::QntDialect"];
 }
 
+def QntKVCache : Pass<"qnt-kv-cache", "mlir::ModuleOp"> {
+  let summary = "Choose the KV cache's element type (f16 halves its memory and traffic)";
+  let description = [{
+    Rewrites the `!qnt.kv_cache` argument of every function to the given
+    element type. With f16, keys and values are rounded to half precision
+    (nearest even) when stored; the executor and the targets read the
+    rounded values back.
+  }];
+  let options = [
+    Option<"elementType", "element-type", "std::string", /*default=*/"\"f16\"", "f32 or f16">
+  ];
+  let dependentDialects = ["qopt::qnt::QntDialect", "mlir::func::FuncDialect"];
+}
+
 def QntGPTQ : Pass<"qnt-gptq", "mlir::ModuleOp"> {
   let summary = "GPTQ: Hessian-guided rounding with Cholesky-based error feedback";
   let description = [{

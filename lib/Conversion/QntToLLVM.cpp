@@ -33,6 +33,7 @@ namespace {
 
 constexpr int kConfigLen = 11; // QRT_CONFIG_LEN
 constexpr int64_t kFlagQ8Activations = 1; // QRT_FLAG_Q8_ACTIVATIONS
+constexpr int64_t kFlagKvF16 = 2;         // QRT_FLAG_KV_F16
 // How a linear's input is given (QRT_INPUT_*).
 constexpr int64_t kInputF32 = 0, kInputW8A8 = 1, kInputTokenQ8 = 2;
 constexpr int64_t kMaxFusedLinears = 3; // weights per qrt_linear_multi call
@@ -57,10 +58,21 @@ public:
     ptr = LLVM::LLVMPointerType::get(ctx);
   }
 
+  static std::string printType(Type t) {
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    t.print(os);
+    return s;
+  }
+
   llvm::Expected<CpuProgram> build() {
     auto forward = src.lookupSymbol<func::FuncOp>("forward");
     if (!forward || forward.getNumArguments() != 3)
       return makeError("the module has no qnt forward function (forward(tokens, pos, cache))");
+    auto cache = dyn_cast<qnt::KVCacheType>(forward.getArgument(2).getType());
+    if (cache && !cache.getElementType().isF32() && !cache.getElementType().isF16())
+      return makeError("the CPU target keeps the KV cache in f32 or f16, not " +
+                       printType(cache.getElementType()));
     fwd = forward;
     CpuProgram program;
     program.chunk = chunk;
@@ -445,7 +457,8 @@ private:
                                   program.arenaFloats,
                                   int64_t(slots.size()),
                                   get("n_heads"),
-                                  options.int8Activations ? kFlagQ8Activations : 0};
+                                  (options.int8Activations ? kFlagQ8Activations : 0) |
+                                      (cache.getElementType().isF16() ? kFlagKvF16 : 0)};
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToEnd(program.module->getBody());
     auto type = LLVM::LLVMArrayType::get(i64, kConfigLen);

@@ -4,6 +4,7 @@
 #include "Qnt/IR/QntDialect.h"
 #include "qopt/Exec/Kernels.h"
 #include "qopt/Import/GraphBuilder.h"
+#include "qopt/Support/DType.h"
 #include "qopt/Support/Error.h"
 #include "qopt/Support/ParamTypes.h"
 
@@ -360,7 +361,20 @@ llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tok
           kernels::KVSlice slice{cacheKeys.data() + layerOffset,
                                  cacheValues.data() + layerOffset, maxSeq};
           Act out = Act::withShape({n, int64_t(a.getNumHeads()) * headDim});
-          kernels::attention(pool, q.data(), k.data(), v.data(), n, pos, slice,
+          // An f16 cache holds K and V rounded to half precision (nearest even).
+          std::vector<float> k16, v16;
+          const float *kData = k.data(), *vData = v.data();
+          if (a.getCache().getType().getElementType().isF16()) {
+            auto toHalf = [](const Act &x, std::vector<float> &r) {
+              r.resize(size_t(x.numel()));
+              for (int64_t i = 0; i < x.numel(); ++i)
+                r[size_t(i)] = halfToFloat(floatToHalf(x.data()[i]));
+              return r.data();
+            };
+            kData = toHalf(k, k16);
+            vData = toHalf(v, v16);
+          }
+          kernels::attention(pool, q.data(), kData, vData, n, pos, slice,
                              a.getNumHeads(), a.getNumKvHeads(), headDim, scale,
                              out.storage.data());
           values[a] = std::move(out);

@@ -66,6 +66,8 @@ SCHEMES = {
     # group: the fused call must prepare the input per weight
     "mixed_nf4": ["--pipeline", "qnt-mixed-precision{target-bpw=4.6 "
                   "candidates=\"nf4:g64:sym,int4:g32:sym,int8:g0:sym\"},qnt-quantize-weights"],
+    # keys and values kept in half precision in the KV cache
+    "fp32_kv16": ["--recipe", "fp32", "--kv-cache", "f16"],
     # the classifier in int8 too (a quantized lm_head beside a float embedding)
     "w4_g32_head8": ["--recipe", "rtn", "--bits", "4", "--lm-head-bits", "8"],
 }
@@ -75,6 +77,12 @@ QUANTIZED_ACTIVATIONS = {"w8a8_dynamic", "w8a8_static"}
 INT8_ACTIVATION_SCHEMES = ["w8_per_channel", "w4_g32", "w4_g128_asym", "w3_g32", "mixed",
                            "mixed_nf4", "w4_g32_head8"]
 KL_TOL = 5e-3
+# An f16 KV cache rounds each stored key and value to half precision, so a
+# 1e-7 difference in a kernel family's K can land on the other side of an
+# f16 rounding boundary (steps of 1e-3 relative): measured 2.2e-3 on logits
+# of ~20 for AVX-512 against the executor, whose portable-order twin matches.
+HALF_KV = {"fp32_kv16"}
+HALF_KV_TOL = 2e-2
 
 
 def kl_per_position(ref, got):
@@ -146,6 +154,10 @@ class CompiledAgainstReference(unittest.TestCase):
         if name.endswith("_q8"):
             self.assertLess(float(kl_per_position(ref, got).max()), KL_TOL)
             self.assertLess(float(per_position.max()), 0.5)
+            return
+        if name in HALF_KV:
+            self.assertLess(float(per_position.max()), HALF_KV_TOL)
+            np.testing.assert_array_equal(got.argmax(axis=1), ref.argmax(axis=1))
             return
         if name not in QUANTIZED_ACTIVATIONS:
             self.assertLess(float(per_position.max()), TOL)

@@ -8,12 +8,33 @@
 #include <math.h>
 #include <string.h>
 
-void QRT_FAMILY_FN(attend_head)(const float *q, const float *keys, const float *values,
+/* Position t's row of a cache: the f32 row itself, or its f16 bits widened
+ * into buf (exactly: every half is a float). */
+static inline const float *cache_row(const void *base, int f16, int64_t at, int64_t n,
+                                     float *buf) {
+  if (!f16)
+    return (const float *)base + at;
+  const uint16_t *h = (const uint16_t *)base + at;
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(buf + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(h + i))));
+#elif defined(__F16C__)
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(buf + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
+#endif
+  for (; i < n; ++i)
+    buf[i] = half_to_float(h[i]);
+  return buf;
+}
+
+void QRT_FAMILY_FN(attend_head)(const float *q, const void *keys, const void *values, int f16,
                                 int64_t last, int64_t kv_stride, int64_t head_dim, float scale,
-                                float *scores, float *out) {
+                                float *scratch, float *out) {
+  float *scores = scratch, *row = scratch + last + 1;
   float max_score = -INFINITY;
   for (int64_t t = 0; t <= last; ++t) {
-    scores[t] = qrt_dot8(q, keys + t * kv_stride, head_dim) * scale;
+    scores[t] = qrt_dot8(q, cache_row(keys, f16, t * kv_stride, head_dim, row), head_dim) * scale;
     if (scores[t] > max_score)
       max_score = scores[t];
   }
@@ -25,7 +46,7 @@ void QRT_FAMILY_FN(attend_head)(const float *q, const float *keys, const float *
   memset(out, 0, sizeof(float) * (size_t)head_dim);
   for (int64_t t = 0; t <= last; ++t) {
     float a = scores[t] / sum;
-    const float *v = values + t * kv_stride;
+    const float *v = cache_row(values, f16, t * kv_stride, head_dim, row);
     for (int64_t i = 0; i < head_dim; ++i)
       out[i] += a * v[i];
   }

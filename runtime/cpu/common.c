@@ -5,7 +5,30 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
+
+/* Round to nearest even, as lib/Support/DType.cpp's floatToHalf (the
+ * executor's f16 KV cache): the same steps, so the same bits. */
+uint16_t qrt_f32_to_f16(float f) {
+  uint32_t bits;
+  memcpy(&bits, &f, 4);
+  uint16_t sign = (uint16_t)((bits >> 16) & 0x8000u);
+  float a = fabsf(f);
+  if (isnan(f))
+    return sign | 0x7e00;
+  if (a >= 65520.0f) /* rounds to infinity */
+    return sign | 0x7c00;
+  if (a < 6.103515625e-05f) /* subnormal: multiples of 2^-24, nearest even */
+    return sign | (uint16_t)nearbyintf(a * 16777216.0f);
+  uint32_t abits;
+  memcpy(&abits, &a, 4);
+  uint32_t exp = (abits >> 23) - 112, mant = abits & 0x7fffffu;
+  uint32_t half = (exp << 10) | (mant >> 13), rest = mant & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (half & 1u)))
+    ++half; /* may carry into the exponent, which is the correct result */
+  return sign | (uint16_t)half;
+}
 
 float qrt_f16_to_f32(uint16_t h) {
   uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 31, man = h & 1023u, bits;

@@ -93,7 +93,7 @@ void qrt_rope(qrt_ctx *ctx, const float *x, int64_t n, int64_t width, int64_t he
 typedef struct attention_job {
   qrt_ctx *ctx;
   const float *q;
-  const float *keys, *values;
+  const void *keys, *values; /* this layer's cache, f32 or f16 bits */
   int64_t pos, heads, kv_heads, head_dim;
   float scale;
   float *out;
@@ -103,11 +103,14 @@ static void attention_task(void *raw, int64_t begin, int64_t end, int worker) {
   attention_job *j = (attention_job *)raw;
   int64_t kv_width = j->kv_heads * j->head_dim, q_width = j->heads * j->head_dim;
   int64_t group = j->heads / j->kv_heads, hd = j->head_dim;
-  float *scores = j->ctx->scratch + (int64_t)worker * j->ctx->scratch_floats;
+  float *scratch = j->ctx->scratch + (int64_t)worker * j->ctx->scratch_floats;
+  size_t element = j->ctx->kv_f16 ? 2 : 4;
   for (int64_t task = begin; task < end; ++task) {
     int64_t m = task / j->heads, h = task % j->heads, kv = (h / group) * hd;
-    j->ctx->kernels->attend_head(j->q + m * q_width + h * hd, j->keys + kv, j->values + kv,
-                                 j->pos + m, kv_width, hd, j->scale, scores,
+    j->ctx->kernels->attend_head(j->q + m * q_width + h * hd,
+                                 (const char *)j->keys + (size_t)kv * element,
+                                 (const char *)j->values + (size_t)kv * element, j->ctx->kv_f16,
+                                 j->pos + m, kv_width, hd, j->scale, scratch,
                                  j->out + m * q_width + h * hd);
   }
 }
@@ -115,11 +118,21 @@ static void attention_task(void *raw, int64_t begin, int64_t end, int worker) {
 void qrt_attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, const float *v,
                    int64_t n, int64_t pos, int64_t heads, int64_t kv_heads, int64_t head_dim,
                    float scale, float *out) {
-  int64_t kv_width = kv_heads * head_dim;
-  float *keys = ctx->key_cache + layer * ctx->max_seq * ctx->kv_width;
-  float *values = ctx->value_cache + layer * ctx->max_seq * ctx->kv_width;
-  memcpy(keys + pos * kv_width, k, sizeof(float) * (size_t)(n * kv_width));
-  memcpy(values + pos * kv_width, v, sizeof(float) * (size_t)(n * kv_width));
+  int64_t kv_width = kv_heads * head_dim, at = layer * ctx->max_seq * ctx->kv_width;
+  void *keys, *values;
+  if (ctx->kv_f16) {
+    uint16_t *kc = (uint16_t *)ctx->key_cache + at, *vc = (uint16_t *)ctx->value_cache + at;
+    for (int64_t i = 0; i < n * kv_width; ++i) {
+      kc[pos * kv_width + i] = qrt_f32_to_f16(k[i]);
+      vc[pos * kv_width + i] = qrt_f32_to_f16(v[i]);
+    }
+    keys = kc, values = vc;
+  } else {
+    float *kc = (float *)ctx->key_cache + at, *vc = (float *)ctx->value_cache + at;
+    memcpy(kc + pos * kv_width, k, sizeof(float) * (size_t)(n * kv_width));
+    memcpy(vc + pos * kv_width, v, sizeof(float) * (size_t)(n * kv_width));
+    keys = kc, values = vc;
+  }
   attention_job job = {ctx, q, keys, values, pos, heads, kv_heads, head_dim, scale, out};
   qrt_parallel_for(ctx->pool, n * heads, 4, attention_task, &job);
 }

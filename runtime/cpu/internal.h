@@ -65,15 +65,17 @@ typedef struct qrt_kernels {
   void (*linear_q8_rows)(const qrt_weight *w, const qrt_q8_activations *xq, int64_t n,
                          int64_t r0, int64_t r1, float *y, float *scratch);
   /* out[head_dim] = softmax(q . keys[t] * scale over t <= last) . values[t];
-   * keys and values advance by kv_stride per position; scores: last + 1. */
-  void (*attend_head)(const float *q, const float *keys, const float *values, int64_t last,
-                      int64_t kv_stride, int64_t head_dim, float scale, float *scores,
-                      float *out);
+   * keys and values (f32, or f16 bits when f16) advance by kv_stride
+   * elements per position; scratch: last + 1 + head_dim floats. */
+  void (*attend_head)(const float *q, const void *keys, const void *values, int f16,
+                      int64_t last, int64_t kv_stride, int64_t head_dim, float scale,
+                      float *scratch, float *out);
 } qrt_kernels;
 extern const qrt_kernels qrt_kernels_portable, qrt_kernels_avx2, qrt_kernels_avx512;
 const qrt_kernels *qrt_select_kernels(void);
 
 float qrt_f16_to_f32(uint16_t h);
+uint16_t qrt_f32_to_f16(float f);
 /* y[m, r] += outlier columns of rows [r0, r1) times their f32 activations. */
 void qrt_add_outliers(const qrt_weight *w, const float *x, int64_t n, int64_t r0, int64_t r1,
                       float *y);
@@ -111,7 +113,8 @@ struct qrt_model {
   size_t map_bytes;
   qrt_weight *weights;        /* num_slots */
   float *arena;
-  float *key_cache, *value_cache; /* [layers, max_seq, kv_width] */
+  void *key_cache, *value_cache; /* [layers, max_seq, kv_width] f32, or f16 bits */
+  int kv_f16;                 /* program flag QRT_FLAG_KV_F16 */
   float *scratch;             /* per-thread dequantization rows */
   int64_t scratch_floats;
   int8_t *xq;                 /* W8A8 / q8 activation codes [chunk, max cols] */

@@ -28,9 +28,9 @@ void QRT_FAMILY_FN(linear_q8_rows)(const qrt_weight *w, const qrt_q8_activations
                                    float *scratch);
 
 /* One attention head (attention_kernels.c): see qrt_kernels.attend_head. */
-void QRT_FAMILY_FN(attend_head)(const float *q, const float *keys, const float *values,
+void QRT_FAMILY_FN(attend_head)(const float *q, const void *keys, const void *values, int f16,
                                 int64_t last, int64_t kv_stride, int64_t head_dim, float scale,
-                                float *scores, float *out);
+                                float *scratch, float *out);
 
 static inline int64_t num_groups(const qrtw_slot *s) {
   return s->groups_per_row ? s->groups_per_row : 1;

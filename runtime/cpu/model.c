@@ -107,6 +107,7 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
   m->chunk = cfg[6];
   m->num_slots = cfg[8];
   m->q8_activations = (cfg[10] & QRT_FLAG_Q8_ACTIVATIONS) != 0;
+  m->kv_f16 = (cfg[10] & QRT_FLAG_KV_F16) != 0;
   if (map_file(m, path, err, len) != 0)
     goto fail;
   const qrtw_header *h = (const qrtw_header *)m->map;
@@ -162,8 +163,8 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
   m->scratch = (float *)calloc((size_t)(m->scratch_floats * threads), sizeof(float));
   m->arena = (float *)calloc((size_t)cfg[7] + 16, sizeof(float));
   size_t cache = (size_t)(m->layers * m->max_seq * m->kv_width);
-  m->key_cache = (float *)calloc(cache, sizeof(float));
-  m->value_cache = (float *)calloc(cache, sizeof(float));
+  m->key_cache = calloc(cache, m->kv_f16 ? 2 : sizeof(float));
+  m->value_cache = calloc(cache, m->kv_f16 ? 2 : sizeof(float));
   m->xq = (int8_t *)calloc((size_t)(m->chunk * max_cols), 1);
   m->xscale = (float *)calloc((size_t)m->chunk, sizeof(float));
   m->xblock_scale = (float *)calloc((size_t)(m->chunk * (max_cols / QRT_Q8_BLOCK + 1)),

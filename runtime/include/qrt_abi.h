@@ -24,6 +24,9 @@ typedef struct qrt_model qrt_ctx;
 /* flags: weight-only integer linears quantize their activations to int8
  * blocks of 32 and use integer dot products (`qopt build --act-int8`). */
 #define QRT_FLAG_Q8_ACTIVATIONS 1
+/* flags: the KV cache holds f16 keys and values (rounded to nearest even
+ * when stored), as `!qnt.kv_cache<..., element_type = f16>` says. */
+#define QRT_FLAG_KV_F16 2
 extern const int64_t qopt_program_config[QRT_CONFIG_LEN];
 void qopt_forward(qrt_ctx *ctx, const int32_t *tokens, int64_t n, int64_t pos, float *logits);
 

@@ -121,6 +121,11 @@ static cl::opt<bool> compileFuseOpt(
     "fuse", cl::desc("With --target=cpu: run the fusion passes before lowering (default true; "
                      "the written .mlir stays unfused)"),
     cl::init(true), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<std::string> kvCacheOpt(
+    "kv-cache",
+    cl::desc("KV cache element type: f32 (default) or f16 (half the memory and traffic; "
+             "keys and values rounded to half precision when stored)"),
+    cl::init("f32"), cl::sub(compileCmd), cl::cat(category));
 static cl::opt<int64_t> lmHeadBitsOpt(
     "lm-head-bits",
     cl::desc("Also quantize the classifier per output channel to this many bits (2-8; "
@@ -239,6 +244,11 @@ static llvm::Error compile() {
     if (!p)
       return p.takeError();
     pipeline = *p;
+  }
+  if (kvCacheOpt != "f32") {
+    if (kvCacheOpt != "f16")
+      return makeError("--kv-cache must be f32 or f16, not '" + kvCacheOpt + "'");
+    pipeline += std::string(pipeline.empty() ? "" : ",") + "qnt-kv-cache{element-type=f16}";
   }
   if (lmHeadBitsOpt != 0) {
     if (lmHeadBitsOpt < 2 || lmHeadBitsOpt > 8)
