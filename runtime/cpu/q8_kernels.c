@@ -263,7 +263,9 @@ codes_tile_n(const qrt_weight *w, int64_t r, const qrt_q8_activations *x, int64_
 }
 
 /* The tiles with the token count a compile-time constant for decode (1)
- * and full prefill tiles (4), so their token loops unroll. */
+ * and full prefill tiles (4), so their token loops unroll. Measured: plain
+ * non-inlined tiles decode stories110M w4 g32 at 137-150 tok/s against
+ * 153-181 with these (six alternating runs each). */
 static void q4_tile(const qrt_weight *w, int64_t r, const qrt_q8_activations *x, int64_t m0,
                     int tokens, float *out) {
   if (tokens == 1)
