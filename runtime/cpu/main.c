@@ -282,7 +282,7 @@ int main(int argc, char **argv) {
     else
       rc = fail(argv0, err);
   } else if (do_bench) {
-    rc = bench(m, argv0, prefill, decode, threads > 0 ? (int)threads : 0);
+    rc = bench(m, argv0, prefill, decode, qrt_threads(m));
   } else {
     rc = generate(m, argv0, prompt, steps, temp, top_p, seed);
   }

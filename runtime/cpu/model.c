@@ -206,6 +206,7 @@ int64_t qrt_dim(const qrt_model *m) { return m->dim; }
 uint64_t qrt_weight_bytes(const qrt_model *m) { return m->weight_bytes; }
 uint64_t qrt_decode_bytes(const qrt_model *m) { return m->decode_bytes; }
 const char *qrt_isa(const qrt_model *m) { return m->kernels->name; }
+int qrt_threads(const qrt_model *m) { return qrt_pool_threads(m->pool); }
 
 /* Runs the tokens chunk by chunk (the arena holds `chunk` tokens). With
  * last_only, the classifier runs only for the final token, into logits

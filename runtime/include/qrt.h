@@ -32,6 +32,8 @@ uint64_t qrt_weight_bytes(const qrt_model *m);
 /* Bytes of weights one decode step reads: all, but one row of an embedding
  * table that is not also the classifier. */
 uint64_t qrt_decode_bytes(const qrt_model *m);
+/* Worker threads the model runs on (as resolved at load). */
+int qrt_threads(const qrt_model *m);
 /* The kernel family chosen for this CPU: "avx512vnni", "avx2" or "portable". */
 const char *qrt_isa(const qrt_model *m);
 /* Memory read bandwidth in GB/s measured now over a `bytes` buffer with the
