@@ -259,13 +259,19 @@ private:
 
   llvm::Error unsupported(Operation *op, const llvm::Twine &why = "") {
     std::string name = op->getName().getStringRef().str();
-    return makeError("'" + name + "' is not supported by the CPU target" +
+    return makeError("'" + name + "' is not supported by the " +
+                     (options.deviceArena ? "NVPTX" : "CPU") + " target" +
                      (why.isTriviallyEmpty() ? "" : ": ") + why);
   }
 
   llvm::Error lower(Operation *op) {
     if (isa<qnt::ParamOp, qnt::QParamOp>(op) || arenaPlan.folded.contains(op))
       return llvm::Error::success();
+    if (options.deviceArena &&
+        isa<qnt::SwigluOp, qnt::SiluOp, qnt::AddOp, qnt::MulOp, quant::DequantizeCastOp>(op))
+      return unsupported(op, "the CUDA backend runs fused programs (keep --fuse on); "
+                             "elementwise glue and static activation quantization have no "
+                             "GPU kernel");
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       if (ret.getNumOperands() != 1 || ret.getOperand(0) != arenaPlan.returned)
         return makeError("the forward function must return the qnt.lm_head logits");

@@ -2,9 +2,7 @@
 #ifndef QRT_INTERNAL_H
 #define QRT_INTERNAL_H
 
-#include "qrt.h"
-#include "qrt_abi.h"
-#include "qrt_format.h"
+#include "qrt_common.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -19,18 +17,6 @@ int qrt_pool_threads(const qrt_pool *p);
 /* Splits [0, n) into one contiguous range per thread (fewer when n is
  * small: no range below `grain`) and waits for all of them. */
 void qrt_parallel_for(qrt_pool *p, int64_t n, int64_t grain, qrt_task_fn fn, void *arg);
-
-/* ---- one weight, resolved against the mapped file ---- */
-typedef struct qrt_weight {
-  const qrtw_slot *slot;
-  const void *data;           /* f32 values or codes */
-  const void *scales;         /* f16, or f32 when slot->scales_f32 */
-  const uint8_t *zeros;
-  const int32_t *outlier_index;
-  const float *outlier_weight;
-  int64_t row_bytes;          /* stride of one row of `data` */
-  int32_t *w8_row_sums;       /* W8A8: per (row, group) sum of signed codes */
-} qrt_weight;
 
 /* ---- activations quantized for int8 dot products (QRT_FLAG_Q8_ACTIVATIONS) ----
  * Per token, each block of QRT_Q8_BLOCK consecutive values shares one f32
@@ -74,12 +60,9 @@ typedef struct qrt_kernels {
 extern const qrt_kernels qrt_kernels_portable, qrt_kernels_avx2, qrt_kernels_avx512;
 const qrt_kernels *qrt_select_kernels(void);
 
-float qrt_f16_to_f32(uint16_t h);
-uint16_t qrt_f32_to_f16(float f);
 /* y[m, r] += outlier columns of rows [r0, r1) times their f32 activations. */
 void qrt_add_outliers(const qrt_weight *w, const float *x, int64_t n, int64_t r0, int64_t r1,
                       float *y);
-extern const float qrt_nf4_levels[16];
 /* Whether a weight can take int8 activations: integer codes, no outlier
  * columns, rows and groups made of whole 32-blocks. */
 int qrt_q8_supported(const qrtw_slot *s);
@@ -96,22 +79,12 @@ void qrt_quantize_tokens(const float *x, int64_t n, int64_t cols, const int32_t 
  * floats from the buffer (see qrt_abi.h). */
 int64_t qrt_token_q8_scale_offset(const qrt_ctx *ctx, int64_t cols);
 
-/* ---- tokenizer (tokenizer/tokenizer.c) ---- */
-typedef struct qrt_tokenizer qrt_tokenizer;
-qrt_tokenizer *qrt_tokenizer_load(const uint8_t *bytes, size_t size, int64_t vocab, char *err,
-                                  size_t err_len);
-void qrt_tokenizer_free(qrt_tokenizer *t);
-int64_t qrt_tokenizer_encode(const qrt_tokenizer *t, const char *text, int bos, int eos,
-                             int32_t *out, int64_t max_tokens);
-const char *qrt_tokenizer_decode(const qrt_tokenizer *t, int32_t prev, int32_t token);
-
 /* ---- the model ---- */
 struct qrt_model {
   const int64_t *config;      /* qopt_program_config */
   int64_t dim, vocab, layers, kv_width, max_seq, chunk, num_slots;
-  const uint8_t *map;
-  size_t map_bytes;
-  qrt_weight *weights;        /* num_slots */
+  qrt_weights_file file;      /* the mapped .qrtw */
+  qrt_weight *weights;        /* file.weights */
   float *arena;
   void *key_cache, *value_cache; /* [layers, max_seq, kv_width] f32, or f16 bits */
   int kv_f16;                 /* program flag QRT_FLAG_KV_F16 */
@@ -122,17 +95,10 @@ struct qrt_model {
   float *xblock_scale;        /* q8 block scales [chunk, max cols / 32] */
   float *xgroup_sum;          /* q8 per-group sums [chunk, max groups] */
   int q8_activations;         /* program flag QRT_FLAG_Q8_ACTIVATIONS */
-  int logits_rows;            /* what qrt_lm_head computes: QRT_LOGITS_* */
+  qrt_steps steps;            /* the chunk loop; steps.logits_rows is what qrt_lm_head computes */
   qrt_pool *pool;
   const qrt_kernels *kernels;
-  qrt_tokenizer *tokenizer;
-  uint64_t weight_bytes;
-  uint64_t decode_bytes;      /* weight bytes one decode step reads */
 };
-
-enum { QRT_LOGITS_ALL = 0, QRT_LOGITS_LAST = 1, QRT_LOGITS_NONE = 2 };
-
-void qrt_set_error(char *err, size_t len, const char *fmt, ...);
 
 /* a . b with 8 partial sums combined pairwise: the reference executor's
  * order (lib/Exec/Kernels.cpp), for the glue and attention kernels. Each

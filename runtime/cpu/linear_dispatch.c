@@ -192,9 +192,9 @@ void qrt_linear(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float *ou
 }
 
 void qrt_lm_head(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float *out) {
-  if (ctx->logits_rows == QRT_LOGITS_NONE || n < 1)
+  if (ctx->steps.logits_rows == QRT_LOGITS_NONE || n < 1)
     return;
-  if (ctx->logits_rows == QRT_LOGITS_LAST) {
+  if (ctx->steps.logits_rows == QRT_LOGITS_LAST) {
     /* one row: the same numbers as that row of a full call (the kernels
      * give prefill and decode identical rows) */
     int64_t cols = ctx->weights[slot].slot->cols;

@@ -43,6 +43,9 @@ typedef struct qrt_cuda {
   qrt_cu_result (*cuMemFree)(qrt_cu_deviceptr ptr);
   qrt_cu_result (*cuMemcpyHtoD)(qrt_cu_deviceptr dst, const void *src, size_t bytes);
   qrt_cu_result (*cuMemcpyDtoH)(void *dst, qrt_cu_deviceptr src, size_t bytes);
+  qrt_cu_result (*cuMemcpyDtoD)(qrt_cu_deviceptr dst, qrt_cu_deviceptr src, size_t bytes);
+  qrt_cu_result (*cuMemsetD8)(qrt_cu_deviceptr dst, unsigned char value, size_t bytes);
+  qrt_cu_result (*cuModuleUnload)(qrt_cu_module module);
   qrt_cu_result (*cuLaunchKernel)(qrt_cu_function fn, unsigned gx, unsigned gy, unsigned gz,
                                   unsigned bx, unsigned by, unsigned bz, unsigned shared,
                                   void *stream, void **params, void **extra);

@@ -1,10 +1,13 @@
 //===- BuildCommand.cpp - qopt build ---------------------------------------===//
 //
 // Lowers a (quantized) model to CPU code and links it with the runtime:
-//   NAME        executable (-p/-n, --ppl, --bench; see runtime/cpu/main.c)
+//   NAME        executable (-p/-n, --ppl, --bench; see runtime/common/main.c)
 //   NAME.qrtw   packed weights + tokenizer, mmapped by the program
 // --emit shared gives libNAME.so (C API: runtime/include/qrt.h) instead;
 // --emit obj / llvm stop at the object file / LLVM IR.
+// --target=nvptx links the same host code with the CUDA backend and embeds
+// the GPU kernels' PTX: the program has the same interface and runs on an
+// NVIDIA GPU (or says why it cannot).
 //
 //===----------------------------------------------------------------------===//
 #include "Common.h"
@@ -45,9 +48,31 @@ static cl::opt<bool> fuseOpt(
 static cl::opt<std::string> ccOpt("cc", cl::desc("C compiler used to link (default: cc)"),
                                   cl::init("cc"), cl::sub(buildCmd), cl::cat(category));
 
+static cl::opt<std::string> targetOpt(
+    "target",
+    cl::desc("Where the program runs: cpu (default) or nvptx (an NVIDIA GPU through the CUDA "
+             "driver, loaded at run time)"),
+    cl::init("cpu"), cl::sub(buildCmd), cl::cat(category));
+static cl::opt<std::string> gpuArchOpt(
+    "gpu-arch",
+    cl::desc("With --target=nvptx: the chip the PTX is generated for, sm_80 (default: the "
+             "driver JIT-compiles it for any newer GPU), sm_86, sm_89, sm_90 or sm_90a"),
+    cl::init("sm_80"), cl::sub(buildCmd), cl::cat(category));
+
 static llvm::Error build() {
   if (chunkOpt < 1 || chunkOpt > 4096)
     return makeError("--chunk must be in [1, 4096]");
+  bool nvptx = targetOpt == "nvptx";
+  if (targetOpt != "cpu" && !nvptx)
+    return makeError("--target must be cpu or nvptx, not '" + targetOpt + "'");
+  if (gpuArchOpt.getNumOccurrences() && !nvptx)
+    return makeError("--gpu-arch applies only with --target=nvptx");
+  if (nvptx && actInt8Opt.getNumOccurrences() && actInt8Opt)
+    return makeError("--act-int8 is a CPU kernel scheme; the nvptx target keeps f32 "
+                     "activations for weight-only linears");
+  if (nvptx && !fuseOpt)
+    return makeError("--target=nvptx needs the fusion passes (the CUDA backend runs fused "
+                     "programs); drop --fuse=false");
   auto model = loadModel(modelArg, tokenizerOpt);
   if (!model)
     return model.takeError();
@@ -55,7 +80,9 @@ static llvm::Error build() {
   request.out = outputOpt;
   request.emit = emitOpt;
   request.cpu.chunk = chunkOpt;
-  request.cpu.int8Activations = actInt8Opt;
+  request.cpu.int8Activations = actInt8Opt && !nvptx;
+  request.target = targetOpt;
+  request.gpuArch = gpuArchOpt;
   request.cc = ccOpt;
   request.fuse = fuseOpt;
   return emitCpuArtifacts(*model->module, *model->params, model->tokenizerPath, request);

@@ -1,11 +1,13 @@
 //===- CpuArtifacts.cpp - lowering a module to CPU outputs -----------------===//
 #include "CpuArtifacts.h"
+#include "qopt/Conversion/QntToNVPTX.h"
 
 #include "Qnt/IR/QntDialect.h"
 #include "passes/Fusion/Fusion.h"
 #include "qopt/Support/Error.h"
 #include "qopt/Support/SafeTensors.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/Support/FileSystem.h"
@@ -34,12 +36,12 @@ static std::string runtimeDir() {
 }
 
 static llvm::Error link(const std::string &object, const std::string &out, bool shared,
-                        const std::string &compiler) {
+                        const std::string &compiler, bool cuda) {
   auto cc = llvm::sys::findProgramByName(compiler);
   if (!cc)
     return makeError("cannot find the C compiler '" + compiler + "' to link with (--cc)");
   std::string lib = runtimeDir();
-  std::string qrt = lib + "/libqrt.a", qrtMain = lib + "/libqrt_main.a";
+  std::string qrt = lib + (cuda ? "/libqrt_cuda.a" : "/libqrt.a"), qrtMain = lib + "/libqrt_main.a";
   if (!llvm::sys::fs::exists(qrt))
     return makeError("runtime library " + qrt + " not found (set QOPT_RUNTIME_DIR)");
   std::string tmp = out + ".tmp";
@@ -52,6 +54,8 @@ static llvm::Error link(const std::string &object, const std::string &out, bool 
   else
     args.insert(args.end(), {qrtMain, qrt});
   args.insert(args.end(), {"-lm", "-lpthread"});
+  if (cuda)
+    args.push_back("-ldl"); // the CUDA driver is loaded at run time
   std::vector<llvm::StringRef> refs(args.begin(), args.end());
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(*cc, refs, std::nullopt, {}, 0, 0, &message);
@@ -62,6 +66,43 @@ static llvm::Error link(const std::string &object, const std::string &out, bool 
   }
   if (auto ec = llvm::sys::fs::rename(tmp, out))
     return makeError(out + ": " + ec.message());
+  return llvm::Error::success();
+}
+
+/// The CUDA backend's kernels cover integer codes with f16 scales and plain
+/// f32; name the first weight they do not.
+static llvm::Error checkNvptxSlots(const std::vector<cpu::WeightSlot> &slots) {
+  for (const auto &slot : slots) {
+    const char *why = nullptr;
+    if (slot.quantized && slot.format == 1 /* QRTW_FORMAT_NF4 */)
+      why = "NF4 weights";
+    else if (slot.quantized && slot.scheme.doubleQuant)
+      why = "double-quantized scales";
+    else if (slot.outliers)
+      why = "LLM.int8 outlier columns";
+    if (why)
+      return makeError("weight " + slot.name + ": " + why +
+                       " have no CUDA kernel in the NVPTX target; build it for the CPU");
+  }
+  return llvm::Error::success();
+}
+
+/// Adds the kernels' PTX as the exported, NUL-terminated string the CUDA
+/// backend loads (runtime/cuda/cuda_backend.h: qopt_gpu_ptx).
+static llvm::Error addGpuKernels(mlir::ModuleOp program, const std::string &arch) {
+  mlir::MLIRContext *ctx = program.getContext();
+  auto ptx = nvptx::kernelsPtx(*ctx, arch);
+  if (!ptx)
+    return ptx.takeError();
+  std::string text = *ptx + std::string(1, '\0');
+  mlir::OpBuilder b(ctx);
+  b.setInsertionPointToEnd(program.getBody());
+  auto type = mlir::LLVM::LLVMArrayType::get(mlir::IntegerType::get(ctx, 8), text.size());
+  mlir::LLVM::GlobalOp::create(b, program.getLoc(), type, /*isConstant=*/true,
+                               mlir::LLVM::Linkage::External, "qopt_gpu_ptx",
+                               b.getStringAttr(text));
+  llvm::errs() << "  GPU kernels: PTX for " << arch << ", "
+               << llvm::format("%.1f", double(text.size()) / 1024) << " KiB\n";
   return llvm::Error::success();
 }
 
@@ -96,10 +137,22 @@ llvm::Error emitCpuArtifacts(mlir::ModuleOp module, ParameterStore &params,
       return makeError("the fusion passes failed");
     printFusionSummary(module);
   }
-  llvm::errs() << "lowering to CPU code ...\n";
-  auto program = cpu::lowerToCpu(module, request.cpu);
+  bool nvptx = request.target == "nvptx";
+  if (request.target != "cpu" && !nvptx)
+    return makeError("--target must be cpu or nvptx, not '" + request.target + "'");
+  cpu::CpuOptions options = request.cpu;
+  options.deviceArena = nvptx;
+  llvm::errs() << (nvptx ? "lowering to host code for the CUDA backend ...\n"
+                         : "lowering to CPU code ...\n");
+  auto program = cpu::lowerToCpu(module, options);
   if (!program)
     return program.takeError();
+  if (nvptx) {
+    if (auto err = checkNvptxSlots(program->slots))
+      return err;
+    if (auto err = addGpuKernels(*program->module, request.gpuArch))
+      return err;
+  }
   llvm::errs() << "  " << program->slots.size() << " weight slots, activation arena "
                << llvm::format("%.1f", double(program->arenaFloats) * 4 / 1024) << " KiB ("
                << llvm::format("%.1f", double(program->unplannedFloats) * 4 / 1024)
@@ -129,7 +182,7 @@ llvm::Error emitCpuArtifacts(mlir::ModuleOp module, ParameterStore &params,
     if (request.emit == "exe" || request.emit == "shared") {
       std::string target = request.emit == "exe" ? out : sibling("lib" + stem + ".so");
       llvm::errs() << "linking " << target << " ...\n";
-      llvm::Error err = link(object, target, request.emit == "shared", request.cc);
+      llvm::Error err = link(object, target, request.emit == "shared", request.cc, nvptx);
       llvm::sys::fs::remove(object);
       if (err)
         return err;

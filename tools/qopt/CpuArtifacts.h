@@ -1,12 +1,14 @@
-//===- CpuArtifacts.h - lowering a module to CPU outputs ---------*- C++ -*-===//
+//===- CpuArtifacts.h - lowering a module to host programs -------*- C++ -*-===//
 //
 // Shared by `qopt build` and `qopt compile --target=cpu`: fuse (qnt-fuse,
-// unless asked not to) and lower a (quantized) qnt module to CPU code, and
+// unless asked not to) and lower a (quantized) qnt module to host code, and
 // write, by `emit`,
 //   exe     OUT (linked with the runtime) + OUT.qrtw
 //   shared  libSTEM.so (C API runtime/include/qrt.h) + libSTEM.so.qrtw
 //   obj     OUT.o + OUT.qrtw        llvm   OUT.ll + OUT.qrtw
-// Every file is written to a temporary and renamed.
+// Every file is written to a temporary and renamed. With target "nvptx" the
+// host code is the same; the object also carries the GPU kernels' PTX
+// (qopt_gpu_ptx) and links with the CUDA backend (runtime/cuda) instead.
 //
 //===----------------------------------------------------------------------===//
 #ifndef QOPT_TOOLS_QOPT_CPUARTIFACTS_H
@@ -28,6 +30,8 @@ struct CpuArtifactRequest {
   cpu::CpuOptions cpu;
   bool fuse = true; // run qnt-fuse on the module first
   std::string cc = "cc"; // the C compiler that links (exe, shared)
+  std::string target = "cpu"; // cpu or nvptx
+  std::string gpuArch = "sm_80"; // nvptx: the chip the PTX is generated for
 };
 
 llvm::Error emitCpuArtifacts(mlir::ModuleOp module, ParameterStore &params,

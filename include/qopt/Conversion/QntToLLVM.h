@@ -43,6 +43,11 @@ struct CpuOptions {
   /// several times faster decode, at a small, measured accuracy cost
   /// (`qopt build --act-int8=false` turns it off).
   bool int8Activations = true;
+  /// The arena lives in device memory (the NVPTX target: the same host code
+  /// linked with runtime/cuda): every op must become a runtime call, so the
+  /// generated elementwise loops (unfused adds, SwiGLU, static activation
+  /// fake-quant) are refused with an error.
+  bool deviceArena = false;
 };
 
 /// Builds the program (func/scf/arith/math + llvm calls), then lowers it to

@@ -15,7 +15,8 @@ namespace qopt::nvptx {
 const std::vector<std::string> &supportedArchs();
 
 /// PTX of every qopt GPU kernel (GEMV for 4-bit blocks, byte codes and f32;
-/// add + rms_norm; SwiGLU; rope; attention with the KV cache; embedding)
+/// W8A8 per-token quantization and int8 GEMV; add + rms_norm; SwiGLU; rope;
+/// attention with the KV cache; embedding)
 /// for `arch` (sm_80, sm_89 or sm_90a). The names of the kernels are
 /// returned in `kernels` when given.
 llvm::Expected<std::string> kernelsPtx(mlir::MLIRContext &ctx, llvm::StringRef arch,

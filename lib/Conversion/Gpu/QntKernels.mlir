@@ -35,6 +35,48 @@ func.func private @warp_sum(%v: f32) -> f32 {
   return %a1 : f32
 }
 
+// Maximum of `v` over the warp, in every lane.
+func.func private @warp_max(%v: f32) -> f32 {
+  %c32 = arith.constant 32 : i32
+  %o16 = arith.constant 16 : i32
+  %o8 = arith.constant 8 : i32
+  %o4 = arith.constant 4 : i32
+  %o2 = arith.constant 2 : i32
+  %o1 = arith.constant 1 : i32
+  %s16, %p16 = gpu.shuffle xor %v, %o16, %c32 : f32
+  %a16 = arith.maximumf %v, %s16 : f32
+  %s8, %p8 = gpu.shuffle xor %a16, %o8, %c32 : f32
+  %a8 = arith.maximumf %a16, %s8 : f32
+  %s4, %p4 = gpu.shuffle xor %a8, %o4, %c32 : f32
+  %a4 = arith.maximumf %a8, %s4 : f32
+  %s2, %p2 = gpu.shuffle xor %a4, %o2, %c32 : f32
+  %a2 = arith.maximumf %a4, %s2 : f32
+  %s1, %p1 = gpu.shuffle xor %a2, %o1, %c32 : f32
+  %a1 = arith.maximumf %a2, %s1 : f32
+  return %a1 : f32
+}
+
+// Exact int32 sum of `v` over the warp, in every lane.
+func.func private @warp_sum_i32(%v: i32) -> i32 {
+  %c32 = arith.constant 32 : i32
+  %o16 = arith.constant 16 : i32
+  %o8 = arith.constant 8 : i32
+  %o4 = arith.constant 4 : i32
+  %o2 = arith.constant 2 : i32
+  %o1 = arith.constant 1 : i32
+  %s16, %p16 = gpu.shuffle xor %v, %o16, %c32 : i32
+  %a16 = arith.addi %v, %s16 : i32
+  %s8, %p8 = gpu.shuffle xor %a16, %o8, %c32 : i32
+  %a8 = arith.addi %a16, %s8 : i32
+  %s4, %p4 = gpu.shuffle xor %a8, %o4, %c32 : i32
+  %a4 = arith.addi %a8, %s4 : i32
+  %s2, %p2 = gpu.shuffle xor %a4, %o2, %c32 : i32
+  %a2 = arith.addi %a4, %s2 : i32
+  %s1, %p1 = gpu.shuffle xor %a2, %o1, %c32 : i32
+  %a1 = arith.addi %a2, %s1 : i32
+  return %a1 : i32
+}
+
 // The f32 scale of group g of row r: f16 scales [rows * groups_per_row]
 // (one scale when groups_per_row is 0: per tensor).
 func.func private @scale_index(%r: index, %g: index, %groups_per_row: index) -> index {
@@ -447,6 +489,119 @@ gpu.func @qnt_attention(%q: memref<?xf32>, %keys: memref<?xf32>, %values: memref
       %o = memref.load %out[%oi] : memref<?xf32>
       %n = arith.divf %o, %sum : f32
       memref.store %n, %out[%oi] : memref<?xf32>
+    }
+  }
+  gpu.return
+}
+
+// W8A8 per-token quantization (runtime/cpu/q8_quantize.c's
+// qrt_quantize_tokens): s = absmax / 127 (1 for a zero row),
+// q = clamp(roundeven(x / s), -127, 127). One warp per token
+// (blockIdx.x), block (32, 1).
+gpu.func @qnt_quantize_tokens(%x: memref<?xf32>, %q: memref<?xi8>, %scale: memref<?xf32>,
+                              %cols: index) kernel {
+  %c32 = arith.constant 32 : index
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %f127 = arith.constant 127.0 : f32
+  %fm127 = arith.constant -127.0 : f32
+  %lane = gpu.thread_id x
+  %t = gpu.block_id x
+  %row = arith.muli %t, %cols : index
+  %part = scf.for %c = %lane to %cols step %c32 iter_args(%m = %zero) -> (f32) {
+    %i = arith.addi %row, %c : index
+    %v = memref.load %x[%i] : memref<?xf32>
+    %a = math.absf %v : f32
+    %n = arith.maximumf %m, %a : f32
+    scf.yield %n : f32
+  }
+  %absmax = func.call @warp_max(%part) : (f32) -> f32
+  %pos = arith.cmpf ogt, %absmax, %zero : f32
+  %ratio = arith.divf %absmax, %f127 : f32
+  %s = arith.select %pos, %ratio, %one : f32
+  scf.for %c = %lane to %cols step %c32 {
+    %i = arith.addi %row, %c : index
+    %v = memref.load %x[%i] : memref<?xf32>
+    %d = arith.divf %v, %s : f32
+    %r = math.roundeven %d : f32
+    %lo = arith.maximumf %r, %fm127 : f32
+    %hi = arith.minimumf %lo, %f127 : f32
+    %code = arith.fptosi %hi : f32 to i8
+    memref.store %code, %q[%i] : memref<?xi8>
+  }
+  %c0 = arith.constant 0 : index
+  %first = arith.cmpi eq, %lane, %c0 : index
+  scf.if %first {
+    memref.store %s, %scale[%t] : memref<?xf32>
+  }
+  gpu.return
+}
+
+// W8A8 GEMV: y[t, r] = xscale[t] * sum_g s[r, g] * dot_g, where dot_g is
+// the exact int32 sum over group g of (code - zero) * q[t, c] (lanes stride
+// over the group's columns and meet in an integer butterfly), so the result
+// equals the CPU kernels' (runtime/cpu/linear_kernels.c, w8a8_rows) to the
+// bit. Layout as @qnt_gemv_codes; block (32, 4), grid (rows / 4, n).
+gpu.func @qnt_gemv_w8a8(%w: memref<?xi8>, %scales: memref<?xf16>, %zeros: memref<?xi8>,
+                        %xq: memref<?xi8>, %xscale: memref<?xf32>, %y: memref<?xf32>,
+                        %rows: index, %cols: index, %row_bytes: index,
+                        %groups_per_row: index, %group_width: index) kernel {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c32 = arith.constant 32 : index
+  %zi32 = arith.constant 0 : i32
+  %zero = arith.constant 0.0 : f32
+  %lane = gpu.thread_id x
+  %warp = gpu.thread_id y
+  %bx = gpu.block_id x
+  %t = gpu.block_id y
+  %r0 = arith.muli %bx, %c4 : index
+  %r = arith.addi %r0, %warp : index
+  %in = arith.cmpi ult, %r, %rows : index
+  scf.if %in {
+    %per_tensor = arith.cmpi eq, %groups_per_row, %c0 : index
+    %groups = arith.select %per_tensor, %c1, %groups_per_row : index
+    %width = arith.select %per_tensor, %cols, %group_width : index
+    %last = arith.subi %groups, %c1 : index
+    %xrow = arith.muli %t, %cols : index
+    %rb = arith.muli %r, %row_bytes : index
+    %acc = scf.for %g = %c0 to %groups step %c1 iter_args(%a = %zero) -> (f32) {
+      %begin = arith.muli %g, %width : index
+      %next = arith.addi %begin, %width : index
+      %is_last = arith.cmpi eq, %g, %last : index
+      %end = arith.select %is_last, %cols, %next : index
+      %si = func.call @scale_index(%r, %g, %groups_per_row) : (index, index, index) -> index
+      %zb = memref.load %zeros[%si] : memref<?xi8>
+      %z = arith.extui %zb : i8 to i32
+      %first_col = arith.addi %begin, %lane : index
+      %part = scf.for %c = %first_col to %end step %c32 iter_args(%d = %zi32) -> (i32) {
+        %wi = arith.addi %rb, %c : index
+        %wb = memref.load %w[%wi] : memref<?xi8>
+        %wu = arith.extui %wb : i8 to i32
+        %wc = arith.subi %wu, %z : i32
+        %xi = arith.addi %xrow, %c : index
+        %xb = memref.load %xq[%xi] : memref<?xi8>
+        %xs = arith.extsi %xb : i8 to i32
+        %p = arith.muli %wc, %xs : i32
+        %n = arith.addi %d, %p : i32
+        scf.yield %n : i32
+      }
+      %dot = func.call @warp_sum_i32(%part) : (i32) -> i32
+      %sh = memref.load %scales[%si] : memref<?xf16>
+      %sf = arith.extf %sh : f16 to f32
+      %df = arith.sitofp %dot : i32 to f32
+      %term = arith.mulf %sf, %df : f32
+      %na = arith.addf %a, %term : f32
+      scf.yield %na : f32
+    }
+    %first = arith.cmpi eq, %lane, %c0 : index
+    scf.if %first {
+      %xsv = memref.load %xscale[%t] : memref<?xf32>
+      %out = arith.mulf %xsv, %acc : f32
+      %yr = arith.muli %t, %rows : index
+      %yi = arith.addi %yr, %r : index
+      memref.store %out, %y[%yi] : memref<?xf32>
     }
   }
   gpu.return

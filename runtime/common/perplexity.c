@@ -1,7 +1,7 @@
 /* perplexity.c - qopt's perplexity protocol (lib/Driver/Perplexity.cpp) in C:
  * documents split at blank lines, each encoded with BOS, concatenated, cut
  * into non-overlapping windows of ctx tokens, each evaluated from position 0. */
-#include "internal.h"
+#include "qrt_common.h"
 
 #include <errno.h>
 #include <math.h>
@@ -45,9 +45,9 @@ static void append_doc(const qrt_model *m, const char *doc, int32_t **stream, in
 
 int qrt_perplexity(qrt_model *m, const char *path, int64_t ctx, int64_t max_windows,
                    double *ppl, int64_t *predictions, char *err, size_t len) {
-  if (ctx < 2 || ctx > m->max_seq) {
+  if (ctx < 2 || ctx > qrt_max_seq_len(m)) {
     qrt_set_error(err, len, "--ctx %lld must be in [2, %lld]", (long long)ctx,
-                  (long long)m->max_seq);
+                  (long long)qrt_max_seq_len(m));
     return -1;
   }
   char *text = read_text(path, err, len);
@@ -94,19 +94,20 @@ int qrt_perplexity(qrt_model *m, const char *path, int64_t ctx, int64_t max_wind
   }
   if (max_windows > 0 && windows > max_windows)
     windows = max_windows;
-  float *logits = (float *)malloc(sizeof(float) * (size_t)(ctx * m->vocab));
+  int64_t vocab = qrt_vocab_size(m);
+  float *logits = (float *)malloc(sizeof(float) * (size_t)(ctx * vocab));
   double total = 0;
   int rc = 0;
   for (int64_t w = 0; w < windows && rc == 0; ++w) {
     const int32_t *window = stream + w * ctx;
     rc = qrt_forward(m, window, ctx, 0, logits, err, len);
     for (int64_t i = 0; rc == 0 && i + 1 < ctx; ++i) {
-      const float *row = logits + i * m->vocab;
+      const float *row = logits + i * vocab;
       double maxv = row[0], sum = 0;
-      for (int64_t v = 1; v < m->vocab; ++v)
+      for (int64_t v = 1; v < vocab; ++v)
         if (row[v] > maxv)
           maxv = row[v];
-      for (int64_t v = 0; v < m->vocab; ++v)
+      for (int64_t v = 0; v < vocab; ++v)
         sum += exp((double)row[v] - maxv);
       total += log(sum) + maxv - (double)row[window[i + 1]];
     }

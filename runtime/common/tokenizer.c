@@ -1,7 +1,7 @@
 /* tokenizer.c - the llama2.c tokenizer (tokenizer.bin): BPE merges by score
  * with byte fallback, transcribed from llama2.c's run.c so that encodings
  * equal the reference's (and qopt's C++ Tokenizer). */
-#include "../cpu/internal.h"
+#include "qrt_common.h"
 
 #include <ctype.h>
 #include <stdio.h>

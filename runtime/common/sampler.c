@@ -1,5 +1,5 @@
 /* sampler.c - greedy and top-p sampling, as qopt run does. */
-#include "internal.h"
+#include "qrt_common.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,0 +1,75 @@
+/* qrt_common.h - what every backend of the runtime shares (CPU in cpu/,
+ * CUDA in cuda/): the weights file reader, the tokenizer, error messages,
+ * f16 conversion. Each backend defines its own struct qrt_model. */
+#ifndef QRT_COMMON_H
+#define QRT_COMMON_H
+
+#include "qrt.h"
+#include "qrt_abi.h"
+#include "qrt_format.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+void qrt_set_error(char *err, size_t len, const char *fmt, ...);
+float qrt_f16_to_f32(uint16_t h);
+uint16_t qrt_f32_to_f16(float f);
+extern const float qrt_nf4_levels[16];
+
+/* ---- tokenizer (tokenizer.c) ---- */
+typedef struct qrt_tokenizer qrt_tokenizer;
+qrt_tokenizer *qrt_tokenizer_load(const uint8_t *bytes, size_t size, int64_t vocab, char *err,
+                                  size_t err_len);
+void qrt_tokenizer_free(qrt_tokenizer *t);
+int64_t qrt_tokenizer_encode(const qrt_tokenizer *t, const char *text, int bos, int eos,
+                             int32_t *out, int64_t max_tokens);
+const char *qrt_tokenizer_decode(const qrt_tokenizer *t, int32_t prev, int32_t token);
+
+/* ---- one weight, resolved against the mapped file ---- */
+typedef struct qrt_weight {
+  const qrtw_slot *slot;
+  const void *data;           /* f32 values or codes */
+  const void *scales;         /* f16, or f32 when slot->scales_f32 */
+  const uint8_t *zeros;
+  const int32_t *outlier_index;
+  const float *outlier_weight;
+  int64_t row_bytes;          /* stride of one row of `data` */
+} qrt_weight;
+
+/* ---- the program's weights file (.qrtw), mapped and checked ---- */
+typedef struct qrt_weights_file {
+  const uint8_t *map;
+  size_t map_bytes;
+  qrt_weight *weights;        /* one per slot of the program */
+  int64_t num_slots;
+  int64_t max_cols, max_groups; /* over all slots (groups: per row, at least 1) */
+  uint64_t weight_bytes;      /* all weights */
+  uint64_t decode_bytes;      /* weight bytes one decode step reads */
+  qrt_tokenizer *tokenizer;   /* NULL when the file carries none */
+} qrt_weights_file;
+
+/* Maps `path` and checks it against the program (qopt_program_config):
+ * magic, length, program hash, every slot inside the file. 0, or -1 with a
+ * one-line message (the file is then closed). */
+int qrt_weights_open(qrt_weights_file *f, const char *path, const int64_t *config, char *err,
+                     size_t len);
+void qrt_weights_close(qrt_weights_file *f);
+
+/* Bytes of one row of a slot's data (4-bit rows padded to 32-code blocks). */
+int64_t qrt_slot_row_bytes(const qrtw_slot *s);
+
+/* ---- running the program: the chunk loop of qrt_forward ---- */
+enum { QRT_LOGITS_ALL = 0, QRT_LOGITS_LAST = 1, QRT_LOGITS_NONE = 2 };
+typedef struct qrt_steps {
+  int64_t vocab, max_seq, chunk; /* from qopt_program_config */
+  int logits_rows;               /* what qrt_lm_head computes now: QRT_LOGITS_* */
+} qrt_steps;
+void qrt_steps_init(qrt_steps *s, const int64_t *config);
+/* Checks positions and tokens, then calls qopt_forward chunk by chunk (the
+ * arena holds `chunk` tokens). With last_only the classifier runs only for
+ * the final token, into logits [vocab]; otherwise for every token, into
+ * logits [n, vocab] (or a scratch block when logits is NULL). */
+int qrt_run_steps(qrt_model *m, qrt_steps *s, const int32_t *tokens, int64_t n, int64_t pos,
+                  float *logits, int last_only, char *err, size_t len);
+
+#endif

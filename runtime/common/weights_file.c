@@ -1,0 +1,166 @@
+/* weights_file.c - mapping a program's .qrtw and checking it against the
+ * program before any backend reads it (qrt_common.h). */
+#include "qrt_common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int64_t qrt_slot_row_bytes(const qrtw_slot *s) {
+  switch (s->kind) {
+  case QRTW_F32:
+    return s->cols * 4;
+  case QRTW_Q4:
+    return (s->cols + 31) / 32 * 16;
+  default:
+    return s->cols;
+  }
+}
+
+static int in_file(uint64_t offset, uint64_t bytes, size_t size) {
+  return offset <= size && bytes <= size - offset;
+}
+
+/* Resolves slot i against the map; 0 on success. */
+static int resolve_slot(qrt_weights_file *f, int64_t i, const qrtw_slot *s, char *err,
+                        size_t len) {
+  qrt_weight *w = &f->weights[i];
+  w->slot = s;
+  int64_t groups = s->groups_per_row ? s->rows * s->groups_per_row : 1;
+  if (s->rows <= 0 || s->cols <= 0 || (s->kind != QRTW_F32 && s->kind != QRTW_Q4 &&
+                                       s->kind != QRTW_CODES)) {
+    qrt_set_error(err, len, "weights slot %lld (%.*s) is malformed", (long long)i,
+                  QRTW_NAME_LEN, s->name);
+    return -1;
+  }
+  w->row_bytes = qrt_slot_row_bytes(s);
+  uint64_t data = (uint64_t)(w->row_bytes * s->rows);
+  int ok = data == s->data_bytes && in_file(s->data_offset, data, f->map_bytes);
+  if (s->kind != QRTW_F32)
+    ok = ok && in_file(s->scales_offset, (uint64_t)groups * (s->scales_f32 ? 4 : 2), f->map_bytes) &&
+         in_file(s->zeros_offset, (uint64_t)groups, f->map_bytes) &&
+         in_file(s->outlier_index_offset, (uint64_t)s->outliers * 4, f->map_bytes) &&
+         in_file(s->outlier_weight_offset, (uint64_t)(s->outliers * s->rows) * 4, f->map_bytes);
+  if (!ok) {
+    qrt_set_error(err, len, "weights slot %lld (%.*s) points outside the file", (long long)i,
+                  QRTW_NAME_LEN, s->name);
+    return -1;
+  }
+  w->data = f->map + s->data_offset;
+  w->scales = f->map + s->scales_offset;
+  w->zeros = f->map + s->zeros_offset;
+  w->outlier_index = (const int32_t *)(f->map + s->outlier_index_offset);
+  w->outlier_weight = (const float *)(f->map + s->outlier_weight_offset);
+  for (int64_t j = 0; j < s->outliers; ++j)
+    if (w->outlier_index[j] < 0 || w->outlier_index[j] >= s->cols) {
+      qrt_set_error(err, len, "weights slot %lld (%.*s) has an outlier channel out of range",
+                    (long long)i, QRTW_NAME_LEN, s->name);
+      return -1;
+    }
+  uint64_t bytes = data + (s->kind == QRTW_F32 ? 0 : (uint64_t)groups * (s->scales_f32 ? 5 : 3)) +
+                   (uint64_t)(s->outliers * (s->rows + 1)) * 4;
+  f->weight_bytes += bytes;
+  f->decode_bytes += (s->flags & QRTW_SLOT_GATHER_ONLY) && s->rows > 0 ? bytes / (uint64_t)s->rows
+                                                                        : bytes;
+  int64_t g = s->groups_per_row ? s->groups_per_row : 1;
+  if (g > f->max_groups)
+    f->max_groups = g;
+  if (s->cols > f->max_cols)
+    f->max_cols = s->cols;
+  return 0;
+}
+
+static int map_file(qrt_weights_file *f, const char *path, char *err, size_t len) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) {
+    qrt_set_error(err, len, "%s: cannot open weights file: %s", path, strerror(errno));
+    return -1;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(qrtw_header)) {
+    close(fd);
+    qrt_set_error(err, len, "%s: too short for a weights file (%lld bytes)", path,
+                  (long long)st.st_size);
+    return -1;
+  }
+  f->map_bytes = (size_t)st.st_size;
+  void *p = mmap(NULL, f->map_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED) {
+    qrt_set_error(err, len, "%s: mmap failed: %s", path, strerror(errno));
+    return -1;
+  }
+  f->map = (const uint8_t *)p;
+  return 0;
+}
+
+static int check_file(qrt_weights_file *f, const char *path, const int64_t *cfg, char *err,
+                      size_t len) {
+  const qrtw_header *h = (const qrtw_header *)f->map;
+  f->num_slots = cfg[8];
+  if (memcmp(h->magic, QRTW_MAGIC, 8) != 0) {
+    qrt_set_error(err, len, "%s: not a qopt weights file (bad magic)", path);
+    return -1;
+  }
+  if (h->file_bytes != f->map_bytes) {
+    qrt_set_error(err, len, "%s: weights file is %s (%llu of %llu bytes)", path,
+                  f->map_bytes < h->file_bytes ? "truncated" : "longer than recorded",
+                  (unsigned long long)f->map_bytes, (unsigned long long)h->file_bytes);
+    return -1;
+  }
+  if (h->program_hash != (uint64_t)cfg[0] || h->num_slots != (uint64_t)f->num_slots) {
+    qrt_set_error(err, len,
+                  "%s: weights were built for a different program (hash %016llx, %u slots; "
+                  "this program expects %016llx, %lld slots)",
+                  path, (unsigned long long)h->program_hash, h->num_slots,
+                  (unsigned long long)cfg[0], (long long)f->num_slots);
+    return -1;
+  }
+  if (!in_file(sizeof(qrtw_header), sizeof(qrtw_slot) * (uint64_t)f->num_slots, f->map_bytes)) {
+    qrt_set_error(err, len, "%s: slot table is truncated", path);
+    return -1;
+  }
+  const qrtw_slot *slots = (const qrtw_slot *)(f->map + sizeof(qrtw_header));
+  f->weights = (qrt_weight *)calloc((size_t)f->num_slots, sizeof(qrt_weight));
+  if (!f->weights) {
+    qrt_set_error(err, len, "out of memory");
+    return -1;
+  }
+  f->max_groups = f->max_cols = 1;
+  for (int64_t i = 0; i < f->num_slots; ++i)
+    if (resolve_slot(f, i, &slots[i], err, len) != 0)
+      return -1;
+  if (!in_file(h->tokenizer_offset, h->tokenizer_bytes, f->map_bytes)) {
+    qrt_set_error(err, len, "%s: tokenizer section points outside the file", path);
+    return -1;
+  }
+  if (h->tokenizer_bytes) {
+    f->tokenizer = qrt_tokenizer_load(f->map + h->tokenizer_offset, h->tokenizer_bytes, cfg[2],
+                                      err, len);
+    if (!f->tokenizer)
+      return -1;
+  }
+  return 0;
+}
+
+int qrt_weights_open(qrt_weights_file *f, const char *path, const int64_t *config, char *err,
+                     size_t len) {
+  memset(f, 0, sizeof *f);
+  if (map_file(f, path, err, len) != 0 || check_file(f, path, config, err, len) != 0) {
+    qrt_weights_close(f);
+    return -1;
+  }
+  return 0;
+}
+
+void qrt_weights_close(qrt_weights_file *f) {
+  if (f->map)
+    munmap((void *)(uintptr_t)f->map, f->map_bytes);
+  free(f->weights);
+  qrt_tokenizer_free(f->tokenizer);
+  memset(f, 0, sizeof *f);
+}
