@@ -267,11 +267,12 @@ private:
   llvm::Error lower(Operation *op) {
     if (isa<qnt::ParamOp, qnt::QParamOp>(op) || arenaPlan.folded.contains(op))
       return llvm::Error::success();
-    if (options.deviceArena &&
-        isa<qnt::SwigluOp, qnt::SiluOp, qnt::AddOp, qnt::MulOp, quant::DequantizeCastOp>(op))
-      return unsupported(op, "the CUDA backend runs fused programs (keep --fuse on); "
-                             "elementwise glue and static activation quantization have no "
-                             "GPU kernel");
+    if (options.deviceArena && isa<quant::DequantizeCastOp>(op))
+      return unsupported(op, "static activation quantization has no GPU kernel "
+                             "(use --act-mode dynamic)");
+    if (options.deviceArena && isa<qnt::SwigluOp, qnt::SiluOp, qnt::AddOp, qnt::MulOp>(op))
+      return unsupported(op, "the CUDA backend runs fused programs, and this elementwise op "
+                             "was left unfused");
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       if (ret.getNumOperands() != 1 || ret.getOperand(0) != arenaPlan.returned)
         return makeError("the forward function must return the qnt.lm_head logits");

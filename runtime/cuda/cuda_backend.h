@@ -41,6 +41,7 @@ struct qrt_model {
   qrt_cuda cuda;
   qrt_cu_module module;
   qrt_cu_function kernels[QK_COUNT];
+  int kernel_params[QK_COUNT]; /* .param count of each kernel's PTX entry */
   qrt_cu_deviceptr weights;   /* the whole .qrtw: slot offsets hold */
   qrt_cu_deviceptr arena;     /* config[7] floats */
   qrt_cu_deviceptr key_cache, value_cache; /* [layers, max_seq, kv_width] f32 */
@@ -79,6 +80,8 @@ void qrt_gpu_index(qrt_gpu_args *a, int64_t v);
 void qrt_gpu_f32(qrt_gpu_args *a, float v);
 void qrt_gpu_i1(qrt_gpu_args *a, int v);
 const char *qrt_gpu_kernel_name(enum qrt_gpu_kernel k);
+/* How many .param the PTX entry of `kernel` declares; -1 if it has none. */
+int qrt_ptx_param_count(const char *ptx, const char *kernel);
 void qrt_gpu_launch(qrt_model *m, enum qrt_gpu_kernel k, unsigned gx, unsigned gy, unsigned bx,
                     unsigned by, qrt_gpu_args *a);
 

@@ -49,13 +49,16 @@ static int load_kernels(qrt_model *m, char *err, size_t len) {
     m->module = NULL;
     return -1;
   }
-  for (int k = 0; k < QK_COUNT; ++k)
-    if ((r = m->cuda.cuModuleGetFunction(&m->kernels[k], m->module,
-                                         qrt_gpu_kernel_name((enum qrt_gpu_kernel)k))) != 0) {
-      qrt_set_error(err, len, "CUDA: the program's PTX lacks kernel %s: %s",
-                    qrt_gpu_kernel_name((enum qrt_gpu_kernel)k), qrt_cuda_error(&m->cuda, r));
+  for (int k = 0; k < QK_COUNT; ++k) {
+    const char *name = qrt_gpu_kernel_name((enum qrt_gpu_kernel)k);
+    m->kernel_params[k] = qrt_ptx_param_count(qopt_gpu_ptx, name);
+    if ((r = m->cuda.cuModuleGetFunction(&m->kernels[k], m->module, name)) != 0 ||
+        m->kernel_params[k] < 0) {
+      qrt_set_error(err, len, "CUDA: the program's PTX lacks kernel %s%s%s", name,
+                    r ? ": " : "", r ? qrt_cuda_error(&m->cuda, r) : "");
       return -1;
     }
+  }
   return 0;
 }
 

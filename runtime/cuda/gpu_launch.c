@@ -1,6 +1,7 @@
 /* gpu_launch.c - kernel arguments and launches (cuda_backend.h). */
 #include "cuda_backend.h"
 
+#include <stdio.h>
 #include <string.h>
 
 void qrt_gpu_check(qrt_model *m, qrt_cu_result r, const char *what) {
@@ -45,10 +46,31 @@ static const char *const kernel_names[QK_COUNT] = {
 
 const char *qrt_gpu_kernel_name(enum qrt_gpu_kernel k) { return kernel_names[k]; }
 
+int qrt_ptx_param_count(const char *ptx, const char *kernel) {
+  char entry[96];
+  snprintf(entry, sizeof entry, ".entry %s(", kernel);
+  const char *p = strstr(ptx, entry), *end = p ? strchr(p, ')') : NULL;
+  if (!end)
+    return -1;
+  int count = 0;
+  for (const char *q = p; (q = strstr(q, ".param")) && q < end; q += 6)
+    ++count;
+  return count;
+}
+
 void qrt_gpu_launch(qrt_model *m, enum qrt_gpu_kernel k, unsigned gx, unsigned gy, unsigned bx,
                     unsigned by, qrt_gpu_args *a) {
   if (m->failed || gx == 0 || gy == 0)
     return;
+  /* cuLaunchKernel reads as many parameters as the kernel declares, so a
+   * mismatch would read garbage: refuse it instead */
+  if (a->count != m->kernel_params[k]) {
+    m->failed = 1;
+    qrt_set_error(m->error, sizeof m->error,
+                  "internal error: kernel %s takes %d parameters, launched with %d",
+                  kernel_names[k], m->kernel_params[k], a->count);
+    return;
+  }
   qrt_gpu_check(m, m->cuda.cuLaunchKernel(m->kernels[k], gx, gy, 1, bx, by, 1, 0, NULL, a->params,
                                           NULL),
                 kernel_names[k]);
