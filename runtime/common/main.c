@@ -2,7 +2,9 @@
  *   NAME [-p PROMPT] [-n STEPS] [-t TEMP] [--top-p P] [--seed S]
  *   NAME --ppl FILE [--ctx N] [--max-windows N]
  *   NAME --bench [--prefill N] [--decode N]
+ *   NAME -p PROMPT --logits FILE.npy
  * Weights: NAME.qrtw beside the executable, or -w FILE. */
+#include "logits_file.h"
 #include "qrt.h"
 
 #include <stdio.h>
@@ -35,7 +37,9 @@ static void usage(const char *argv0) {
           "                   of decode, and the memory read bandwidth measured after\n"
           "                   each quarter of decode (it drifts on shared machines)\n"
           "  --prefill N      bench prompt length (default 128)\n"
-          "  --decode N       bench decode steps (default 64)\n",
+          "  --decode N       bench decode steps (default 64)\n"
+          "  --logits FILE    write the prompt's logits (with BOS) as .npy, float32\n"
+          "                   [tokens, vocab], as `qopt logits -o` does\n",
           argv0);
 }
 
@@ -187,6 +191,7 @@ static int bench(qrt_model *m, const char *argv0, long long prefill, long long d
 int main(int argc, char **argv) {
   const char *argv0 = argv[0];
   const char *prompt = "", *weights = NULL, *ppl_file = NULL, *prompt_file = NULL;
+  const char *logits_file = NULL;
   long long steps = 256, threads = 0, ctx = 256, max_windows = 0, prefill = 128, decode = 64;
   unsigned long long seed = 42;
   float temp = 1.0f, top_p = 0.9f;
@@ -221,6 +226,8 @@ int main(int argc, char **argv) {
       weights = v;
     else if (!strcmp(a, "--ppl"))
       ppl_file = v;
+    else if (!strcmp(a, "--logits"))
+      logits_file = v;
     else if (!strcmp(a, "-t"))
       temp = strtof(v, NULL);
     else if (!strcmp(a, "--top-p"))
@@ -281,6 +288,10 @@ int main(int argc, char **argv) {
              now_seconds() - t0);
     else
       rc = fail(argv0, err);
+  } else if (logits_file) {
+    rc = qrt_write_prompt_logits(m, prompt, logits_file, err, sizeof err) == 0
+             ? 0
+             : fail(argv0, err);
   } else if (do_bench) {
     rc = bench(m, argv0, prefill, decode, qrt_threads(m));
   } else {

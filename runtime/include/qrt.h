@@ -34,10 +34,13 @@ uint64_t qrt_weight_bytes(const qrt_model *m);
 uint64_t qrt_decode_bytes(const qrt_model *m);
 /* Worker threads the model runs on (as resolved at load). */
 int qrt_threads(const qrt_model *m);
-/* The kernel family chosen for this CPU: "avx512vnni", "avx2" or "portable". */
+/* The kernel family chosen for this CPU: "avx512vnni", "avx2" or "portable";
+ * on the CUDA backend "cuda sm_XY (device name)". */
 const char *qrt_isa(const qrt_model *m);
 /* Memory read bandwidth in GB/s measured now over a `bytes` buffer with the
- * model's threads (the yardstick --bench prints beside decode). */
+ * model's threads (the yardstick --bench prints beside decode). The CUDA
+ * backend measures a device-to-device copy, counting bytes read and
+ * written, as CUDA's bandwidthTest does. */
 double qrt_read_bandwidth(qrt_model *m, int64_t bytes);
 
 /* Runs tokens[0..n) at positions pos..pos+n-1 (the KV cache holds 0..pos-1
