@@ -1,11 +1,14 @@
 /* qrt-cuda-info - what the NVPTX target's runtime sees on this machine:
  *
- *   qrt-cuda-info [--device N] [--ptx FILE]
+ *   qrt-cuda-info [--device N] [--ptx FILE [--bench-gemv]]
  *
  * Prints the device and its compute capability, or exits 1 with the reason
  * there is none (no driver, no device). With --ptx, loads the module through
- * the driver's JIT and resolves every qnt_* kernel named in it. */
+ * the driver's JIT and resolves every qnt_* kernel named in it; with
+ * --bench-gemv, also times its decode GEMVs against the copy bandwidth
+ * (gemv_bench.c). */
 #include "cuda_driver.h"
+#include "gemv_bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,15 +35,22 @@ static char *read_file(const char *path) {
 int main(int argc, char **argv) {
   int device = 0;
   const char *ptx_path = NULL;
+  int bench = 0;
   for (int i = 1; i < argc; ++i) {
-    if (!strcmp(argv[i], "--device") && i + 1 < argc) {
+    if (!strcmp(argv[i], "--bench-gemv")) {
+      bench = 1;
+    } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
       device = atoi(argv[++i]);
     } else if (!strcmp(argv[i], "--ptx") && i + 1 < argc) {
       ptx_path = argv[++i];
     } else {
-      fprintf(stderr, "usage: %s [--device N] [--ptx FILE]\n", argv[0]);
+      fprintf(stderr, "usage: %s [--device N] [--ptx FILE [--bench-gemv]]\n", argv[0]);
       return 2;
     }
+  }
+  if (bench && !ptx_path) {
+    fprintf(stderr, "%s: error: --bench-gemv needs --ptx FILE (the kernels to time)\n", argv[0]);
+    return 2;
   }
   char *ptx = NULL;
   if (ptx_path && !(ptx = read_file(ptx_path))) {
@@ -77,6 +87,9 @@ int main(int argc, char **argv) {
         printf("kernel %s: loaded\n", name);
       }
     }
+    /* 16384 x 8192: 64 MiB of 4-bit codes, 128 MiB of bytes */
+    if (rc == 0 && bench)
+      rc = qrt_bench_gemv(&cuda, module, 16384, 8192, 50);
   }
   qrt_cuda_close(&cuda);
   free(ptx);
