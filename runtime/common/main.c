@@ -6,17 +6,11 @@
  * Weights: NAME.qrtw beside the executable, or -w FILE. */
 #include "logits_file.h"
 #include "qrt.h"
+#include "qrt_common.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void usage(const char *argv0) {
   fprintf(stderr,
@@ -82,7 +76,7 @@ static int generate(qrt_model *m, const char *argv0, const char *prompt, long lo
     fputs(qrt_decode(m, tokens[i - 1], tokens[i]), stdout);
   float *logits = (float *)malloc(sizeof(float) * (size_t)vocab);
   uint64_t rng = seed ? seed : 1;
-  double start = now_seconds();
+  double start = qrt_seconds();
   if (qrt_forward_last(m, tokens, n, 0, logits, err, sizeof err) != 0)
     return fail(argv0, err);
   int32_t previous = tokens[n - 1];
@@ -102,7 +96,7 @@ static int generate(qrt_model *m, const char *argv0, const char *prompt, long lo
     previous = next;
     ++generated;
   }
-  double seconds = now_seconds() - start;
+  double seconds = qrt_seconds() - start;
   printf("\n");
   fprintf(stderr, "%lld tokens in %.2f s (%.1f tokens/s)\n", (long long)generated, seconds,
           seconds > 0 ? (double)generated / seconds : 0.0);
@@ -147,10 +141,10 @@ static int bench(qrt_model *m, const char *argv0, long long prefill, long long d
   if (qrt_forward(m, tokens, 1, 0, logits, err, sizeof err) != 0)
     return fail(argv0, err);
   /* the prompt as generation processes it: logits of its last token only */
-  double t0 = now_seconds();
+  double t0 = qrt_seconds();
   if (qrt_forward_last(m, tokens, prefill, 0, logits, err, sizeof err) != 0)
     return fail(argv0, err);
-  double prefill_tps = (double)prefill / (now_seconds() - t0);
+  double prefill_tps = (double)prefill / (qrt_seconds() - t0);
   /* This machine's memory bandwidth drifts (seen: 32 and 54 GB/s minutes
    * apart on one VM), so decode runs in segments, each followed by a read
    * bandwidth measurement, and the fraction is the median of the segments'
@@ -162,13 +156,13 @@ static int bench(qrt_model *m, const char *argv0, long long prefill, long long d
   long long done = 0;
   for (int seg = 0; seg < SEGMENTS; ++seg) {
     long long steps = decode / SEGMENTS + (seg < decode % SEGMENTS);
-    double s0 = now_seconds();
+    double s0 = qrt_seconds();
     for (long long i = 0; i < steps; ++i, ++done) {
       if (qrt_forward(m, &tok, 1, prefill + done, logits, err, sizeof err) != 0)
         return fail(argv0, err);
       tok = qrt_sample(logits, vocab, 0.0f, 0.9f, &rng);
     }
-    double dt = now_seconds() - s0;
+    double dt = qrt_seconds() - s0;
     decode_seconds += dt;
     read[seg] = qrt_read_bandwidth(m, (int64_t)1 << 29);
     pct[seg] = steps > 0 && dt > 0 && read[seg] > 0
@@ -281,11 +275,11 @@ int main(int argc, char **argv) {
   if (ppl_file) {
     double ppl = 0;
     int64_t predictions = 0;
-    double t0 = now_seconds();
+    double t0 = qrt_seconds();
     rc = qrt_perplexity(m, ppl_file, ctx, max_windows, &ppl, &predictions, err, sizeof err);
     if (rc == 0)
       printf("perplexity %.4f over %lld predictions (%.1f s)\n", ppl, (long long)predictions,
-             now_seconds() - t0);
+             qrt_seconds() - t0);
     else
       rc = fail(argv0, err);
   } else if (logits_file) {

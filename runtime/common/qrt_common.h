@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 void qrt_set_error(char *err, size_t len, const char *fmt, ...);
+/* Monotonic seconds, for timings. */
+double qrt_seconds(void);
 float qrt_f16_to_f32(uint16_t h);
 uint16_t qrt_f32_to_f16(float f);
 extern const float qrt_nf4_levels[16];

@@ -6,6 +6,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+double qrt_seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 /* Round to nearest even, as lib/Support/DType.cpp's floatToHalf (the
  * executor's f16 KV cache): the same steps, so the same bits. */

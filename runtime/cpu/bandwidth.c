@@ -9,7 +9,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct bandwidth_job {
   const uint64_t *data;
@@ -31,12 +30,6 @@ static void sum_task(void *raw, int64_t begin, int64_t end, int worker) {
   j->partial[worker & 255] += a + b + c + d;
 }
 
-static double seconds(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 double qrt_read_bandwidth(qrt_model *m, int64_t bytes) {
   int64_t n = bytes / 8;
   uint64_t *buf = n > 0 ? (uint64_t *)malloc((size_t)n * 8) : NULL;
@@ -47,9 +40,9 @@ double qrt_read_bandwidth(qrt_model *m, int64_t bytes) {
   double best = 0.0;
   for (int pass = 0; job && pass < 5; ++pass) {
     job->data = buf;
-    double t0 = seconds();
+    double t0 = qrt_seconds();
     qrt_parallel_for(m->pool, n, 1 << 16, sum_task, job);
-    double gbps = (double)n * 8 / (seconds() - t0) / 1e9;
+    double gbps = (double)n * 8 / (qrt_seconds() - t0) / 1e9;
     if (gbps > best)
       best = gbps;
   }

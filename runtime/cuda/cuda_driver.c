@@ -104,3 +104,17 @@ void qrt_cuda_close(qrt_cuda *c) {
   dlclose(c->lib);
   memset(c, 0, sizeof *c);
 }
+
+double qrt_cuda_copy_bandwidth(qrt_cuda *c, qrt_cu_deviceptr dst, qrt_cu_deviceptr src,
+                               size_t bytes) {
+  double best = 0.0;
+  for (int i = 0; i < 6; ++i) {
+    double t0 = qrt_seconds();
+    if (c->cuMemcpyDtoD(dst, src, bytes) != 0 || c->cuCtxSynchronize() != 0)
+      return 0.0;
+    double gbps = 2.0 * (double)bytes / (qrt_seconds() - t0) / 1e9;
+    if (i > 0 && gbps > best)
+      best = gbps;
+  }
+  return best;
+}

@@ -58,6 +58,11 @@ typedef struct qrt_cuda {
  * opened. */
 int qrt_cuda_open(qrt_cuda *cuda, int ordinal, char *err, size_t err_len);
 void qrt_cuda_close(qrt_cuda *cuda);
+/* Device-to-device copy bandwidth in GB/s over `bytes` from src to dst,
+ * counting bytes read and written (as CUDA's bandwidthTest does): the best
+ * of 5 copies after a warm-up. */
+double qrt_cuda_copy_bandwidth(qrt_cuda *cuda, qrt_cu_deviceptr dst, qrt_cu_deviceptr src,
+                               size_t bytes);
 /* "CUDA_ERROR_..." text of a driver result. */
 const char *qrt_cuda_error(const qrt_cuda *cuda, qrt_cu_result result);
 

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* What the kernels in qopt_gpu_ptx cover; anything else is refused at load
  * with the slot's name (qopt build --target=nvptx refuses it earlier). */
@@ -181,15 +180,8 @@ const char *qrt_decode(const qrt_model *m, int32_t prev, int32_t token) {
   return m->file.tokenizer ? qrt_tokenizer_decode(m->file.tokenizer, prev, token) : "";
 }
 
-static double now_seconds(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* Device-to-device copy bandwidth in GB/s over a `bytes` buffer, counting
- * the bytes read and written (as CUDA's bandwidthTest does): the yardstick
- * --bench prints beside decode. The best of 5 copies after a warm-up. */
+/* The yardstick --bench prints beside decode: the device-to-device copy
+ * bandwidth over a `bytes` buffer (qrt_cuda_copy_bandwidth). */
 double qrt_read_bandwidth(qrt_model *m, int64_t bytes) {
   qrt_cu_deviceptr a = 0, b = 0;
   if (bytes < 1 << 20)
@@ -199,15 +191,7 @@ double qrt_read_bandwidth(qrt_model *m, int64_t bytes) {
       m->cuda.cuMemFree(a);
     return 0.0;
   }
-  double best = 0.0;
-  for (int i = 0; i < 6; ++i) {
-    double t0 = now_seconds();
-    m->cuda.cuMemcpyDtoD(b, a, (size_t)bytes);
-    m->cuda.cuCtxSynchronize();
-    double gbps = 2.0 * (double)bytes / (now_seconds() - t0) / 1e9;
-    if (i > 0 && gbps > best)
-      best = gbps;
-  }
+  double best = qrt_cuda_copy_bandwidth(&m->cuda, b, a, (size_t)bytes);
   m->cuda.cuMemFree(a);
   m->cuda.cuMemFree(b);
   return best;

@@ -7,13 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now_seconds(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 typedef struct bench_case {
   const char *kernel, *label;
@@ -28,12 +21,12 @@ static double time_launches(qrt_cuda *c, qrt_cu_function fn, unsigned gx, unsign
       return -1;
   if (c->cuCtxSynchronize() != 0)
     return -1;
-  double t0 = now_seconds();
+  double t0 = qrt_seconds();
   for (int i = 0; i < repeats; ++i)
     c->cuLaunchKernel(fn, gx, 1, 1, bx, by, 1, 0, NULL, params, NULL);
   if (c->cuCtxSynchronize() != 0)
     return -1;
-  return (now_seconds() - t0) / repeats;
+  return (qrt_seconds() - t0) / repeats;
 }
 
 int qrt_bench_gemv(qrt_cuda *c, qrt_cu_module module, int64_t rows, int64_t cols, int repeats) {
@@ -54,15 +47,7 @@ int qrt_bench_gemv(qrt_cuda *c, qrt_cu_module module, int64_t rows, int64_t cols
   c->cuMemsetD8(z, 0x01, scales);
   c->cuMemsetD8(s, 0x00, scales * 2);
   c->cuMemsetD8(x, 0x00, (size_t)cols * 4);
-  double best_copy = 0;
-  for (int i = 0; i < 5; ++i) {
-    double t0 = now_seconds();
-    c->cuMemcpyDtoD(copy, w, max_data);
-    c->cuCtxSynchronize();
-    double gbps = 2.0 * (double)max_data / (now_seconds() - t0) / 1e9;
-    if (i && gbps > best_copy)
-      best_copy = gbps;
-  }
+  double best_copy = qrt_cuda_copy_bandwidth(c, copy, w, max_data);
   printf("device-to-device copy: %.0f GB/s (read + write, %.0f MiB)\n", best_copy,
          (double)max_data / 1048576.0);
   rc = 0;
