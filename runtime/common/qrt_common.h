@@ -36,6 +36,7 @@ typedef struct qrt_weight {
   const int32_t *outlier_index;
   const float *outlier_weight;
   int64_t row_bytes;          /* stride of one row of `data` */
+  const struct qrt_tiled_weight *tiled; /* CPU: a copy in row tiles (cpu/tiled_pack.c), or NULL */
 } qrt_weight;
 
 /* ---- the program's weights file (.qrtw), mapped and checked ---- */

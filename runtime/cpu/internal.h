@@ -35,6 +35,29 @@ typedef struct qrt_q8_activations {
   int64_t cols, groups;
 } qrt_q8_activations;
 
+/* ---- weights copied into row tiles at load (tiled_pack.c) ----
+ * For the AVX-512 VNNI int8-activation kernels: QRT_TILE_ROWS rows side by
+ * side, one row per 32-bit lane, so a vpdpbusd of one 64-byte vector against
+ * 4 activation bytes broadcast to all lanes advances 16 rows at once, and a
+ * row's sum never needs a horizontal reduction. Within a tile, block b (32
+ * codes) of all rows is `block_bytes` contiguous bytes: vector v holds, for
+ * lane i, the bytes 4v..4v+3 of row i's block as the .qrtw stores it (byte
+ * codes: codes 4v..4v+3; 4-bit: codes 4v+j in the low nibbles and 16+4v+j
+ * in the high). Scales (f16) and zero points are [tile][group][lane]. Rows
+ * past the last are zero. Decode and prefill both run on it. */
+#define QRT_TILE_ROWS 16
+typedef struct qrt_tiled_weight {
+  uint8_t *codes;      /* [tiles][blocks][block_bytes] */
+  uint16_t *scales;    /* [tiles][groups][QRT_TILE_ROWS] */
+  uint8_t *zeros;      /* [tiles][groups][QRT_TILE_ROWS] */
+  int64_t tiles, blocks, groups, blocks_per_group, block_bytes;
+} qrt_tiled_weight;
+/* Whether weight w is tiled when the program takes int8 activations. */
+int qrt_tiled_eligible(const qrt_weight *w);
+/* Fills t with w's tiles; 0, or -1 when out of memory. */
+int qrt_tiled_pack(const qrt_weight *w, qrt_tiled_weight *t);
+void qrt_tiled_free(qrt_tiled_weight *t);
+
 /* ---- kernel families (linear_kernels.c + q8_kernels.c, compiled once per ISA) ---- */
 typedef struct qrt_kernels {
   const char *name;
@@ -50,6 +73,10 @@ typedef struct qrt_kernels {
    * floats. */
   void (*linear_q8_rows)(const qrt_weight *w, const qrt_q8_activations *xq, int64_t n,
                          int64_t r0, int64_t r1, float *y, float *scratch);
+  /* The same for a weight with w->tiled (NULL in families without it).
+   * Rows [r0, r1) may cut tiles; only those rows are written. */
+  void (*linear_q8_tiled)(const qrt_weight *w, const qrt_q8_activations *xq, int64_t n,
+                          int64_t r0, int64_t r1, float *y);
   /* out[head_dim] = softmax(q . keys[t] * scale over t <= last) . values[t];
    * keys and values (f32, or f16 bits when f16) advance by kv_stride
    * elements per position; scratch: last + 1 + head_dim floats. */
@@ -85,6 +112,7 @@ struct qrt_model {
   int64_t dim, vocab, layers, kv_width, max_seq, chunk, num_slots;
   qrt_weights_file file;      /* the mapped .qrtw */
   qrt_weight *weights;        /* file.weights */
+  qrt_tiled_weight *tiled;    /* [num_slots]: tiles of the weights that have them */
   float *arena;
   void *key_cache, *value_cache; /* [layers, max_seq, kv_width] f32, or f16 bits */
   int kv_f16;                 /* program flag QRT_FLAG_KV_F16 */

@@ -15,7 +15,7 @@
 
 #define MAX_FUSED 3
 /* SwiGLU combines gate and up in tiles of this many rows, in cache. */
-#define SWIGLU_TILE 16
+#define SWIGLU_TILE QRT_TILE_ROWS
 
 enum row_mode { ROWS_F32, ROWS_Q8, ROWS_W8A8 };
 
@@ -25,7 +25,7 @@ typedef struct linear_plan {
   const qrt_weight *w[MAX_FUSED];
   float *y[MAX_FUSED];
   int64_t first_row[MAX_FUSED + 1]; /* weight i owns [first_row[i], first_row[i + 1]) */
-  int64_t n;
+  int64_t n, total_rows;
   enum row_mode mode;
   const float *x;          /* f32 input: ROWS_F32, and outlier columns of ROWS_W8A8 */
   qrt_q8_activations q8;   /* ROWS_Q8 */
@@ -43,7 +43,10 @@ static void run_rows(const linear_plan *p, int i, int64_t r0, int64_t r1, float 
     k->linear_rows(w, p->x, p->n, r0, r1, y, scratch);
     break;
   case ROWS_Q8:
-    k->linear_q8_rows(w, &p->q8, p->n, r0, r1, y, scratch);
+    if (w->tiled)
+      k->linear_q8_tiled(w, &p->q8, p->n, r0, r1, y);
+    else
+      k->linear_q8_rows(w, &p->q8, p->n, r0, r1, y, scratch);
     break;
   case ROWS_W8A8:
     k->w8a8_rows(w, p->xq, p->xscale, p->n, r0, r1, y);
@@ -65,6 +68,9 @@ static void swiglu_combine(float *g, const float *u, int64_t n, int64_t stride, 
 
 static void plan_task(void *raw, int64_t begin, int64_t end, int worker) {
   const linear_plan *p = (const linear_plan *)raw;
+  /* threads split whole tiles of rows (run_plan) */
+  begin *= QRT_TILE_ROWS;
+  end = end * QRT_TILE_ROWS < p->total_rows ? end * QRT_TILE_ROWS : p->total_rows;
   float *scratch = p->ctx->scratch + (int64_t)worker * p->ctx->scratch_floats;
   if (p->swiglu_up) {
     int64_t rows = p->w[0]->slot->rows;
@@ -144,8 +150,13 @@ static int64_t row_grain(const qrtw_slot *s, int64_t n) {
   return g > 0 ? g : 1;
 }
 
+/* Threads take whole tiles of QRT_TILE_ROWS rows, so no tiled weight's tile
+ * is computed twice (SwiGLU's tiles are as many rows too). */
 static void run_plan(linear_plan *p, int64_t total_rows) {
-  qrt_parallel_for(p->ctx->pool, total_rows, row_grain(p->w[0]->slot, p->n), plan_task, p);
+  p->total_rows = total_rows;
+  int64_t grain = (row_grain(p->w[0]->slot, p->n) + QRT_TILE_ROWS - 1) / QRT_TILE_ROWS;
+  qrt_parallel_for(p->ctx->pool, (total_rows + QRT_TILE_ROWS - 1) / QRT_TILE_ROWS, grain,
+                   plan_task, p);
 }
 
 void qrt_linear_multi(qrt_ctx *ctx, int64_t input, int64_t count, int64_t s0, int64_t s1,

@@ -269,5 +269,11 @@ static void w8a8_rows(const qrt_weight *w, const int8_t *xq, const float *xscale
   }
 }
 
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+#define LINEAR_Q8_TILED QRT_FAMILY_FN(linear_q8_tiled)
+#else
+#define LINEAR_Q8_TILED NULL
+#endif
 const qrt_kernels QRT_KERNELS = {QRT_KERNELS_NAME, linear_rows, w8a8_rows,
-                                  QRT_FAMILY_FN(linear_q8_rows), QRT_FAMILY_FN(attend_head)};
+                                  QRT_FAMILY_FN(linear_q8_rows), LINEAR_Q8_TILED,
+                                  QRT_FAMILY_FN(attend_head)};

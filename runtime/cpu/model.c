@@ -2,7 +2,28 @@
 #include "internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+/* The weights the kernel family's tiled int8-activation kernel takes, copied
+ * into its layout (tiled_pack.c). QRT_TILED=0 keeps the row-major kernels
+ * (to compare the two). */
+static int tile_weights(qrt_model *m) {
+  const char *env = getenv("QRT_TILED");
+  if (!m->q8_activations || !m->kernels->linear_q8_tiled || (env && !strcmp(env, "0")))
+    return 0;
+  m->tiled = (qrt_tiled_weight *)calloc((size_t)m->num_slots, sizeof(qrt_tiled_weight));
+  if (!m->tiled)
+    return -1;
+  for (int64_t i = 0; i < m->num_slots; ++i) {
+    if (!qrt_tiled_eligible(&m->weights[i]))
+      continue;
+    if (qrt_tiled_pack(&m->weights[i], &m->tiled[i]) != 0)
+      return -1;
+    m->weights[i].tiled = &m->tiled[i];
+  }
+  return 0;
+}
 
 qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
   qrt_model *m = (qrt_model *)calloc(1, sizeof(qrt_model));
@@ -46,6 +67,10 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
     qrt_set_error(err, len, "out of memory allocating the KV cache and activations");
     goto fail;
   }
+  if (tile_weights(m) != 0) {
+    qrt_set_error(err, len, "out of memory copying the weights into row tiles");
+    goto fail;
+  }
   return m;
 fail:
   qrt_free(m);
@@ -55,6 +80,9 @@ fail:
 void qrt_free(qrt_model *m) {
   if (!m)
     return;
+  for (int64_t i = 0; m->tiled && i < m->num_slots; ++i)
+    qrt_tiled_free(&m->tiled[i]);
+  free(m->tiled);
   qrt_weights_close(&m->file);
   qrt_pool_destroy(m->pool);
   free(m->scratch);

@@ -188,6 +188,64 @@ TEST(RuntimeQ8Kernels, EveryFamilyMatchesTheDefinition) {
   EXPECT_GE(checkedFamilies, int(cases.size()) * 2);
 }
 
+// The AVX-512 family's row tiles (tiled_pack.c + q8_tiled_kernels.c): the
+// same definition, row counts that leave a partial tile, row ranges that
+// cut tiles (as threads split fused weights), token counts below, at and
+// past a prefill tile of 8; decode equals prefill to the bit.
+TEST(RuntimeQ8Kernels, TiledRowsMatchTheDefinition) {
+  if (!hasFamily(&qrt_kernels_avx512))
+    GTEST_SKIP() << "this CPU lacks AVX-512 VNNI; the tiled kernel is not built for others";
+  ASSERT_NE(qrt_kernels_avx512.linear_q8_tiled, nullptr);
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t rows = 45; // two whole tiles and 13 rows
+  int checked = 0;
+  for (int64_t cols : {64, 160, 768})
+    for (int64_t group : {0, -1, 32, 64}) {
+      if (group > 0 && cols % group)
+        continue;
+      for (Case c : {Case{QRTW_Q4, 4, cols, group}, Case{QRTW_CODES, 3, cols, group},
+                     Case{QRTW_CODES, 8, cols, group}}) {
+        Weight W = makeWeight(c, rows, rng);
+        ASSERT_TRUE(qrt_tiled_eligible(&W.w)) << name(c);
+        qrt_tiled_weight tiles;
+        ASSERT_EQ(qrt_tiled_pack(&W.w, &tiles), 0);
+        W.w.tiled = &tiles;
+        for (int64_t n : {1, 5, 8, 11}) {
+          std::vector<float> x(size_t(n * cols));
+          for (auto &v : x)
+            v = normal(rng);
+          std::vector<int8_t> q(x.size());
+          std::vector<float> d(x.size() / 32), sums(size_t(n * (cols / 32 + 1)));
+          qrt_q8_activations a;
+          qrt_q8_quantize(&W.slot, x.data(), n, q.data(), d.data(), sums.data(), &a);
+          std::vector<double> magnitude;
+          std::vector<double> ref = reference(W, x, n, magnitude);
+          std::vector<float> y(ref.size(), NAN);
+          for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, 7}, {7, 21}, {21, 45}})
+            qrt_kernels_avx512.linear_q8_tiled(&W.w, &a, n, r0, r1, y.data());
+          for (size_t i = 0; i < y.size(); ++i)
+            ASSERT_NEAR(y[i], ref[i], 1e-6 * magnitude[i] + 1e-6)
+                << name(c) << " n " << n << " at " << i;
+          for (int64_t m = 0; n > 1 && m < n; ++m) {
+            qrt_q8_activations one = a;
+            one.q += m * cols;
+            one.d += m * (cols / 32);
+            one.group_sum += m * a.groups;
+            std::vector<float> y1(size_t(rows), NAN);
+            qrt_kernels_avx512.linear_q8_tiled(&W.w, &one, 1, 0, rows, y1.data());
+            for (int64_t r = 0; r < rows; ++r)
+              ASSERT_EQ(y1[size_t(r)], y[size_t(m * rows + r)])
+                  << name(c) << " token " << m << " row " << r;
+          }
+          ++checked;
+        }
+        qrt_tiled_free(&tiles);
+      }
+    }
+  EXPECT_EQ(checked, 3 * 11 * 4);
+}
+
 TEST(RuntimeQ8Kernels, QuantizedBlocksRoundTrip) {
   qrtw_slot s{};
   s.kind = QRTW_CODES;

@@ -1,0 +1,135 @@
+/* q8_tiled_kernels.c - int8 activations times tiled integer weights
+ * (AVX-512 VNNI; layout in internal.h, qrt_tiled_weight).
+ *
+ * One call computes QRT_TILE_ROWS rows (one per lane) for up to TILE_TOKENS
+ * tokens. Per 32-code block and token, 8 vpdpbusd (each 4 activation bytes
+ * broadcast against 16 rows x 4 codes) give the block's exact int32 dot
+ * product for all 16 rows; one convert and one FMA apply the weight scale
+ * times the token's block scale:
+ *     y = -sum_g ws_g * z_g * S_g  +  sum_b (ws_g(b) * d_b) * dot_b
+ * (S_g as in q8_kernels.c), accumulated in that order. Every (row, token)
+ * sees the same operations whatever the number of tokens, so decode (one
+ * token) and prefill agree to the bit. The weight vectors are loaded once
+ * per block and used by every token of the call: prefill reads each tile
+ * once per TILE_TOKENS tokens, from cache.
+ */
+#include "kernel_family.h"
+
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+
+#include <string.h>
+
+#define TILE_TOKENS 8
+/* Decode streams the tiles once per step; ask for each line a page ahead,
+ * where the hardware prefetcher stops (as q8_kernels.c). */
+#ifndef QRT_PREFETCH_BYTES
+#define QRT_PREFETCH_BYTES 4096
+#endif
+
+static inline __m512i broadcast4(const int8_t *p) {
+  int32_t v;
+  memcpy(&v, p, sizeof v);
+  return _mm512_set1_epi32(v);
+}
+
+/* Where the activation codes 0..15 and 16..31 of block b start: 4-bit
+ * weights get activations interleaved by superblocks (q8_quantize.c). */
+static inline const int8_t *low_half(const qrt_q8_activations *x, int q4, int64_t m, int64_t b,
+                                     int64_t full_blocks) {
+  const int8_t *q = x->q + m * x->cols;
+  if (q4 && b < full_blocks)
+    return q + (b - b % QRT_Q8_SUPERBLOCK) * QRT_Q8_BLOCK + (b % QRT_Q8_SUPERBLOCK) * 16;
+  return q + b * QRT_Q8_BLOCK;
+}
+static inline int64_t high_offset(int q4, int64_t b, int64_t full_blocks) {
+  return q4 && b < full_blocks ? QRT_Q8_SUPERBLOCK * 16 : 16;
+}
+
+static inline __attribute__((always_inline)) void
+tile_n(const qrt_weight *w, int64_t tile, const qrt_q8_activations *x, int64_t m0, int tokens,
+       __m512 *acc) {
+  const qrt_tiled_weight *tw = w->tiled;
+  const int q4 = w->slot->kind == QRTW_Q4;
+  const int64_t blocks = tw->blocks, groups = tw->groups;
+  const int64_t full = blocks - blocks % QRT_Q8_SUPERBLOCK;
+  const uint8_t *codes = tw->codes + tile * blocks * tw->block_bytes;
+  const uint16_t *scales = tw->scales + tile * groups * QRT_TILE_ROWS;
+  const uint8_t *zeros = tw->zeros + tile * groups * QRT_TILE_ROWS;
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  for (int t = 0; t < tokens; ++t)
+    acc[t] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < groups; ++g) {
+    __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(scales + g * QRT_TILE_ROWS)));
+    __m512 z = _mm512_cvtepi32_ps(
+        _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(zeros + g * QRT_TILE_ROWS))));
+    __m512 wz = _mm512_mul_ps(ws, z);
+    for (int t = 0; t < tokens; ++t)
+      acc[t] = _mm512_fnmadd_ps(wz, _mm512_set1_ps(x->group_sum[(m0 + t) * x->groups + g]),
+                                acc[t]);
+    int64_t end = g + 1 == groups ? blocks : (g + 1) * tw->blocks_per_group;
+    for (int64_t b = g * tw->blocks_per_group; b < end; ++b) {
+      const uint8_t *src = codes + b * tw->block_bytes;
+      __m512i dot[TILE_TOKENS];
+      for (int t = 0; t < tokens; ++t)
+        dot[t] = _mm512_setzero_si512();
+      if (q4) {
+        int64_t hi = high_offset(1, b, full);
+        for (int v = 0; v < 4; ++v) {
+          _mm_prefetch((const char *)src + v * 64 + QRT_PREFETCH_BYTES, _MM_HINT_T0);
+          __m512i raw = _mm512_load_si512(src + v * 64);
+          __m512i lo = _mm512_and_si512(raw, low);
+          __m512i up = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low);
+          for (int t = 0; t < tokens; ++t) {
+            const int8_t *xs = low_half(x, 1, m0 + t, b, full) + v * 4;
+            dot[t] = _mm512_dpbusd_epi32(dot[t], lo, broadcast4(xs));
+            dot[t] = _mm512_dpbusd_epi32(dot[t], up, broadcast4(xs + hi));
+          }
+        }
+      } else {
+        for (int v = 0; v < 8; ++v) {
+          _mm_prefetch((const char *)src + v * 64 + QRT_PREFETCH_BYTES, _MM_HINT_T0);
+          __m512i c = _mm512_load_si512(src + v * 64);
+          for (int t = 0; t < tokens; ++t)
+            dot[t] = _mm512_dpbusd_epi32(dot[t], c,
+                                         broadcast4(x->q + (m0 + t) * x->cols + b * QRT_Q8_BLOCK + v * 4));
+        }
+      }
+      for (int t = 0; t < tokens; ++t) {
+        __m512 scale = _mm512_mul_ps(ws, _mm512_set1_ps(x->d[(m0 + t) * blocks + b]));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[t]), scale, acc[t]);
+      }
+    }
+  }
+}
+
+/* Token counts as compile-time constants where they matter: decode (1)
+ * and full prefill tiles. */
+static void tile(const qrt_weight *w, int64_t t, const qrt_q8_activations *x, int64_t m0,
+                 int tokens, __m512 *acc) {
+  if (tokens == 1)
+    tile_n(w, t, x, m0, 1, acc);
+  else if (tokens == TILE_TOKENS)
+    tile_n(w, t, x, m0, TILE_TOKENS, acc);
+  else
+    tile_n(w, t, x, m0, tokens, acc);
+}
+
+void QRT_FAMILY_FN(linear_q8_tiled)(const qrt_weight *w, const qrt_q8_activations *x, int64_t n,
+                                    int64_t r0, int64_t r1, float *y) {
+  int64_t N = w->slot->rows;
+  for (int64_t t = r0 / QRT_TILE_ROWS; t * QRT_TILE_ROWS < r1; ++t) {
+    int64_t first = t * QRT_TILE_ROWS;
+    int64_t lo = r0 > first ? r0 - first : 0;
+    int64_t hi = r1 < first + QRT_TILE_ROWS ? r1 - first : QRT_TILE_ROWS;
+    __mmask16 keep = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+    for (int64_t m0 = 0; m0 < n; m0 += TILE_TOKENS) {
+      int tokens = (int)(n - m0 < TILE_TOKENS ? n - m0 : TILE_TOKENS);
+      __m512 acc[TILE_TOKENS];
+      tile(w, t, x, m0, tokens, acc);
+      for (int k = 0; k < tokens; ++k)
+        _mm512_mask_storeu_ps(y + (m0 + k) * N + first, keep, acc[k]);
+    }
+  }
+}
+
+#endif

@@ -1,0 +1,65 @@
+/* tiled_pack.c - copies integer weights into the row tiles of the AVX-512
+ * int8-activation kernels (layout: internal.h, qrt_tiled_weight).
+ *
+ * Done once at load, like llama.cpp's repacking of Q4_0: the .qrtw keeps one
+ * row-major layout that every backend and the reference share, and a CPU
+ * family picks the layout its instructions want. The copy costs memory
+ * (the weights' codes once more) and, on 1.1B w4, a fraction of a second at load.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int qrt_tiled_eligible(const qrt_weight *w) {
+  const qrtw_slot *s = w->slot;
+  return qrt_q8_supported(s) && !s->scales_f32 && !(s->flags & QRTW_SLOT_GATHER_ONLY) &&
+         (s->kind == QRTW_Q4 || (s->kind == QRTW_CODES && s->bits <= 8));
+}
+
+int qrt_tiled_pack(const qrt_weight *w, qrt_tiled_weight *t) {
+  const qrtw_slot *s = w->slot;
+  memset(t, 0, sizeof *t);
+  t->blocks = s->cols / QRT_Q8_BLOCK;
+  t->groups = s->groups_per_row ? s->groups_per_row : 1;
+  t->blocks_per_group = s->groups_per_row ? s->group_width / QRT_Q8_BLOCK : t->blocks;
+  t->tiles = (s->rows + QRT_TILE_ROWS - 1) / QRT_TILE_ROWS;
+  /* per block and lane: 16 bytes of nibbles or 32 byte codes */
+  int64_t lane_bytes = s->kind == QRTW_Q4 ? QRT_Q8_BLOCK / 2 : QRT_Q8_BLOCK;
+  t->block_bytes = lane_bytes * QRT_TILE_ROWS;
+  size_t code_bytes = (size_t)(t->tiles * t->blocks * t->block_bytes);
+  size_t per_group = (size_t)(t->tiles * t->groups * QRT_TILE_ROWS);
+  t->codes = (uint8_t *)aligned_alloc(64, (code_bytes + 63) / 64 * 64);
+  t->scales = (uint16_t *)calloc(per_group, sizeof(uint16_t));
+  t->zeros = (uint8_t *)calloc(per_group, 1);
+  if (!t->codes || !t->scales || !t->zeros) {
+    qrt_tiled_free(t);
+    return -1;
+  }
+  memset(t->codes, 0, code_bytes);
+  for (int64_t r = 0; r < s->rows; ++r) {
+    int64_t tile = r / QRT_TILE_ROWS, lane = r % QRT_TILE_ROWS;
+    const uint8_t *row = (const uint8_t *)w->data + r * w->row_bytes;
+    for (int64_t b = 0; b < t->blocks; ++b) {
+      uint8_t *dst = t->codes + (tile * t->blocks + b) * t->block_bytes + lane * 4;
+      const uint8_t *src = row + b * lane_bytes;
+      for (int64_t v = 0; v < lane_bytes / 4; ++v)
+        memcpy(dst + v * 4 * QRT_TILE_ROWS, src + v * 4, 4);
+    }
+    int64_t first = s->groups_per_row ? r * s->groups_per_row : 0;
+    for (int64_t g = 0; g < t->groups; ++g) {
+      int64_t at = (tile * t->groups + g) * QRT_TILE_ROWS + lane;
+      int64_t from = s->groups_per_row ? first + g : 0;
+      t->scales[at] = ((const uint16_t *)w->scales)[from];
+      t->zeros[at] = w->zeros[from];
+    }
+  }
+  return 0;
+}
+
+void qrt_tiled_free(qrt_tiled_weight *t) {
+  free(t->codes);
+  free(t->scales);
+  free(t->zeros);
+  memset(t, 0, sizeof *t);
+}
