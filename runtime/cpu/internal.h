@@ -52,7 +52,8 @@ typedef struct qrt_tiled_weight {
   uint8_t *zeros;      /* [tiles][groups][QRT_TILE_ROWS] */
   int64_t tiles, blocks, groups, blocks_per_group, block_bytes;
 } qrt_tiled_weight;
-/* Whether weight w is tiled when the program takes int8 activations. */
+/* Whether weight w is tiled when the program takes int8 activations (the
+ * tiles then serve both the int8-block and the W8A8 kernels). */
 int qrt_tiled_eligible(const qrt_weight *w);
 /* Fills t with w's tiles; 0, or -1 when out of memory. */
 int qrt_tiled_pack(const qrt_weight *w, qrt_tiled_weight *t);
@@ -67,6 +68,9 @@ typedef struct qrt_kernels {
   /* W8A8 rows [r0, r1): xq int8 [n, cols], xscale [n]. */
   void (*w8a8_rows)(const qrt_weight *w, const int8_t *xq, const float *xscale, int64_t n,
                     int64_t r0, int64_t r1, float *y);
+  /* The same for a weight with w->tiled (NULL in families without it). */
+  void (*w8a8_tiled)(const qrt_weight *w, const int8_t *xq, const float *xscale, int64_t n,
+                     int64_t r0, int64_t r1, float *y);
   /* Weight-only int codes (4-bit blocks or bytes; no NF4, no outliers) times
    * int8 activations: per block an exact int32 dot product, scaled by the
    * weight group's scale times the activation block's. scratch: cols / 32

@@ -30,6 +30,8 @@ void QRT_FAMILY_FN(linear_q8_rows)(const qrt_weight *w, const qrt_q8_activations
 /* Tiled int8-activation rows (q8_tiled_kernels.c, AVX-512 VNNI only). */
 void QRT_FAMILY_FN(linear_q8_tiled)(const qrt_weight *w, const qrt_q8_activations *xq, int64_t n,
                                     int64_t r0, int64_t r1, float *y);
+void QRT_FAMILY_FN(w8a8_tiled)(const qrt_weight *w, const int8_t *xq, const float *xscale,
+                               int64_t n, int64_t r0, int64_t r1, float *y);
 
 /* One attention head (attention_kernels.c): see qrt_kernels.attend_head. */
 void QRT_FAMILY_FN(attend_head)(const float *q, const void *keys, const void *values, int f16,

@@ -49,7 +49,10 @@ static void run_rows(const linear_plan *p, int i, int64_t r0, int64_t r1, float 
       k->linear_q8_rows(w, &p->q8, p->n, r0, r1, y, scratch);
     break;
   case ROWS_W8A8:
-    k->w8a8_rows(w, p->xq, p->xscale, p->n, r0, r1, y);
+    if (w->tiled)
+      k->w8a8_tiled(w, p->xq, p->xscale, p->n, r0, r1, y);
+    else
+      k->w8a8_rows(w, p->xq, p->xscale, p->n, r0, r1, y);
     if (p->x)
       qrt_add_outliers(w, p->x, p->n, r0, r1, y);
     break;

@@ -271,9 +271,11 @@ static void w8a8_rows(const qrt_weight *w, const int8_t *xq, const float *xscale
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
 #define LINEAR_Q8_TILED QRT_FAMILY_FN(linear_q8_tiled)
+#define W8A8_TILED QRT_FAMILY_FN(w8a8_tiled)
 #else
 #define LINEAR_Q8_TILED NULL
+#define W8A8_TILED NULL
 #endif
-const qrt_kernels QRT_KERNELS = {QRT_KERNELS_NAME, linear_rows, w8a8_rows,
+const qrt_kernels QRT_KERNELS = {QRT_KERNELS_NAME, linear_rows, w8a8_rows, W8A8_TILED,
                                   QRT_FAMILY_FN(linear_q8_rows), LINEAR_Q8_TILED,
                                   QRT_FAMILY_FN(attend_head)};

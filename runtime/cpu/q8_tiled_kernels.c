@@ -17,6 +17,7 @@
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
 
+#include <stdlib.h>
 #include <string.h>
 
 #define TILE_TOKENS 8
@@ -114,14 +115,19 @@ static void tile(const qrt_weight *w, int64_t t, const qrt_q8_activations *x, in
     tile_n(w, t, x, m0, tokens, acc);
 }
 
+/* The lanes of the tile starting at row `first` that lie in [r0, r1). */
+static inline __mmask16 row_mask(int64_t first, int64_t r0, int64_t r1) {
+  int64_t lo = r0 > first ? r0 - first : 0;
+  int64_t hi = r1 < first + QRT_TILE_ROWS ? r1 - first : QRT_TILE_ROWS;
+  return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
 void QRT_FAMILY_FN(linear_q8_tiled)(const qrt_weight *w, const qrt_q8_activations *x, int64_t n,
                                     int64_t r0, int64_t r1, float *y) {
   int64_t N = w->slot->rows;
   for (int64_t t = r0 / QRT_TILE_ROWS; t * QRT_TILE_ROWS < r1; ++t) {
     int64_t first = t * QRT_TILE_ROWS;
-    int64_t lo = r0 > first ? r0 - first : 0;
-    int64_t hi = r1 < first + QRT_TILE_ROWS ? r1 - first : QRT_TILE_ROWS;
-    __mmask16 keep = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+    __mmask16 keep = row_mask(first, r0, r1);
     for (int64_t m0 = 0; m0 < n; m0 += TILE_TOKENS) {
       int tokens = (int)(n - m0 < TILE_TOKENS ? n - m0 : TILE_TOKENS);
       __m512 acc[TILE_TOKENS];
@@ -130,6 +136,89 @@ void QRT_FAMILY_FN(linear_q8_tiled)(const qrt_weight *w, const qrt_q8_activation
         _mm512_mask_storeu_ps(y + (m0 + k) * N + first, keep, acc[k]);
     }
   }
+}
+
+/* W8A8 on the same tiles: activations per token (one scale, no blocks), so
+ * a group's dot product stays in int32 across its blocks and the zero
+ * point is subtracted exactly, as w8a8_rows does:
+ *     y = xscale * sum_g ws_g * (dot_g - z_g * sum_{j in g} q_j)
+ * xsum: [n, groups] sums of each token's codes per group. */
+static inline __attribute__((always_inline)) void
+w8a8_tile_n(const qrt_weight *w, int64_t tile, const int8_t *xq, const int32_t *xsum,
+            int64_t m0, int tokens, __m512 *acc) {
+  const qrt_tiled_weight *tw = w->tiled;
+  const int64_t K = w->slot->cols, blocks = tw->blocks, groups = tw->groups;
+  const uint8_t *codes = tw->codes + tile * blocks * tw->block_bytes;
+  const uint16_t *scales = tw->scales + tile * groups * QRT_TILE_ROWS;
+  const uint8_t *zeros = tw->zeros + tile * groups * QRT_TILE_ROWS;
+  for (int t = 0; t < tokens; ++t)
+    acc[t] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < groups; ++g) {
+    __m512i dot[TILE_TOKENS];
+    for (int t = 0; t < tokens; ++t)
+      dot[t] = _mm512_setzero_si512();
+    int64_t end = g + 1 == groups ? blocks : (g + 1) * tw->blocks_per_group;
+    for (int64_t b = g * tw->blocks_per_group; b < end; ++b) {
+      const uint8_t *src = codes + b * tw->block_bytes;
+      for (int v = 0; v < 8; ++v) {
+        _mm_prefetch((const char *)src + v * 64 + QRT_PREFETCH_BYTES, _MM_HINT_T0);
+        __m512i c = _mm512_load_si512(src + v * 64);
+        for (int t = 0; t < tokens; ++t)
+          dot[t] = _mm512_dpbusd_epi32(dot[t], c,
+                                       broadcast4(xq + (m0 + t) * K + b * QRT_Q8_BLOCK + v * 4));
+      }
+    }
+    __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(scales + g * QRT_TILE_ROWS)));
+    __m512i z = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(zeros + g * QRT_TILE_ROWS)));
+    for (int t = 0; t < tokens; ++t) {
+      __m512i exact = _mm512_sub_epi32(
+          dot[t], _mm512_mullo_epi32(z, _mm512_set1_epi32(xsum[(m0 + t) * groups + g])));
+      acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(ws, _mm512_cvtepi32_ps(exact)));
+    }
+  }
+}
+
+static void w8a8_tile(const qrt_weight *w, int64_t t, const int8_t *xq, const int32_t *xsum,
+                      int64_t m0, int tokens, __m512 *acc) {
+  if (tokens == 1)
+    w8a8_tile_n(w, t, xq, xsum, m0, 1, acc);
+  else if (tokens == TILE_TOKENS)
+    w8a8_tile_n(w, t, xq, xsum, m0, TILE_TOKENS, acc);
+  else
+    w8a8_tile_n(w, t, xq, xsum, m0, tokens, acc);
+}
+
+void QRT_FAMILY_FN(w8a8_tiled)(const qrt_weight *w, const int8_t *xq, const float *xscale,
+                               int64_t n, int64_t r0, int64_t r1, float *y) {
+  const qrtw_slot *s = w->slot;
+  const qrt_tiled_weight *tw = w->tiled;
+  int64_t N = s->rows, K = s->cols, groups = tw->groups;
+  int32_t stack[1024];
+  int32_t *xsum = n * groups <= 1024 ? stack : (int32_t *)malloc(sizeof(int32_t) * n * groups);
+  if (!xsum)
+    abort(); /* a few KiB per call: nothing sensible to continue with */
+  for (int64_t m = 0; m < n; ++m)
+    for (int64_t g = 0; g < groups; ++g) {
+      int64_t b = group_begin(s, g), e = group_end(s, g);
+      int32_t sum = 0;
+      for (int64_t c = b; c < e; ++c)
+        sum += xq[m * K + c];
+      xsum[m * groups + g] = sum;
+    }
+  for (int64_t t = r0 / QRT_TILE_ROWS; t * QRT_TILE_ROWS < r1; ++t) {
+    int64_t first = t * QRT_TILE_ROWS;
+    __mmask16 keep = row_mask(first, r0, r1);
+    for (int64_t m0 = 0; m0 < n; m0 += TILE_TOKENS) {
+      int tokens = (int)(n - m0 < TILE_TOKENS ? n - m0 : TILE_TOKENS);
+      __m512 acc[TILE_TOKENS];
+      w8a8_tile(w, t, xq, xsum, m0, tokens, acc);
+      for (int k = 0; k < tokens; ++k)
+        _mm512_mask_storeu_ps(y + (m0 + k) * N + first, keep,
+                              _mm512_mul_ps(_mm512_set1_ps(xscale[m0 + k]), acc[k]));
+    }
+  }
+  if (xsum != stack)
+    free(xsum);
 }
 
 #endif

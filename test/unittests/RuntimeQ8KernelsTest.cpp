@@ -246,6 +246,60 @@ TEST(RuntimeQ8Kernels, TiledRowsMatchTheDefinition) {
   EXPECT_EQ(checked, 3 * 11 * 4);
 }
 
+// W8A8 on the same tiles: per-token int8 activations, an exact int32 sum
+// per group, y = xscale * sum_g s_g * (sum (c - z) q). Checked against that
+// definition in double and, decode against prefill, to the bit.
+TEST(RuntimeQ8Kernels, TiledW8A8MatchesTheDefinition) {
+  if (!hasFamily(&qrt_kernels_avx512))
+    GTEST_SKIP() << "this CPU lacks AVX-512 VNNI; the tiled kernel is not built for others";
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> code(-127, 127);
+  const int64_t rows = 37;
+  int checked = 0;
+  for (int64_t cols : {64, 768})
+    for (int64_t group : {-1, 0, 64}) {
+      Case c{QRTW_CODES, 8, cols, group};
+      Weight W = makeWeight(c, rows, rng);
+      qrt_tiled_weight tiles;
+      ASSERT_EQ(qrt_tiled_pack(&W.w, &tiles), 0);
+      W.w.tiled = &tiles;
+      for (int64_t n : {1, 9}) {
+        std::vector<int8_t> xq(size_t(n * cols));
+        for (auto &v : xq)
+          v = int8_t(code(rng));
+        std::vector<float> xscale(static_cast<size_t>(n));
+        for (auto &v : xscale)
+          v = float(code(rng) + 128) / 4096.0f;
+        std::vector<float> y(size_t(n * rows), NAN);
+        qrt_kernels_avx512.w8a8_tiled(&W.w, xq.data(), xscale.data(), n, 0, 20, y.data());
+        qrt_kernels_avx512.w8a8_tiled(&W.w, xq.data(), xscale.data(), n, 20, rows, y.data());
+        for (int64_t m = 0; m < n; ++m)
+          for (int64_t r = 0; r < rows; ++r) {
+            double ref = 0, mag = 0;
+            for (int64_t col = 0; col < cols; ++col) {
+              int64_t g = W.slot.groups_per_row ? r * W.slot.groups_per_row + col / W.slot.group_width : 0;
+              double term = (double(W.codes[size_t(r * cols + col)]) - W.zeros[size_t(g)]) *
+                            qrt_f16_to_f32(W.scales[size_t(g)]) * xq[size_t(m * cols + col)];
+              ref += term;
+              mag += std::fabs(term);
+            }
+            ref *= xscale[size_t(m)];
+            ASSERT_NEAR(y[size_t(m * rows + r)], ref, 1e-6 * mag * xscale[size_t(m)] + 1e-6)
+                << name(c) << " n " << n << " token " << m << " row " << r;
+            if (n > 1) {
+              std::vector<float> y1(size_t(rows), NAN);
+              qrt_kernels_avx512.w8a8_tiled(&W.w, xq.data() + m * cols, &xscale[size_t(m)], 1, 0,
+                                            rows, y1.data());
+              ASSERT_EQ(y1[size_t(r)], y[size_t(m * rows + r)]) << name(c) << " row " << r;
+            }
+          }
+        ++checked;
+      }
+      qrt_tiled_free(&tiles);
+    }
+  EXPECT_EQ(checked, 2 * 3 * 2);
+}
+
 TEST(RuntimeQ8Kernels, QuantizedBlocksRoundTrip) {
   qrtw_slot s{};
   s.kind = QRTW_CODES;
