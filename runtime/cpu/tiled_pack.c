@@ -10,11 +10,30 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 int qrt_tiled_eligible(const qrt_weight *w) {
   const qrtw_slot *s = w->slot;
   return qrt_q8_supported(s) && !s->scales_f32 && !(s->flags & QRTW_SLOT_GATHER_ONLY) &&
          (s->kind == QRTW_Q4 || (s->kind == QRTW_CODES && s->bits <= 8));
+}
+
+/* Decode streams the codes once per step: on 2 MiB pages the stream takes
+ * few TLB misses (the mapped .qrtw gets large page-cache folios already;
+ * anonymous memory gets huge pages only when asked, THP being "madvise" on
+ * common distributions). Measured on stories110M W8A8 decode, 2 threads:
+ * on 4 KiB pages the tiles decoded 15% slower than the mapped rows. */
+#define HUGE_PAGE (2u << 20)
+static uint8_t *alloc_codes(size_t bytes) {
+  size_t rounded = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+  void *p = NULL;
+  if (posix_memalign(&p, bytes >= HUGE_PAGE ? HUGE_PAGE : 64, rounded) != 0)
+    return NULL;
+#ifdef MADV_HUGEPAGE
+  if (bytes >= HUGE_PAGE)
+    madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+  return (uint8_t *)p;
 }
 
 int qrt_tiled_pack(const qrt_weight *w, qrt_tiled_weight *t) {
@@ -29,7 +48,7 @@ int qrt_tiled_pack(const qrt_weight *w, qrt_tiled_weight *t) {
   t->block_bytes = lane_bytes * QRT_TILE_ROWS;
   size_t code_bytes = (size_t)(t->tiles * t->blocks * t->block_bytes);
   size_t per_group = (size_t)(t->tiles * t->groups * QRT_TILE_ROWS);
-  t->codes = (uint8_t *)aligned_alloc(64, (code_bytes + 63) / 64 * 64);
+  t->codes = alloc_codes(code_bytes);
   t->scales = (uint16_t *)calloc(per_group, sizeof(uint16_t));
   t->zeros = (uint8_t *)calloc(per_group, 1);
   if (!t->codes || !t->scales || !t->zeros) {
