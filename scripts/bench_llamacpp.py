@@ -152,8 +152,9 @@ def main():
                 f"{float(ours['decode_tok_s']):.1f} | llama.cpp {gtype} prefill "
                 f"{theirs['prefill']:.0f} decode {theirs['decode']:.1f} tok/s")
         del w
-    print(f"\nllama.cpp {NODE_LLAMA_CPP.split('@')[1]}'s source (node-llama-cpp bundle), "
-          f"GGML_NATIVE; {args.threads} threads; prefill {args.prefill} tokens, decode "
+    commit = subprocess.run(["git", "-C", os.path.join(args.llamacpp, "src"), "log", "-1",
+                             "--format=%h"], capture_output=True, text=True).stdout.strip()
+    print(f"\nllama.cpp {commit} (the source {NODE_LLAMA_CPP} bundles), GGML_NATIVE; {args.threads} threads; prefill {args.prefill} tokens, decode "
           f"{args.decode} tokens. {time.strftime('%Y-%m-%d')}.\n")
     print("| model | qopt scheme | llama.cpp type | qopt MiB read per token | llama.cpp MiB | "
           "qopt prefill tok/s | llama.cpp prefill tok/s | ratio | qopt decode tok/s | "
