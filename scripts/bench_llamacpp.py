@@ -122,7 +122,11 @@ def main():
     ap.add_argument("--llamacpp", default=os.path.join(bench_cpu.ROOT, "build", "llamacpp"))
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
-    bindir = build_llamacpp(args.llamacpp)
+    try:
+        bindir = build_llamacpp(args.llamacpp)
+    except (subprocess.CalledProcessError, FileNotFoundError, KeyError) as e:
+        sys.exit(f"error: could not fetch or build llama.cpp under {args.llamacpp} ({e}); "
+                 "it needs npm, the npm registry, git, cmake and ninja")
     check_exporter(bindir, args.work)
     calib = os.path.join(args.work, "calib.txt")
     with open(os.path.join(bench_cpu.SHARED, "data", "tinystories", "dev.txt")) as f, \
