@@ -92,6 +92,9 @@ class Model:
         out = np.zeros(cap, np.int32)
         n = self._lib.qrt_encode(self._m, text.encode(), int(bos), int(eos),
                                  out.ctypes.data_as(ctypes.c_void_p), cap)
+        if n < 0:
+            raise RuntimeError("this program carries no tokenizer "
+                               "(compile the model with --tokenizer FILE)")
         return out[:n]
 
     def decode(self, prev, token):

@@ -51,7 +51,7 @@ int qrt_write_prompt_logits(qrt_model *m, const char *prompt, const char *path, 
   float *logits = n > 0 ? (float *)malloc(sizeof(float) * (size_t)(n * vocab)) : NULL;
   int rc = -1;
   if (n <= 0)
-    snprintf(err, len, "this program carries no tokenizer to encode the prompt");
+    snprintf(err, len, QRT_NO_TOKENIZER);
   else if (!logits)
     snprintf(err, len, "out of memory for %lld x %lld logits", (long long)n, (long long)vocab);
   else if (qrt_forward(m, tokens, n, 0, logits, err, len) == 0)

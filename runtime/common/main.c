@@ -64,6 +64,10 @@ static int generate(qrt_model *m, const char *argv0, const char *prompt, long lo
   int64_t cap = (int64_t)strlen(prompt) + 3;
   int32_t *tokens = (int32_t *)malloc(sizeof(int32_t) * (size_t)cap);
   int64_t n = qrt_encode(m, prompt, 1, 0, tokens, cap);
+  if (n < 0) {
+    free(tokens);
+    return fail(argv0, QRT_NO_TOKENIZER);
+  }
   if (n >= steps) {
     snprintf(err, sizeof err,
              "the prompt has %lld tokens (with BOS); -n must be larger to generate anything "

@@ -50,6 +50,11 @@ int qrt_perplexity(qrt_model *m, const char *path, int64_t ctx, int64_t max_wind
                   (long long)qrt_max_seq_len(m));
     return -1;
   }
+  int32_t probe;
+  if (qrt_encode(m, "", 0, 0, &probe, 1) < 0) {
+    qrt_set_error(err, len, QRT_NO_TOKENIZER);
+    return -1;
+  }
   char *text = read_text(path, err, len);
   if (!text)
     return -1;

@@ -54,7 +54,11 @@ int qrt_forward(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos, flo
 int qrt_forward_last(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos, float *logits,
                      char *err, size_t err_len);
 
-/* Tokenizer (llama2.c tokenizer.bin carried in the weights file). */
+/* Tokenizer (llama2.c tokenizer.bin carried in the weights file). Returns
+ * the token count, or -1 when the program was built without a tokenizer
+ * (QRT_NO_TOKENIZER says so to a user). */
+#define QRT_NO_TOKENIZER \
+  "this program carries no tokenizer (compile the model with --tokenizer FILE)"
 int64_t qrt_encode(const qrt_model *m, const char *text, int bos, int eos, int32_t *out,
                    int64_t max_tokens);
 /* The text of `token` following `prev` (llama2.c decode rules). */
