@@ -28,29 +28,45 @@ static void norm_row(const float *w, const float *x, int64_t d, float eps, float
     out[i] = w[i] * (inv * x[i]);
 }
 
+typedef struct norm_job {
+  qrt_ctx *ctx;
+  const float *w, *a, *b;
+  int64_t d;
+  float eps;
+  int quantize;
+  float *sum, *out;
+} norm_job;
+
 /* Row m: optionally sum = a + b first; then the norm, written as f32 or, with
  * `quantize`, as the token-quantized buffer of qrt_abi.h (the f32 row only
  * passes through this thread's scratch). */
-static void norm_rows(qrt_ctx *ctx, int64_t slot, const float *a, const float *b, int64_t n,
-                      float eps, int quantize, float *sum, float *out) {
-  const float *w = (const float *)ctx->weights[slot].data;
-  int64_t d = ctx->weights[slot].slot->cols;
-  int8_t *codes = (int8_t *)out;
-  float *scales = out + qrt_token_q8_scale_offset(ctx, d);
-  for (int64_t m = 0; m < n; ++m) {
-    const float *xr = a + m * d;
-    if (b) {
+static void norm_task(void *raw, int64_t begin, int64_t end, int worker) {
+  norm_job *j = (norm_job *)raw;
+  int64_t d = j->d;
+  int8_t *codes = (int8_t *)j->out;
+  float *scales = j->out + qrt_token_q8_scale_offset(j->ctx, d);
+  float *scratch = j->ctx->scratch + (int64_t)worker * j->ctx->scratch_floats;
+  for (int64_t m = begin; m < end; ++m) {
+    const float *xr = j->a + m * d;
+    if (j->b) {
       for (int64_t i = 0; i < d; ++i)
-        sum[m * d + i] = xr[i] + b[m * d + i];
-      xr = sum + m * d;
+        j->sum[m * d + i] = xr[i] + j->b[m * d + i];
+      xr = j->sum + m * d;
     }
-    if (!quantize) {
-      norm_row(w, xr, d, eps, out + m * d);
+    if (!j->quantize) {
+      norm_row(j->w, xr, d, j->eps, j->out + m * d);
       continue;
     }
-    norm_row(w, xr, d, eps, ctx->scratch);
-    qrt_quantize_tokens(ctx->scratch, 1, d, NULL, 0, codes + m * d, scales + m);
+    norm_row(j->w, xr, d, j->eps, scratch);
+    qrt_quantize_tokens(scratch, 1, d, NULL, 0, codes + m * d, scales + m);
   }
+}
+
+static void norm_rows(qrt_ctx *ctx, int64_t slot, const float *a, const float *b, int64_t n,
+                      float eps, int quantize, float *sum, float *out) {
+  int64_t d = ctx->weights[slot].slot->cols;
+  norm_job job = {ctx, (const float *)ctx->weights[slot].data, a, b, d, eps, quantize, sum, out};
+  qrt_parallel_tokens(ctx->pool, n, d, norm_task, &job);
 }
 
 void qrt_rms_norm(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float eps, float *out) {
@@ -67,21 +83,38 @@ void qrt_add_rms_norm(qrt_ctx *ctx, int64_t slot, const float *a, const float *b
   norm_rows(ctx, slot, a, b, n, eps, quantize != 0, sum, out);
 }
 
-void qrt_rope(qrt_ctx *ctx, const float *x, int64_t n, int64_t width, int64_t head_dim,
-              int64_t pos, float theta, int64_t interleaved, float *out) {
-  (void)ctx;
-  int64_t half = head_dim / 2;
-  for (int64_t m = 0; m < n; ++m) {
-    float p = (float)(pos + m);
+typedef struct rope_job {
+  qrt_ctx *ctx;
+  const float *x;
+  int64_t width, head_dim, pos, interleaved;
+  float theta;
+  float *out;
+} rope_job;
+
+/* The rotation of a pair depends on the position and the pair, not the head:
+ * each token's cosines and sines are computed once for all its heads (the
+ * same expressions as the reference executor, so the same values). */
+static void rope_task(void *raw, int64_t begin, int64_t end, int worker) {
+  rope_job *r = (rope_job *)raw;
+  int64_t half = r->head_dim / 2, width = r->width, head_dim = r->head_dim;
+  float *freq = r->ctx->scratch + (int64_t)worker * r->ctx->scratch_floats;
+  float *cosines = freq + half, *sines = cosines + half;
+  for (int64_t j = 0; j < half; ++j)
+    freq[j] = 1.0f / powf(r->theta, (float)(2 * j) / (float)head_dim);
+  for (int64_t m = begin; m < end; ++m) {
+    float p = (float)(r->pos + m);
+    for (int64_t j = 0; j < half; ++j) {
+      float angle = p * freq[j];
+      cosines[j] = cosf(angle);
+      sines[j] = sinf(angle);
+    }
     for (int64_t h = 0; h < width / head_dim; ++h) {
-      const float *xh = x + m * width + h * head_dim;
-      float *yh = out + m * width + h * head_dim;
+      const float *xh = r->x + m * width + h * head_dim;
+      float *yh = r->out + m * width + h * head_dim;
       for (int64_t j = 0; j < half; ++j) {
-        float freq = 1.0f / powf(theta, (float)(2 * j) / (float)head_dim);
-        float angle = p * freq;
-        float c = cosf(angle), s = sinf(angle);
-        int64_t a = interleaved ? 2 * j : j;
-        int64_t b = interleaved ? 2 * j + 1 : j + half;
+        float c = cosines[j], s = sines[j];
+        int64_t a = r->interleaved ? 2 * j : j;
+        int64_t b = r->interleaved ? 2 * j + 1 : j + half;
         float x0 = xh[a], x1 = xh[b];
         yh[a] = x0 * c - x1 * s;
         yh[b] = x0 * s + x1 * c;
@@ -90,11 +123,17 @@ void qrt_rope(qrt_ctx *ctx, const float *x, int64_t n, int64_t width, int64_t he
   }
 }
 
+void qrt_rope(qrt_ctx *ctx, const float *x, int64_t n, int64_t width, int64_t head_dim,
+              int64_t pos, float theta, int64_t interleaved, float *out) {
+  rope_job job = {ctx, x, width, head_dim, pos, interleaved, theta, out};
+  qrt_parallel_tokens(ctx->pool, n, width, rope_task, &job);
+}
+
 typedef struct attention_job {
   qrt_ctx *ctx;
   const float *q;
   const void *keys, *values; /* this layer's cache, f32 or f16 bits */
-  int64_t pos, heads, kv_heads, head_dim;
+  int64_t n, pos, heads, kv_heads, head_dim;
   float scale;
   float *out;
 } attention_job;
@@ -112,6 +151,30 @@ static void attention_task(void *raw, int64_t begin, int64_t end, int worker) {
                                  (const char *)j->values + (size_t)kv * element, j->ctx->kv_f16,
                                  j->pos + m, kv_width, hd, j->scale, scratch,
                                  j->out + m * q_width + h * hd);
+  }
+}
+
+/* Prefill: blocks of QRT_ATTEND_BLOCK queries of one head. The pool hands
+ * each thread a contiguous range of tasks, and a late block sees more keys
+ * than an early one, so tasks alternate early and late blocks (0, last, 1,
+ * last - 1, ...) to give every range a similar share of the work. */
+static void attention_block_task(void *raw, int64_t begin, int64_t end, int worker) {
+  attention_job *j = (attention_job *)raw;
+  int64_t kv_width = j->kv_heads * j->head_dim, q_width = j->heads * j->head_dim;
+  int64_t group = j->heads / j->kv_heads, hd = j->head_dim;
+  int64_t n = j->n, blocks = (n + QRT_ATTEND_BLOCK - 1) / QRT_ATTEND_BLOCK;
+  float *scratch = j->ctx->scratch + (int64_t)worker * j->ctx->scratch_floats;
+  size_t element = j->ctx->kv_f16 ? 2 : 4;
+  for (int64_t task = begin; task < end; ++task) {
+    int64_t turn = task / j->heads, h = task % j->heads, kv = (h / group) * hd;
+    int64_t block = turn % 2 == 0 ? turn / 2 : blocks - 1 - turn / 2;
+    int64_t m = block * QRT_ATTEND_BLOCK;
+    int64_t count = n - m < QRT_ATTEND_BLOCK ? n - m : QRT_ATTEND_BLOCK;
+    j->ctx->kernels->attend_block(j->q + m * q_width + h * hd, q_width, count,
+                                  (const char *)j->keys + (size_t)kv * element,
+                                  (const char *)j->values + (size_t)kv * element,
+                                  j->ctx->kv_f16, j->pos + m, kv_width, hd, j->scale, scratch,
+                                  j->out + m * q_width + h * hd, q_width);
   }
 }
 
@@ -133,6 +196,11 @@ void qrt_attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, 
     memcpy(vc + pos * kv_width, v, sizeof(float) * (size_t)(n * kv_width));
     keys = kc, values = vc;
   }
-  attention_job job = {ctx, q, keys, values, pos, heads, kv_heads, head_dim, scale, out};
-  qrt_parallel_for(ctx->pool, n * heads, 4, attention_task, &job);
+  attention_job job = {ctx, q, keys, values, n, pos, heads, kv_heads, head_dim, scale, out};
+  if (n > 1 && ctx->block_attention && head_dim % 64 == 0) {
+    int64_t blocks = (n + QRT_ATTEND_BLOCK - 1) / QRT_ATTEND_BLOCK;
+    qrt_parallel_for(ctx->pool, blocks * heads, 1, attention_block_task, &job);
+  } else {
+    qrt_parallel_for(ctx->pool, n * heads, 4, attention_task, &job);
+  }
 }

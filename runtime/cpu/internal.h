@@ -17,6 +17,9 @@ int qrt_pool_threads(const qrt_pool *p);
 /* Splits [0, n) into one contiguous range per thread (fewer when n is
  * small: no range below `grain`) and waits for all of them. */
 void qrt_parallel_for(qrt_pool *p, int64_t n, int64_t grain, qrt_task_fn fn, void *arg);
+/* qrt_parallel_for over n tokens of `per_token` elements each, split only
+ * when there is enough work to pay for waking the workers (not in decode). */
+void qrt_parallel_tokens(qrt_pool *p, int64_t n, int64_t per_token, qrt_task_fn fn, void *arg);
 
 /* ---- activations quantized for int8 dot products (QRT_FLAG_Q8_ACTIVATIONS) ----
  * Per token, each block of QRT_Q8_BLOCK consecutive values shares one f32
@@ -87,7 +90,18 @@ typedef struct qrt_kernels {
   void (*attend_head)(const float *q, const void *keys, const void *values, int f16,
                       int64_t last, int64_t kv_stride, int64_t head_dim, float scale,
                       float *scratch, float *out);
+  /* The same for `count` <= QRT_ATTEND_BLOCK consecutive queries of one
+   * head, query b at q + b * q_stride and position first + b, written to
+   * out + b * out_stride; head_dim a multiple of 64 (NULL in families
+   * without it). scratch: QRT_ATTEND_BLOCK * (first + count + head_dim) +
+   * head_dim floats. */
+  void (*attend_block)(const float *q, int64_t q_stride, int64_t count, const void *keys,
+                       const void *values, int f16, int64_t first, int64_t kv_stride,
+                       int64_t head_dim, float scale, float *scratch, float *out,
+                       int64_t out_stride);
 } qrt_kernels;
+/* Queries per attend_block call: one per 32-bit lane of a 512-bit vector. */
+#define QRT_ATTEND_BLOCK 16
 extern const qrt_kernels qrt_kernels_portable, qrt_kernels_avx2, qrt_kernels_avx512;
 const qrt_kernels *qrt_select_kernels(void);
 
@@ -120,6 +134,7 @@ struct qrt_model {
   float *arena;
   void *key_cache, *value_cache; /* [layers, max_seq, kv_width] f32, or f16 bits */
   int kv_f16;                 /* program flag QRT_FLAG_KV_F16 */
+  int block_attention;        /* prefill through kernels->attend_block (QRT_BLOCK_ATTENTION=0: no) */
   float *scratch;             /* per-thread dequantization rows */
   int64_t scratch_floats;
   int8_t *xq;                 /* W8A8 / q8 activation codes [chunk, max cols] */

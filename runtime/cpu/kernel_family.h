@@ -37,6 +37,10 @@ void QRT_FAMILY_FN(w8a8_tiled)(const qrt_weight *w, const int8_t *xq, const floa
 void QRT_FAMILY_FN(attend_head)(const float *q, const void *keys, const void *values, int f16,
                                 int64_t last, int64_t kv_stride, int64_t head_dim, float scale,
                                 float *scratch, float *out);
+void QRT_FAMILY_FN(attend_block)(const float *q, int64_t q_stride, int64_t count,
+                                 const void *keys, const void *values, int f16, int64_t first,
+                                 int64_t kv_stride, int64_t head_dim, float scale, float *scratch,
+                                 float *out, int64_t out_stride);
 
 static inline int64_t num_groups(const qrtw_slot *s) {
   return s->groups_per_row ? s->groups_per_row : 1;

@@ -102,6 +102,34 @@ static int same_outliers(const qrt_weight *a, const qrt_weight *b) {
   return 1;
 }
 
+typedef struct quantize_job {
+  const qrt_weight *w;
+  const float *x;
+  qrt_ctx *ctx;
+  int per_token; /* W8A8; else weight-only int8 activation blocks */
+} quantize_job;
+
+/* Tokens [begin, end) of a linear's input, quantized as the weight takes
+ * them: per token and per 32-block (weight-only int codes), or per token
+ * (W8A8). Tokens are independent, so ranges of them run in parallel. */
+static void quantize_task(void *raw, int64_t begin, int64_t end, int worker) {
+  (void)worker;
+  quantize_job *j = (quantize_job *)raw;
+  const qrtw_slot *s = j->w->slot;
+  qrt_ctx *ctx = j->ctx;
+  int64_t K = s->cols, n = end - begin;
+  if (j->per_token) {
+    qrt_quantize_tokens(j->x + begin * K, n, K, j->w->outlier_index, s->outliers,
+                        ctx->xq + begin * K, ctx->xscale + begin);
+    return;
+  }
+  qrt_q8_activations unused;
+  int64_t groups = s->groups_per_row ? s->groups_per_row : 1;
+  qrt_q8_quantize(s, j->x + begin * K, n, ctx->xq + begin * K,
+                  ctx->xblock_scale + begin * (K / QRT_Q8_BLOCK),
+                  ctx->xgroup_sum + begin * groups, &unused);
+}
+
 /* Chooses the mode and prepares the input once for all weights; 0 when the
  * weights need differently prepared inputs. */
 static int prepare(linear_plan *p, int64_t input, const float *x) {
@@ -119,8 +147,8 @@ static int prepare(linear_plan *p, int64_t input, const float *x) {
     for (int i = 1; i < p->count; ++i)
       if (!same_outliers(p->w[0], p->w[i]))
         return 0;
-    qrt_quantize_tokens(x, p->n, s0->cols, p->w[0]->outlier_index, s0->outliers, ctx->xq,
-                        ctx->xscale);
+    quantize_job job = {p->w[0], x, ctx, 1};
+    qrt_parallel_tokens(ctx->pool, p->n, s0->cols, quantize_task, &job);
     p->mode = ROWS_W8A8;
     p->xq = ctx->xq;
     p->xscale = ctx->xscale;
@@ -140,7 +168,10 @@ static int prepare(linear_plan *p, int64_t input, const float *x) {
   if (q8 < p->count || !shared)
     return 0;
   /* quantized once here, before the rows are split over threads */
-  qrt_q8_quantize(s0, x, p->n, ctx->xq, ctx->xblock_scale, ctx->xgroup_sum, &p->q8);
+  quantize_job job = {p->w[0], x, ctx, 0};
+  qrt_parallel_tokens(ctx->pool, p->n, s0->cols, quantize_task, &job);
+  p->q8 = (qrt_q8_activations){ctx->xq, ctx->xblock_scale, ctx->xgroup_sum, s0->cols,
+                               s0->groups_per_row ? s0->groups_per_row : 1};
   p->mode = ROWS_Q8;
   return 1;
 }

@@ -276,6 +276,11 @@ static void w8a8_rows(const qrt_weight *w, const int8_t *xq, const float *xscale
 #define LINEAR_Q8_TILED NULL
 #define W8A8_TILED NULL
 #endif
+#if defined(__AVX512F__)
+#define ATTEND_BLOCK QRT_FAMILY_FN(attend_block)
+#else
+#define ATTEND_BLOCK NULL
+#endif
 const qrt_kernels QRT_KERNELS = {QRT_KERNELS_NAME, linear_rows, w8a8_rows, W8A8_TILED,
                                   QRT_FAMILY_FN(linear_q8_rows), LINEAR_Q8_TILED,
-                                  QRT_FAMILY_FN(attend_head)};
+                                  QRT_FAMILY_FN(attend_head), ATTEND_BLOCK};

@@ -52,6 +52,10 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
   m->pool = qrt_pool_create(threads);
   m->kernels = qrt_select_kernels();
   m->scratch_floats = max_cols + m->chunk * max_groups + m->max_seq + 64;
+  /* attend_block's, with kv_width >= head_dim */
+  int64_t attend_floats = QRT_ATTEND_BLOCK * (m->max_seq + m->kv_width) + m->kv_width + 64;
+  if (m->scratch_floats < attend_floats)
+    m->scratch_floats = attend_floats;
   m->scratch = (float *)calloc((size_t)(m->scratch_floats * threads), sizeof(float));
   m->arena = (float *)calloc((size_t)cfg[7] + 16, sizeof(float));
   size_t cache = (size_t)(m->layers * m->max_seq * m->kv_width);
@@ -67,6 +71,8 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
     qrt_set_error(err, len, "out of memory allocating the KV cache and activations");
     goto fail;
   }
+  const char *block_env = getenv("QRT_BLOCK_ATTENTION");
+  m->block_attention = m->kernels->attend_block && !(block_env && !strcmp(block_env, "0"));
   if (tile_weights(m) != 0) {
     qrt_set_error(err, len, "out of memory copying the weights into row tiles");
     goto fail;

@@ -8,6 +8,16 @@
 #include <math.h>
 #include <string.h>
 
+/* v clamped to [-127, 127], then rounded half to even, as
+ * nearbyintf-then-clamp gives (the bounds are integers). Adding and
+ * subtracting 1.5 * 2^23 rounds in the default rounding mode, inline, where
+ * nearbyintf is a library call on baseline x86-64. A NaN stays NaN. */
+static inline float clamp_round_127(float v) {
+  v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+  const float magic = 12582912.0f; /* without -ffast-math, not folded away */
+  return (v + magic) - magic;
+}
+
 int qrt_q8_supported(const qrtw_slot *s) {
   if (s->kind == QRTW_F32 || s->format != QRTW_FORMAT_INT || s->outliers)
     return 0;
@@ -49,12 +59,11 @@ void qrt_q8_quantize(const qrtw_slot *s, const float *x, int64_t n, int8_t *q, f
       int8_t *qb = q + m * K + b * QRT_Q8_BLOCK;
       float amax = 0.0f;
       for (int j = 0; j < QRT_Q8_BLOCK; ++j)
-        amax = fmaxf(amax, fabsf(xb[j]));
+        amax = fabsf(xb[j]) > amax ? fabsf(xb[j]) : amax; /* fmaxf's result, inline */
       float scale = amax / 127.0f, inv = amax > 0.0f ? 127.0f / amax : 0.0f;
       int32_t sum = 0;
       for (int j = 0; j < QRT_Q8_BLOCK; ++j) {
-        float v = nearbyintf(xb[j] * inv);
-        int32_t c = (int32_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+        int32_t c = (int32_t)clamp_round_127(xb[j] * inv);
         qb[j] = (int8_t)c;
         sum += c;
       }
@@ -101,8 +110,7 @@ void qrt_quantize_tokens(const float *x, int64_t n, int64_t cols, const int32_t 
         qr[c] = 0;
         continue;
       }
-      float v = nearbyintf(xr[c] / s);
-      qr[c] = (int8_t)(v < -127.0f ? -127.0f : v > 127.0f ? 127.0f : v);
+      qr[c] = (int8_t)clamp_round_127(xr[c] / s);
     }
   }
 }

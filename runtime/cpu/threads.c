@@ -154,3 +154,8 @@ void qrt_parallel_for(qrt_pool *p, int64_t n, int64_t grain, qrt_task_fn fn, voi
       sched_yield(); /* a worker was descheduled: let it run */
   }
 }
+
+void qrt_parallel_tokens(qrt_pool *p, int64_t n, int64_t per_token, qrt_task_fn fn, void *arg) {
+  int64_t grain = 16384 / (per_token > 0 ? per_token : 1);
+  qrt_parallel_for(p, n, grain > 0 ? grain : 1, fn, arg);
+}

@@ -5,9 +5,7 @@
 // part is exact, so every kernel family must agree with it to float
 // rounding of the final combination, for 4-bit blocks and byte codes, every
 // group layout, whole and partial 4-block superblocks, decode and prefill.
-extern "C" {
-#include "internal.h"
-}
+#include "KernelFamilies.h"
 
 #include <gtest/gtest.h>
 
@@ -120,17 +118,6 @@ std::vector<double> reference(const Weight &W, const std::vector<float> &x, int6
     }
   }
   return y;
-}
-
-bool hasFamily(const qrt_kernels *k) {
-  __builtin_cpu_init();
-  if (k == &qrt_kernels_avx512)
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vnni");
-  if (k == &qrt_kernels_avx2)
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
-  return true;
 }
 
 TEST(RuntimeQ8Kernels, EveryFamilyMatchesTheDefinition) {
