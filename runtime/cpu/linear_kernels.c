@@ -177,11 +177,125 @@ static float codes_row_dot(const qrt_weight *w, int64_t r, const float *x) {
   return y;
 }
 
-/* scratch holds at least cols + n * groups floats. */
+#if defined(__AVX512F__)
+enum { PANEL_ROWS = QRT_TILE_ROWS, PANEL_TOKENS = 8 };
+
+/* out[j][i] = in[i][j] for a 16x16 block of floats: in rows `in_stride`
+ * apart (rows past `rows` read as zero), out rows of 16. Four rounds of
+ * shuffles, each pairing lanes at twice the distance of the last. */
+static void transpose16(const float *in, int64_t in_stride, int64_t rows, float *out) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i)
+    r[i] = i < rows ? _mm512_loadu_ps(in + i * in_stride) : _mm512_setzero_ps();
+  for (int i = 0; i < 16; i += 2) { /* 2x2 blocks of single floats */
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) { /* 2x2 blocks of float pairs */
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; ++i) { /* 2x2 blocks of 128-bit quarters */
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+  }
+  for (int i = 0; i < 8; ++i) { /* 2x2 blocks of 256-bit halves */
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+  }
+  for (int j = 0; j < 16; ++j)
+    _mm512_storeu_ps(out + j * 16, r[j]);
+}
+
+/* Rows [r, r + rows) of w (rows <= PANEL_ROWS) as f32, transposed into
+ * panel[k][PANEL_ROWS]; rows past `rows` are zero. f32 weights are copied,
+ * others decoded one row at a time through `row`. */
+static void pack_panel(const qrt_weight *w, int64_t r, int64_t rows, float *panel, float *row) {
+  int64_t K = w->slot->cols;
+  if (w->slot->kind == QRTW_F32 && K % 16 == 0) {
+    const float *src = (const float *)w->data + r * K;
+    for (int64_t k = 0; k < K; k += 16)
+      transpose16(src + k, K, rows, panel + k * PANEL_ROWS);
+    return;
+  }
+  if (rows < PANEL_ROWS)
+    memset(panel, 0, sizeof(float) * (size_t)(K * PANEL_ROWS));
+  for (int64_t i = 0; i < rows; ++i) {
+    const float *src = row;
+    if (w->slot->kind == QRTW_F32)
+      src = (const float *)w->data + (r + i) * K;
+    else
+      decode_row(w, r + i, row);
+    for (int64_t k = 0; k < K; ++k)
+      panel[k * PANEL_ROWS + i] = src[k];
+  }
+}
+
+/* y[t][r + i] = sum_k panel[k][i] * x[t][k] for up to PANEL_TOKENS tokens
+ * and the panel's 16 rows: one FMA of a panel vector against a broadcast
+ * activation advances 16 rows of one token, so the 8 accumulators need no
+ * horizontal sums, and each panel load serves 8 tokens. Tokens past `count`
+ * repeat the last one and are not stored. */
+static void panel_times_tokens(const float *panel, int64_t K, const float *x, int64_t count,
+                               float *y, int64_t N, int64_t r, int64_t rows) {
+  const float *xt[PANEL_TOKENS];
+  for (int t = 0; t < PANEL_TOKENS; ++t)
+    xt[t] = x + (t < count ? t : count - 1) * K;
+  /* Sums of 32 columns at a time are added into the totals: a float
+   * running sum over all K columns would carry an error growing with K. */
+  __m512 acc[PANEL_TOKENS], part[PANEL_TOKENS];
+  for (int t = 0; t < PANEL_TOKENS; ++t)
+    acc[t] = _mm512_setzero_ps();
+  for (int64_t k0 = 0; k0 < K; k0 += 32) {
+    int64_t k1 = k0 + 32 < K ? k0 + 32 : K;
+    for (int t = 0; t < PANEL_TOKENS; ++t)
+      part[t] = _mm512_setzero_ps();
+    for (int64_t k = k0; k < k1; ++k) {
+      __m512 wk = _mm512_loadu_ps(panel + k * PANEL_ROWS);
+      for (int t = 0; t < PANEL_TOKENS; ++t)
+        part[t] = _mm512_fmadd_ps(wk, _mm512_set1_ps(xt[t][k]), part[t]);
+    }
+    for (int t = 0; t < PANEL_TOKENS; ++t)
+      acc[t] = _mm512_add_ps(acc[t], part[t]);
+  }
+  __mmask16 valid = (__mmask16)((1u << rows) - 1);
+  for (int t = 0; t < count; ++t)
+    _mm512_mask_storeu_ps(y + t * N + r, valid, acc[t]);
+}
+
+/* Prefill on f32 rows: each thread packs 16 rows at a time into a panel in
+ * its scratch (cols * 16 floats, plus a decoded row) and runs every token
+ * against it while it is in cache. */
+static void linear_rows_panels(const qrt_weight *w, const float *x, int64_t n, int64_t r0,
+                               int64_t r1, float *y, float *scratch) {
+  int64_t K = w->slot->cols, N = w->slot->rows;
+  float *panel = scratch, *row = scratch + K * PANEL_ROWS;
+  for (int64_t r = r0; r < r1; r += PANEL_ROWS) {
+    int64_t rows = r1 - r < PANEL_ROWS ? r1 - r : PANEL_ROWS;
+    pack_panel(w, r, rows, panel, row);
+    for (int64_t m = 0; m < n; m += PANEL_TOKENS)
+      panel_times_tokens(panel, K, x + m * K, n - m < PANEL_TOKENS ? n - m : PANEL_TOKENS,
+                         y + m * N, N, r, rows);
+  }
+  qrt_add_outliers(w, x, n, r0, r1, y);
+}
+#endif
+
+/* scratch holds at least cols * (QRT_TILE_ROWS + 1) + n * groups floats. */
 static void linear_rows(const qrt_weight *w, const float *x, int64_t n, int64_t r0, int64_t r1,
                         float *y, float *scratch) {
   const qrtw_slot *s = w->slot;
   int64_t K = s->cols, N = s->rows;
+#if defined(__AVX512F__)
+  if (n > 1) {
+    linear_rows_panels(w, x, n, r0, r1, y, scratch);
+    return;
+  }
+#endif
   if (s->kind == QRTW_F32) {
     const float *wf = (const float *)w->data;
     for (int64_t r = r0; r < r1; ++r)

@@ -51,7 +51,8 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
     threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
   m->pool = qrt_pool_create(threads);
   m->kernels = qrt_select_kernels();
-  m->scratch_floats = max_cols + m->chunk * max_groups + m->max_seq + 64;
+  /* linear_rows' panel and decoded row, its group sums, attend_head's scores */
+  m->scratch_floats = (QRT_TILE_ROWS + 1) * max_cols + m->chunk * max_groups + m->max_seq + 64;
   /* attend_block's, with kv_width >= head_dim */
   int64_t attend_floats = QRT_ATTEND_BLOCK * (m->max_seq + m->kv_width) + m->kv_width + 64;
   if (m->scratch_floats < attend_floats)
