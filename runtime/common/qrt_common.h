@@ -66,6 +66,11 @@ enum { QRT_LOGITS_ALL = 0, QRT_LOGITS_LAST = 1, QRT_LOGITS_NONE = 2 };
 typedef struct qrt_steps {
   int64_t vocab, max_seq, chunk; /* from qopt_program_config */
   int logits_rows;               /* what qrt_lm_head computes now: QRT_LOGITS_* */
+  /* the call runs several tokens (prompt processing): kernels whose
+   * arithmetic differs between prefill and decode take their prefill form
+   * for every chunk and row of it, so that a call's last row is the same
+   * whether or not the other rows' logits are computed */
+  int prefill;
 } qrt_steps;
 void qrt_steps_init(qrt_steps *s, const int64_t *config);
 /* Checks positions and tokens, then calls qopt_forward chunk by chunk (the

@@ -24,6 +24,7 @@ int qrt_run_steps(qrt_model *m, qrt_steps *s, const int32_t *tokens, int64_t n, 
       return -1;
     }
   float *scratch_logits = NULL;
+  s->prefill = n > 1;
   for (int64_t done = 0; done < n; done += s->chunk) {
     int64_t step = n - done < s->chunk ? n - done : s->chunk;
     int final = done + step == n;

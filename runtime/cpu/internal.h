@@ -68,6 +68,10 @@ typedef struct qrt_kernels {
   /* y[n, rows] = x[n, cols] W^T for rows [r0, r1). */
   void (*linear_rows)(const qrt_weight *w, const float *x, int64_t n, int64_t r0, int64_t r1,
                       float *y, float *scratch);
+  /* The same for prompt processing, with the same arithmetic for any n
+   * (NULL in families without it; see qrt_steps.prefill). */
+  void (*linear_rows_prefill)(const qrt_weight *w, const float *x, int64_t n, int64_t r0,
+                              int64_t r1, float *y, float *scratch);
   /* W8A8 rows [r0, r1): xq int8 [n, cols], xscale [n]. */
   void (*w8a8_rows)(const qrt_weight *w, const int8_t *xq, const float *xscale, int64_t n,
                     int64_t r0, int64_t r1, float *y);

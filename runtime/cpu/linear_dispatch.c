@@ -40,7 +40,10 @@ static void run_rows(const linear_plan *p, int i, int64_t r0, int64_t r1, float 
   const qrt_kernels *k = p->ctx->kernels;
   switch (p->mode) {
   case ROWS_F32:
-    k->linear_rows(w, p->x, p->n, r0, r1, y, scratch);
+    if (p->ctx->steps.prefill && k->linear_rows_prefill)
+      k->linear_rows_prefill(w, p->x, p->n, r0, r1, y, scratch);
+    else
+      k->linear_rows(w, p->x, p->n, r0, r1, y, scratch);
     break;
   case ROWS_Q8:
     if (w->tiled)

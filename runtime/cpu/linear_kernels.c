@@ -269,7 +269,8 @@ static void panel_times_tokens(const float *panel, int64_t K, const float *x, in
 
 /* Prefill on f32 rows: each thread packs 16 rows at a time into a panel in
  * its scratch (cols * 16 floats, plus a decoded row) and runs every token
- * against it while it is in cache. */
+ * against it while it is in cache. A token's result does not depend on n.
+ * Decode keeps linear_rows: packing a panel for one token halves its speed. */
 static void linear_rows_panels(const qrt_weight *w, const float *x, int64_t n, int64_t r0,
                                int64_t r1, float *y, float *scratch) {
   int64_t K = w->slot->cols, N = w->slot->rows;
@@ -285,17 +286,11 @@ static void linear_rows_panels(const qrt_weight *w, const float *x, int64_t n, i
 }
 #endif
 
-/* scratch holds at least cols * (QRT_TILE_ROWS + 1) + n * groups floats. */
+/* scratch holds at least cols + n * groups floats (prefill: cols * 17). */
 static void linear_rows(const qrt_weight *w, const float *x, int64_t n, int64_t r0, int64_t r1,
                         float *y, float *scratch) {
   const qrtw_slot *s = w->slot;
   int64_t K = s->cols, N = s->rows;
-#if defined(__AVX512F__)
-  if (n > 1) {
-    linear_rows_panels(w, x, n, r0, r1, y, scratch);
-    return;
-  }
-#endif
   if (s->kind == QRTW_F32) {
     const float *wf = (const float *)w->data;
     for (int64_t r = r0; r < r1; ++r)
@@ -392,9 +387,12 @@ static void w8a8_rows(const qrt_weight *w, const int8_t *xq, const float *xscale
 #endif
 #if defined(__AVX512F__)
 #define ATTEND_BLOCK QRT_FAMILY_FN(attend_block)
+#define LINEAR_ROWS_PREFILL linear_rows_panels
 #else
 #define ATTEND_BLOCK NULL
+#define LINEAR_ROWS_PREFILL NULL
 #endif
-const qrt_kernels QRT_KERNELS = {QRT_KERNELS_NAME, linear_rows, w8a8_rows, W8A8_TILED,
+const qrt_kernels QRT_KERNELS = {QRT_KERNELS_NAME, linear_rows, LINEAR_ROWS_PREFILL, w8a8_rows,
+                                  W8A8_TILED,
                                   QRT_FAMILY_FN(linear_q8_rows), LINEAR_Q8_TILED,
                                   QRT_FAMILY_FN(attend_head), ATTEND_BLOCK};

@@ -1,9 +1,10 @@
 // The runtime's f32-activation linear kernel (qrt_kernels.linear_rows:
 // runtime/cpu/linear_kernels.c) against a double-precision evaluation of
 // y[m][r] = sum_k W[r][k] x[m][k], for f32 weights and for 8-bit codes
-// decoded as (c - z) * s, in every family: decode (one token) and prefill
-// (the AVX-512 family's 16-row panels), with token counts around the
-// panel's 8 and row ranges that cut panels.
+// decoded as (c - z) * s, in every family, with token counts around the
+// AVX-512 prefill panel's 8 and row ranges that cut panels. The prefill
+// kernel (linear_rows_prefill) must give each token the same bits whatever
+// the number of tokens beside it.
 #include "KernelFamilies.h"
 
 #include <gtest/gtest.h>
@@ -78,23 +79,34 @@ TEST(RuntimeLinear, RowsMatchTheDefinition) {
              {&qrt_kernels_portable, &qrt_kernels_avx2, &qrt_kernels_avx512}) {
           if (!hasFamily(k))
             continue;
-          std::vector<float> y(size_t(n * rows), NAN);
-          std::vector<float> scratch(size_t(17 * cols + n + 64));
-          // ranges that cut the panels: [0, 5), [5, 37), [37, 45)
-          for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, 5}, {5, 37}, {37, rows}})
-            k->linear_rows(&L.w, x.data(), n, r0, r1, y.data(), scratch.data());
-          for (int64_t m = 0; m < n; ++m)
-            for (int64_t r = 0; r < rows; ++r) {
-              double want = 0, magnitude = 0;
-              for (int64_t c = 0; c < cols; ++c) {
-                double term = L.dense[size_t(r * cols + c)] * x[size_t(m * cols + c)];
-                want += term;
-                magnitude += std::fabs(term);
-              }
-              ASSERT_NEAR(y[size_t(m * rows + r)], want, 1e-6 * (1.0 + magnitude))
-                  << k->name << (f32 ? " f32" : " codes") << " cols " << cols << " n " << n
-                  << " token " << m << " row " << r;
+          for (auto rowsFn : {k->linear_rows, k->linear_rows_prefill}) {
+            if (!rowsFn)
+              continue;
+            std::vector<float> y(size_t(n * rows), NAN);
+            std::vector<float> scratch(size_t(17 * cols + n + 64));
+            // ranges that cut the panels: [0, 5), [5, 37), [37, 45)
+            for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, 5}, {5, 37}, {37, rows}})
+              rowsFn(&L.w, x.data(), n, r0, r1, y.data(), scratch.data());
+            if (rowsFn == k->linear_rows_prefill) {
+              std::vector<float> one(static_cast<size_t>(rows));
+              rowsFn(&L.w, x.data() + (n - 1) * cols, 1, 0, rows, one.data(), scratch.data());
+              for (int64_t r = 0; r < rows; ++r)
+                ASSERT_EQ(one[size_t(r)], y[size_t((n - 1) * rows + r)])
+                    << k->name << " prefill: a token alone and among " << n << " differ, row " << r;
             }
+            for (int64_t m = 0; m < n; ++m)
+              for (int64_t r = 0; r < rows; ++r) {
+                double want = 0, magnitude = 0;
+                for (int64_t c = 0; c < cols; ++c) {
+                  double term = L.dense[size_t(r * cols + c)] * x[size_t(m * cols + c)];
+                  want += term;
+                  magnitude += std::fabs(term);
+                }
+                ASSERT_NEAR(y[size_t(m * rows + r)], want, 1e-6 * (1.0 + magnitude))
+                    << k->name << (f32 ? " f32" : " codes") << " cols " << cols << " n " << n
+                    << " token " << m << " row " << r;
+              }
+          }
         }
       }
 }
