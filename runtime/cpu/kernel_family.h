@@ -42,6 +42,35 @@ void QRT_FAMILY_FN(attend_block)(const float *q, int64_t q_stride, int64_t count
                                  int64_t kv_stride, int64_t head_dim, float scale, float *scratch,
                                  float *out, int64_t out_stride);
 
+#if defined(__AVX512F__)
+/* r[j] lane i becomes r[i] lane j (a 16x16 float transpose in registers):
+ * four rounds of shuffles, each swapping blocks twice the size of the last
+ * (floats, float pairs, 128-bit quarters, 256-bit halves). */
+static inline void transpose16_regs(__m512 *r) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+  }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+  }
+}
+#endif
+
 static inline int64_t num_groups(const qrtw_slot *s) {
   return s->groups_per_row ? s->groups_per_row : 1;
 }

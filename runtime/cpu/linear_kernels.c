@@ -181,32 +181,12 @@ static float codes_row_dot(const qrt_weight *w, int64_t r, const float *x) {
 enum { PANEL_ROWS = QRT_TILE_ROWS, PANEL_TOKENS = 8 };
 
 /* out[j][i] = in[i][j] for a 16x16 block of floats: in rows `in_stride`
- * apart (rows past `rows` read as zero), out rows of 16. Four rounds of
- * shuffles, each pairing lanes at twice the distance of the last. */
+ * apart (rows past `rows` read as zero), out rows of 16. */
 static void transpose16(const float *in, int64_t in_stride, int64_t rows, float *out) {
-  __m512 r[16], t[16];
+  __m512 r[16];
   for (int i = 0; i < 16; ++i)
     r[i] = i < rows ? _mm512_loadu_ps(in + i * in_stride) : _mm512_setzero_ps();
-  for (int i = 0; i < 16; i += 2) { /* 2x2 blocks of single floats */
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) { /* 2x2 blocks of float pairs */
-    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
-  for (int i = 0; i < 4; ++i) { /* 2x2 blocks of 128-bit quarters */
-    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
-    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
-    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
-    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
-  }
-  for (int i = 0; i < 8; ++i) { /* 2x2 blocks of 256-bit halves */
-    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
-  }
+  transpose16_regs(r);
   for (int j = 0; j < 16; ++j)
     _mm512_storeu_ps(out + j * 16, r[j]);
 }

@@ -75,7 +75,7 @@ TEST(RuntimeAttention, OneQueryMatchesTheDefinition) {
     if (!hasFamily(k))
       continue;
     for (bool f16 : {false, true})
-      for (int64_t d : {8, 64, 72}) {
+      for (int64_t d : {8, 64, 72, 128}) {
         Cache c = makeCache(50, 3 * d, d, f16, rng);
         std::vector<float> q(static_cast<size_t>(d)), out(q.size()), scratch(q.size() + 50);
         for (float &v : q)
