@@ -54,15 +54,18 @@ def QntQuantizeWeights : Pass<"qnt-quantize-weights", "mlir::ModuleOp"> {
 }
 
 def QntQuantizeLmHead : Pass<"qnt-quantize-lm-head", "mlir::ModuleOp"> {
-  let summary = "Quantize the classifier (qnt.lm_head) per output channel";
+  let summary = "Quantize the classifier (qnt.lm_head), per output channel or per group";
   let description = [{
-    Round to nearest, symmetric, one scale per vocabulary row. The weight
-    passes leave the classifier in float; decode reads it whole every step,
-    so on small models it is most of the bytes. A tied classifier gets its
-    own quantized copy; the embedding keeps its float table.
+    Round to nearest, symmetric, one scale per vocabulary row (group-size 0)
+    or per group of input channels. The weight passes leave the classifier
+    in float; decode reads it whole every step, so on small models it is
+    most of the bytes. A tied classifier gets its own quantized copy; the
+    embedding keeps its float table.
   }];
   let options = [
-    Option<"bits", "bits", "int64_t", /*default=*/"8", "Bits per code (2-8)">
+    Option<"bits", "bits", "int64_t", /*default=*/"8", "Bits per code (2-8)">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"0",
+           "Input channels per scale; 0 = per output channel">
   ];
   let dependentDialects = ["qopt::qnt::QntDialect"];
 }

@@ -3,8 +3,8 @@
 // The classifier (vocab x dim) is the largest matrix of a small model and is
 // read whole every decode step: stories110M's f32 classifier is 98 of its
 // 142 MiB at w4. Weight-only passes leave it in float; this pass quantizes it
-// per output channel (round to nearest, symmetric), as llama.cpp keeps the
-// output matrix at 6 or 8 bits. A classifier tied to the embedding table
+// per output channel or per group (round to nearest, symmetric), as
+// llama.cpp keeps the output matrix at 6 or 8 bits, or at 4 with Q4_0. A classifier tied to the embedding table
 // gets its own quantized copy: the embedding keeps gathering float rows.
 //
 //===----------------------------------------------------------------------===//
@@ -34,6 +34,9 @@ struct QntQuantizeLmHeadPass : impl::QntQuantizeLmHeadBase<QntQuantizeLmHeadPass
     };
     if (bits < 2 || bits > 8)
       return fail("bits must be in [2, 8], got " + llvm::Twine(int64_t(bits)));
+    if (groupSize < 0)
+      return fail("group-size must be 0 (per output channel) or positive, got " +
+                  llvm::Twine(int64_t(groupSize)));
     auto store = requireStore(module, "qnt-quantize-lm-head");
     if (!store)
       return signalPassFailure();
@@ -48,9 +51,15 @@ struct QntQuantizeLmHeadPass : impl::QntQuantizeLmHeadBase<QntQuantizeLmHeadPass
       auto w = readWeight(*store, name);
       if (!w)
         return fail(llvm::toString(w.takeError()));
+      if (groupSize > 0 && shape[1] % groupSize)
+        return fail("group-size " + llvm::Twine(int64_t(groupSize)) + " does not divide the " +
+                    llvm::Twine(shape[1]) + " input channels of '" + name + "'");
       qmath::Scheme scheme;
       scheme.bits = bits;
-      scheme.groupSize = 0;
+      scheme.groupSize = groupSize;
+      std::string why = scheme.validate();
+      if (!why.empty())
+        return fail(why);
       qmath::QuantizedWeight q = qmath::quantizeRTN(scheme, w->data(), shape[0], shape[1]);
       std::vector<float> deq = q.dequantize();
       qmath::storeQuantized(*store, name, q);

@@ -47,17 +47,22 @@ typedef struct qrt_q8_activations {
  * lane i, the bytes 4v..4v+3 of row i's block as the .qrtw stores it (byte
  * codes: codes 4v..4v+3; 4-bit: codes 4v+j in the low nibbles and 16+4v+j
  * in the high). Scales (f16) and zero points are [tile][group][lane]. Rows
- * past the last are zero. Decode and prefill both run on it. */
+ * past the last are zero. Decode and prefill both run on it. A weight whose
+ * zero points are all one value (the symmetric schemes: 2^(bits-1)) keeps
+ * that value alone, so decode does not stream a byte per group for it. */
 #define QRT_TILE_ROWS 16
 typedef struct qrt_tiled_weight {
   uint8_t *codes;      /* [tiles][blocks][block_bytes] */
   uint16_t *scales;    /* [tiles][groups][QRT_TILE_ROWS] */
-  uint8_t *zeros;      /* [tiles][groups][QRT_TILE_ROWS] */
+  uint8_t *zeros;      /* [tiles][groups][QRT_TILE_ROWS], or NULL: */
+  int uniform_zero;    /* every zero point, when they are all the same */
   int64_t tiles, blocks, groups, blocks_per_group, block_bytes;
 } qrt_tiled_weight;
 /* Whether weight w is tiled when the program takes int8 activations (the
  * tiles then serve both the int8-block and the W8A8 kernels). */
 int qrt_tiled_eligible(const qrt_weight *w);
+/* Whether decode (a call of one token) takes w's tiles (linear_dispatch.c). */
+int qrt_decode_takes_tiles(const qrt_weight *w);
 /* Fills t with w's tiles; 0, or -1 when out of memory. */
 int qrt_tiled_pack(const qrt_weight *w, qrt_tiled_weight *t);
 void qrt_tiled_free(qrt_tiled_weight *t);

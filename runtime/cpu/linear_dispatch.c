@@ -34,13 +34,16 @@ typedef struct linear_plan {
   float *swiglu_up;        /* set: w[0] is gate, w[1] up, y[0] = silu(gate) * up */
 } linear_plan;
 
-/* Whether this call takes w's row tiles. Prompt processing always does.
+/* Whether a call takes w's row tiles. Prompt processing always does.
  * Decode does for 4-bit codes only: on byte codes the row-major kernel
  * (with its page-ahead prefetch) decoded stories110M w8 and W8A8 10-20%
  * faster than the tiles (QRT_TILED=0 against 1), while 4-bit tiles beat
  * 4-bit rows. The choice is per call, so a call's rows never mix kernels. */
+int qrt_decode_takes_tiles(const qrt_weight *w) {
+  return w->tiled && w->slot->kind == QRTW_Q4;
+}
 static int use_tiles(const linear_plan *p, const qrt_weight *w) {
-  return w->tiled && (p->ctx->steps.prefill || w->slot->kind == QRTW_Q4);
+  return w->tiled && (p->ctx->steps.prefill || qrt_decode_takes_tiles(w));
 }
 
 static void run_rows(const linear_plan *p, int i, int64_t r0, int64_t r1, float *y,

@@ -39,6 +39,13 @@ static inline __m512i sum_chains(const __m512i *d, int chains) {
   return s;
 }
 
+/* The zero points of group g's 16 rows, as int32 lanes. */
+static inline __m512i tile_zeros(const qrt_tiled_weight *tw, const uint8_t *zeros, int64_t g) {
+  if (!zeros)
+    return _mm512_set1_epi32(tw->uniform_zero);
+  return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(zeros + g * QRT_TILE_ROWS)));
+}
+
 static inline __m512i broadcast4(const int8_t *p) {
   int32_t v;
   memcpy(&v, p, sizeof v);
@@ -67,15 +74,14 @@ tile_n(const qrt_weight *w, int64_t tile, const qrt_q8_activations *x, int64_t m
   const int64_t full = blocks - blocks % QRT_Q8_SUPERBLOCK;
   const uint8_t *codes = tw->codes + tile * blocks * tw->block_bytes;
   const uint16_t *scales = tw->scales + tile * groups * QRT_TILE_ROWS;
-  const uint8_t *zeros = tw->zeros + tile * groups * QRT_TILE_ROWS;
+  const uint8_t *zeros = tw->zeros ? tw->zeros + tile * groups * QRT_TILE_ROWS : NULL;
   const __m512i low = _mm512_set1_epi8(0x0F);
   const int chains = chains_for(tokens);
   for (int t = 0; t < tokens; ++t)
     acc[t] = _mm512_setzero_ps();
   for (int64_t g = 0; g < groups; ++g) {
     __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(scales + g * QRT_TILE_ROWS)));
-    __m512 z = _mm512_cvtepi32_ps(
-        _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(zeros + g * QRT_TILE_ROWS))));
+    __m512 z = _mm512_cvtepi32_ps(tile_zeros(tw, zeros, g));
     __m512 wz = _mm512_mul_ps(ws, z);
     for (int t = 0; t < tokens; ++t)
       acc[t] = _mm512_fnmadd_ps(wz, _mm512_set1_ps(x->group_sum[(m0 + t) * x->groups + g]),
@@ -167,7 +173,7 @@ w8a8_tile_n(const qrt_weight *w, int64_t tile, const int8_t *xq, const int32_t *
   const int64_t K = w->slot->cols, blocks = tw->blocks, groups = tw->groups;
   const uint8_t *codes = tw->codes + tile * blocks * tw->block_bytes;
   const uint16_t *scales = tw->scales + tile * groups * QRT_TILE_ROWS;
-  const uint8_t *zeros = tw->zeros + tile * groups * QRT_TILE_ROWS;
+  const uint8_t *zeros = tw->zeros ? tw->zeros + tile * groups * QRT_TILE_ROWS : NULL;
   for (int t = 0; t < tokens; ++t)
     acc[t] = _mm512_setzero_ps();
   const int chains = chains_for(tokens);
@@ -189,7 +195,7 @@ w8a8_tile_n(const qrt_weight *w, int64_t tile, const int8_t *xq, const int32_t *
     for (int t = 0; t < tokens; ++t)
       dot[t] = sum_chains(&dot[t * chains], chains);
     __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(scales + g * QRT_TILE_ROWS)));
-    __m512i z = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(zeros + g * QRT_TILE_ROWS)));
+    __m512i z = tile_zeros(tw, zeros, g);
     for (int t = 0; t < tokens; ++t) {
       __m512i exact = _mm512_sub_epi32(
           dot[t], _mm512_mullo_epi32(z, _mm512_set1_epi32(xsum[(m0 + t) * groups + g])));

@@ -37,9 +37,20 @@ static uint8_t *alloc_codes(size_t bytes) {
   return (uint8_t *)p;
 }
 
+/* The zero point every group of w shares, or -1 when they differ. */
+static int uniform_zero(const qrt_weight *w) {
+  const qrtw_slot *s = w->slot;
+  int64_t groups = s->groups_per_row ? s->rows * s->groups_per_row : 1;
+  for (int64_t g = 1; g < groups; ++g)
+    if (w->zeros[g] != w->zeros[0])
+      return -1;
+  return w->zeros[0];
+}
+
 int qrt_tiled_pack(const qrt_weight *w, qrt_tiled_weight *t) {
   const qrtw_slot *s = w->slot;
   memset(t, 0, sizeof *t);
+  t->uniform_zero = uniform_zero(w);
   t->blocks = s->cols / QRT_Q8_BLOCK;
   t->groups = s->groups_per_row ? s->groups_per_row : 1;
   t->blocks_per_group = s->groups_per_row ? s->group_width / QRT_Q8_BLOCK : t->blocks;
@@ -51,8 +62,8 @@ int qrt_tiled_pack(const qrt_weight *w, qrt_tiled_weight *t) {
   size_t per_group = (size_t)(t->tiles * t->groups * QRT_TILE_ROWS);
   t->codes = alloc_codes(code_bytes);
   t->scales = (uint16_t *)calloc(per_group, sizeof(uint16_t));
-  t->zeros = (uint8_t *)calloc(per_group, 1);
-  if (!t->codes || !t->scales || !t->zeros) {
+  t->zeros = t->uniform_zero < 0 ? (uint8_t *)calloc(per_group, 1) : NULL;
+  if (!t->codes || !t->scales || (t->uniform_zero < 0 && !t->zeros)) {
     qrt_tiled_free(t);
     return -1;
   }
@@ -71,7 +82,8 @@ int qrt_tiled_pack(const qrt_weight *w, qrt_tiled_weight *t) {
       int64_t at = (tile * t->groups + g) * QRT_TILE_ROWS + lane;
       int64_t from = s->groups_per_row ? first + g : 0;
       t->scales[at] = ((const uint16_t *)w->scales)[from];
-      t->zeros[at] = w->zeros[from];
+      if (t->zeros)
+        t->zeros[at] = w->zeros[from];
     }
   }
   return 0;

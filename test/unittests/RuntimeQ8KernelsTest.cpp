@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -192,12 +193,16 @@ TEST(RuntimeQ8Kernels, TiledRowsMatchTheDefinition) {
       if (group > 0 && cols % group)
         continue;
       for (Case c : {Case{QRTW_Q4, 4, cols, group}, Case{QRTW_CODES, 3, cols, group},
-                     Case{QRTW_CODES, 8, cols, group}}) {
+                     Case{QRTW_CODES, 8, cols, group}})
+      for (bool symmetric : {false, true}) {
         Weight W = makeWeight(c, rows, rng);
+        if (symmetric) // one zero point for all groups: the tiles keep it alone
+          std::fill(W.zeros.begin(), W.zeros.end(), uint8_t(1 << (c.bits - 1)));
         ASSERT_TRUE(qrt_tiled_eligible(&W.w)) << name(c);
         qrt_tiled_weight tiles;
         ASSERT_EQ(qrt_tiled_pack(&W.w, &tiles), 0);
         W.w.tiled = &tiles;
+        ASSERT_EQ(tiles.zeros == nullptr, symmetric || group == 0) << name(c);
         for (int64_t n : {1, 5, 8, 11}) {
           std::vector<float> x(size_t(n * cols));
           for (auto &v : x)
@@ -230,7 +235,7 @@ TEST(RuntimeQ8Kernels, TiledRowsMatchTheDefinition) {
         qrt_tiled_free(&tiles);
       }
     }
-  EXPECT_EQ(checked, 3 * 11 * 4);
+  EXPECT_EQ(checked, 2 * 3 * 11 * 4);
 }
 
 // W8A8 on the same tiles: per-token int8 activations, an exact int32 sum
@@ -244,9 +249,12 @@ TEST(RuntimeQ8Kernels, TiledW8A8MatchesTheDefinition) {
   const int64_t rows = 37;
   int checked = 0;
   for (int64_t cols : {64, 768})
-    for (int64_t group : {-1, 0, 64}) {
+    for (int64_t group : {-1, 0, 64})
+    for (bool symmetric : {false, true}) {
       Case c{QRTW_CODES, 8, cols, group};
       Weight W = makeWeight(c, rows, rng);
+      if (symmetric)
+        std::fill(W.zeros.begin(), W.zeros.end(), uint8_t(128));
       qrt_tiled_weight tiles;
       ASSERT_EQ(qrt_tiled_pack(&W.w, &tiles), 0);
       W.w.tiled = &tiles;
@@ -284,7 +292,7 @@ TEST(RuntimeQ8Kernels, TiledW8A8MatchesTheDefinition) {
       }
       qrt_tiled_free(&tiles);
     }
-  EXPECT_EQ(checked, 2 * 3 * 2);
+  EXPECT_EQ(checked, 2 * 3 * 2 * 2);
 }
 
 TEST(RuntimeQ8Kernels, QuantizedBlocksRoundTrip) {

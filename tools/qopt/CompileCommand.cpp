@@ -131,6 +131,11 @@ static cl::opt<int64_t> lmHeadBitsOpt(
     cl::desc("Also quantize the classifier per output channel to this many bits (2-8; "
              "default 0 keeps it in float). Decode reads it whole every step"),
     cl::init(0), cl::sub(compileCmd), cl::cat(category));
+static cl::opt<int64_t> lmHeadGroupOpt(
+    "lm-head-group-size",
+    cl::desc("With --lm-head-bits: input channels per classifier scale (default 0 = one "
+             "scale per output channel; 32 is llama.cpp's Q4_0 and Q8_0 layout)"),
+    cl::init(0), cl::sub(compileCmd), cl::cat(category));
 static cl::opt<bool> printPipelineOpt("print-pipeline",
                                       cl::desc("Print the pass pipeline and exit"),
                                       cl::init(false), cl::sub(compileCmd), cl::cat(category));
@@ -254,8 +259,14 @@ static llvm::Error compile() {
     if (lmHeadBitsOpt < 2 || lmHeadBitsOpt > 8)
       return makeError("--lm-head-bits must be 0 (keep float) or in [2, 8], got " +
                        std::to_string(lmHeadBitsOpt));
+    if (lmHeadGroupOpt < 0)
+      return makeError("--lm-head-group-size must be 0 (per output channel) or positive, got " +
+                       std::to_string(lmHeadGroupOpt));
     pipeline += std::string(pipeline.empty() ? "" : ",") + "qnt-quantize-lm-head{bits=" +
-                std::to_string(lmHeadBitsOpt) + "}";
+                std::to_string(lmHeadBitsOpt) +
+                " group-size=" + std::to_string(lmHeadGroupOpt) + "}";
+  } else if (lmHeadGroupOpt != 0) {
+    return makeError("--lm-head-group-size needs --lm-head-bits");
   }
   if (printPipelineOpt) {
     llvm::outs() << pipeline << "\n";
