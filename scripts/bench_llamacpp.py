@@ -14,16 +14,22 @@ python/qopt_ref/gguf_export.py in the llama.cpp type nearest each qopt scheme:
   w8 per-channel            <-> Q8_0 (blocks of 32, f16 scale: 8.5 bits)
   w4 g32                    <-> Q4_0 (blocks of 32, f16 scale: 4.5 bits)
   W8A8 dynamic              <-> Q8_0 (llama.cpp quantizes activations to Q8_0 too)
-llama.cpp quantizes the tied classifier with the rest, so the qopt schemes here
-quantize theirs to int8 per channel (--lm-head-bits 8); qopt's default keeps it
-in float, which decode must then read whole (see bench_cpu.py).
+The exporter writes every matrix, the classifier included, in that type, so
+qopt's programs here quantize their classifier in the same layout: 8 or 4 bits
+with one scale per 32 input channels (--lm-head-bits, --lm-head-group-size
+32). qopt's default keeps it in float, which decode must then read whole
+(see bench_cpu.py). Both sides keep the KV cache in f16 (llama.cpp's default;
+qopt's --kv-cache f16).
 
-Both sides time prefill of --prefill tokens and decode of --decode tokens;
-llama-bench's pp/tg tests (the mean of 3 repetitions) against the program's --bench. Sizes: what one qopt decode step reads
-(linears and classifier), and llama.cpp's whole file, all of which its decode
-reads when the classifier is the tied embedding table. Before timing, llama-simple's greedy
-text on the stories260K GGUF must equal expected_greedy_200.txt, which checks
-the exporter (vocabulary, tensor layout, rope) against llama.cpp itself.
+Both sides time prefill of --prefill tokens from an empty cache, then decode
+of --decode tokens after a context of --prefill tokens: the program's --bench
+does exactly that, and llama-bench runs its pp test, then its tg test at
+depth --prefill (-d), each the mean of 3 repetitions. Sizes: what one qopt
+decode step reads (linears and classifier), and llama.cpp's whole file, all of
+which its decode reads when the classifier is the tied embedding table. Before
+timing, llama-simple's greedy text on the stories260K GGUF must equal
+expected_greedy_200.txt, which checks the exporter (vocabulary, tensor layout,
+rope) against llama.cpp itself.
 """
 import argparse
 import json
@@ -41,12 +47,14 @@ import bench_cpu  # noqa: E402
 from qopt_ref import gguf_export, llama  # noqa: E402
 
 NODE_LLAMA_CPP = "node-llama-cpp@3.22.1"
-LM8 = ["--lm-head-bits", "8"]
+# the classifier as llama.cpp's type stores it, and llama.cpp's KV cache type
+AS_Q8_0 = ["--lm-head-bits", "8", "--lm-head-group-size", "32", "--kv-cache", "f16"]
+AS_Q4_0 = ["--lm-head-bits", "4", "--lm-head-group-size", "32", "--kv-cache", "f16"]
 PAIRS = [
-    ("fp32", ["--recipe", "fp32"], "F32"),
-    ("w8 per-channel", ["--recipe", "rtn", "--bits", "8", "--group-size", "0", *LM8], "Q8_0"),
-    ("w4 g32", ["--recipe", "rtn", "--bits", "4", "--group-size", "32", *LM8], "Q4_0"),
-    ("W8A8 dynamic", ["--recipe", "w8a8", "--act-mode", "dynamic", *LM8], "Q8_0"),
+    ("fp32", ["--recipe", "fp32", "--kv-cache", "f16"], "F32"),
+    ("w8 per-channel", ["--recipe", "rtn", "--bits", "8", "--group-size", "0", *AS_Q8_0], "Q8_0"),
+    ("w4 g32", ["--recipe", "rtn", "--bits", "4", "--group-size", "32", *AS_Q4_0], "Q4_0"),
+    ("W8A8 dynamic", ["--recipe", "w8a8", "--act-mode", "dynamic", *AS_Q8_0], "Q8_0"),
 ]
 
 
@@ -101,13 +109,15 @@ def check_exporter(bindir, work):
 
 
 def llama_bench(bindir, gguf, args):
-    out = subprocess.run([os.path.join(bindir, "llama-bench"), "-m", gguf, "-t", str(args.threads),
-                          "-p", str(args.prefill), "-n", str(args.decode), "-r", "3",
-                          "-o", "json"], check=True, capture_output=True, text=True).stdout
-    runs = json.loads(out)
-    pick = lambda key: next(r["avg_ts"] for r in runs if r[key] > 0 and  # noqa: E731
-                            r["n_gen" if key == "n_prompt" else "n_prompt"] == 0)
-    return {"prefill": pick("n_prompt"), "decode": pick("n_gen"), "bytes": runs[0]["model_size"]}
+    """llama-bench's prefill from an empty cache and decode at depth --prefill."""
+    def run(*test):
+        out = subprocess.run([os.path.join(bindir, "llama-bench"), "-m", gguf,
+                              "-t", str(args.threads), "-r", "3", "-o", "json", *test],
+                             check=True, capture_output=True, text=True).stdout
+        return json.loads(out)[0]
+    pp = run("-p", str(args.prefill), "-n", "0")
+    tg = run("-p", "0", "-n", str(args.decode), "-d", str(args.prefill))
+    return {"prefill": pp["avg_ts"], "decode": tg["avg_ts"], "bytes": pp["model_size"]}
 
 
 def main():
@@ -142,7 +152,7 @@ def main():
             gguf = os.path.join(args.work, f"{name}-{gtype}.gguf")
             if not os.path.exists(gguf):
                 gguf_export.export(cfg, w, gguf, gtype, bench_cpu.LLAMA2_TOKENIZER, name)
-            stem = os.path.join(args.work, f"{name}-{scheme.replace(' ', '_')}-lm8")
+            stem = os.path.join(args.work, f"{name}-{scheme.replace(' ', '_')}-as-{gtype}")
             extra = ["--calib", calib, "--calib-samples", "4", "--calib-seqlen", "64",
                      *tokenizer] if "w8a8" in opts else []
             subprocess.run([bench_cpu.QOPT, "compile", path, "-o", stem + ".mlir", *opts, *extra],
@@ -158,8 +168,9 @@ def main():
         del w
     commit = subprocess.run(["git", "-C", os.path.join(args.llamacpp, "src"), "log", "-1",
                              "--format=%h"], capture_output=True, text=True).stdout.strip()
-    print(f"\nllama.cpp {commit} (the source {NODE_LLAMA_CPP} bundles), GGML_NATIVE; {args.threads} threads; prefill {args.prefill} tokens, decode "
-          f"{args.decode} tokens. {time.strftime('%Y-%m-%d')}.\n")
+    print(f"\nllama.cpp {commit} (the source {NODE_LLAMA_CPP} bundles), GGML_NATIVE; "
+          f"{args.threads} threads; prefill {args.prefill} tokens, decode {args.decode} tokens "
+          f"after {args.prefill}; f16 KV cache. {time.strftime('%Y-%m-%d')}.\n")
     print("| model | qopt scheme | llama.cpp type | qopt MiB read per token | llama.cpp MiB | "
           "qopt prefill tok/s | llama.cpp prefill tok/s | ratio | qopt decode tok/s | "
           "llama.cpp decode tok/s | ratio |")

@@ -138,19 +138,22 @@ typedef struct attention_job {
   float *out;
 } attention_job;
 
+/* Where query head h's KV head starts in this layer's cache, in bytes. */
+static size_t kv_head_offset(const attention_job *j, int64_t h) {
+  int64_t kv_head = h / (j->heads / j->kv_heads);
+  return (size_t)(kv_head * j->ctx->max_seq * j->head_dim) * (j->ctx->kv_f16 ? 2 : 4);
+}
+
 static void attention_task(void *raw, int64_t begin, int64_t end, int worker) {
   attention_job *j = (attention_job *)raw;
-  int64_t kv_width = j->kv_heads * j->head_dim, q_width = j->heads * j->head_dim;
-  int64_t group = j->heads / j->kv_heads, hd = j->head_dim;
+  int64_t q_width = j->heads * j->head_dim, hd = j->head_dim;
   float *scratch = j->ctx->scratch + (int64_t)worker * j->ctx->scratch_floats;
-  size_t element = j->ctx->kv_f16 ? 2 : 4;
   for (int64_t task = begin; task < end; ++task) {
-    int64_t m = task / j->heads, h = task % j->heads, kv = (h / group) * hd;
-    j->ctx->kernels->attend_head(j->q + m * q_width + h * hd,
-                                 (const char *)j->keys + (size_t)kv * element,
-                                 (const char *)j->values + (size_t)kv * element, j->ctx->kv_f16,
-                                 j->pos + m, kv_width, hd, j->scale, scratch,
-                                 j->out + m * q_width + h * hd);
+    int64_t m = task / j->heads, h = task % j->heads;
+    size_t at = kv_head_offset(j, h);
+    j->ctx->kernels->attend_head(j->q + m * q_width + h * hd, (const char *)j->keys + at,
+                                 (const char *)j->values + at, j->ctx->kv_f16, j->pos + m, hd,
+                                 hd, j->scale, scratch, j->out + m * q_width + h * hd);
   }
 }
 
@@ -160,20 +163,18 @@ static void attention_task(void *raw, int64_t begin, int64_t end, int worker) {
  * last - 1, ...) to give every range a similar share of the work. */
 static void attention_block_task(void *raw, int64_t begin, int64_t end, int worker) {
   attention_job *j = (attention_job *)raw;
-  int64_t kv_width = j->kv_heads * j->head_dim, q_width = j->heads * j->head_dim;
-  int64_t group = j->heads / j->kv_heads, hd = j->head_dim;
+  int64_t q_width = j->heads * j->head_dim, hd = j->head_dim;
   int64_t n = j->n, blocks = (n + QRT_ATTEND_BLOCK - 1) / QRT_ATTEND_BLOCK;
   float *scratch = j->ctx->scratch + (int64_t)worker * j->ctx->scratch_floats;
-  size_t element = j->ctx->kv_f16 ? 2 : 4;
   for (int64_t task = begin; task < end; ++task) {
-    int64_t turn = task / j->heads, h = task % j->heads, kv = (h / group) * hd;
+    int64_t turn = task / j->heads, h = task % j->heads;
     int64_t block = turn % 2 == 0 ? turn / 2 : blocks - 1 - turn / 2;
     int64_t m = block * QRT_ATTEND_BLOCK;
     int64_t count = n - m < QRT_ATTEND_BLOCK ? n - m : QRT_ATTEND_BLOCK;
+    size_t at = kv_head_offset(j, h);
     j->ctx->kernels->attend_block(j->q + m * q_width + h * hd, q_width, count,
-                                  (const char *)j->keys + (size_t)kv * element,
-                                  (const char *)j->values + (size_t)kv * element,
-                                  j->ctx->kv_f16, j->pos + m, kv_width, hd, j->scale, scratch,
+                                  (const char *)j->keys + at, (const char *)j->values + at,
+                                  j->ctx->kv_f16, j->pos + m, hd, hd, j->scale, scratch,
                                   j->out + m * q_width + h * hd, q_width);
   }
 }
@@ -182,20 +183,24 @@ void qrt_attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, 
                    int64_t n, int64_t pos, int64_t heads, int64_t kv_heads, int64_t head_dim,
                    float scale, float *out) {
   int64_t kv_width = kv_heads * head_dim, at = layer * ctx->max_seq * ctx->kv_width;
-  void *keys, *values;
-  if (ctx->kv_f16) {
-    uint16_t *kc = (uint16_t *)ctx->key_cache + at, *vc = (uint16_t *)ctx->value_cache + at;
-    for (int64_t i = 0; i < n * kv_width; ++i) {
-      kc[pos * kv_width + i] = qrt_f32_to_f16(k[i]);
-      vc[pos * kv_width + i] = qrt_f32_to_f16(v[i]);
+  /* token m's head kh goes to [kh][pos + m] of this layer (internal.h) */
+  for (int64_t m = 0; m < n; ++m)
+    for (int64_t kh = 0; kh < kv_heads; ++kh) {
+      int64_t to = at + (kh * ctx->max_seq + pos + m) * head_dim, from = m * kv_width + kh * head_dim;
+      if (ctx->kv_f16) {
+        uint16_t *kc = (uint16_t *)ctx->key_cache + to, *vc = (uint16_t *)ctx->value_cache + to;
+        for (int64_t i = 0; i < head_dim; ++i) {
+          kc[i] = qrt_f32_to_f16(k[from + i]);
+          vc[i] = qrt_f32_to_f16(v[from + i]);
+        }
+      } else {
+        memcpy((float *)ctx->key_cache + to, k + from, sizeof(float) * (size_t)head_dim);
+        memcpy((float *)ctx->value_cache + to, v + from, sizeof(float) * (size_t)head_dim);
+      }
     }
-    keys = kc, values = vc;
-  } else {
-    float *kc = (float *)ctx->key_cache + at, *vc = (float *)ctx->value_cache + at;
-    memcpy(kc + pos * kv_width, k, sizeof(float) * (size_t)(n * kv_width));
-    memcpy(vc + pos * kv_width, v, sizeof(float) * (size_t)(n * kv_width));
-    keys = kc, values = vc;
-  }
+  size_t element = ctx->kv_f16 ? 2 : 4;
+  const void *keys = (const char *)ctx->key_cache + (size_t)at * element;
+  const void *values = (const char *)ctx->value_cache + (size_t)at * element;
   attention_job job = {ctx, q, keys, values, n, pos, heads, kv_heads, head_dim, scale, out};
   if (n > 1 && ctx->block_attention && head_dim % 64 == 0) {
     int64_t blocks = (n + QRT_ATTEND_BLOCK - 1) / QRT_ATTEND_BLOCK;

@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Zeroed memory of `bytes`, on 2 MiB pages where the system gives them
+ * (huge_pages.c); free() releases it. NULL when out of memory. */
+void *qrt_huge_alloc(size_t bytes);
+
 /* ---- thread pool (threads.c) ---- */
 /* `worker` in [0, threads) identifies the calling thread (for scratch). */
 typedef void (*qrt_task_fn)(void *arg, int64_t begin, int64_t end, int worker);
@@ -141,7 +145,10 @@ struct qrt_model {
   qrt_weight *weights;        /* file.weights */
   qrt_tiled_weight *tiled;    /* [num_slots]: tiles of the weights that have them */
   float *arena;
-  void *key_cache, *value_cache; /* [layers, max_seq, kv_width] f32, or f16 bits */
+  /* [layers][kv heads][max_seq][head_dim], f32 or f16 bits: one head's
+   * keys (and values) are contiguous, so decode attention streams each
+   * head's history as one sequential run */
+  void *key_cache, *value_cache;
   int kv_f16;                 /* program flag QRT_FLAG_KV_F16 */
   int block_attention;        /* prefill through kernels->attend_block (QRT_BLOCK_ATTENTION=0: no) */
   float *scratch;             /* per-thread dequantization rows */

@@ -64,8 +64,8 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
   m->scratch = (float *)calloc((size_t)(m->scratch_floats * threads), sizeof(float));
   m->arena = (float *)calloc((size_t)cfg[7] + 16, sizeof(float));
   size_t cache = (size_t)(m->layers * m->max_seq * m->kv_width);
-  m->key_cache = calloc(cache, m->kv_f16 ? 2 : sizeof(float));
-  m->value_cache = calloc(cache, m->kv_f16 ? 2 : sizeof(float));
+  m->key_cache = qrt_huge_alloc(cache * (m->kv_f16 ? 2 : sizeof(float)));
+  m->value_cache = qrt_huge_alloc(cache * (m->kv_f16 ? 2 : sizeof(float)));
   m->xq = (int8_t *)calloc((size_t)(m->chunk * max_cols), 1);
   m->xscale = (float *)calloc((size_t)m->chunk, sizeof(float));
   m->xblock_scale = (float *)calloc((size_t)(m->chunk * (max_cols / QRT_Q8_BLOCK + 1)),

@@ -4,37 +4,20 @@
  * Done once at load, like llama.cpp's repacking of Q4_0: the .qrtw keeps one
  * row-major layout that every backend and the reference share, and a CPU
  * family picks the layout its instructions want. The copy costs memory
- * (the weights' codes once more) and a pass over them at load.
+ * (the weights' codes once more) and a pass over them at load. Decode
+ * streams the codes once per step, so they go on huge pages
+ * (huge_pages.c); on this project's VM that changed no measured decode
+ * speed.
  */
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 int qrt_tiled_eligible(const qrt_weight *w) {
   const qrtw_slot *s = w->slot;
   return qrt_q8_supported(s) && !s->scales_f32 && !(s->flags & QRTW_SLOT_GATHER_ONLY) &&
          (s->kind == QRTW_Q4 || (s->kind == QRTW_CODES && s->bits <= 8));
-}
-
-/* Decode streams the codes once per step: on 2 MiB pages the stream takes
- * few TLB misses (the mapped .qrtw gets large page-cache folios already;
- * anonymous memory gets huge pages only when asked, THP being "madvise" on
- * common distributions). Asked for in case TLB misses matter; on this
- * project's VM it changed no measured decode speed (W8A8 decode on tiles
- * stays ~20% slower than on the mapped rows, cause not yet known). */
-#define HUGE_PAGE (2u << 20)
-static uint8_t *alloc_codes(size_t bytes) {
-  size_t rounded = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-  void *p = NULL;
-  if (posix_memalign(&p, bytes >= HUGE_PAGE ? HUGE_PAGE : 64, rounded) != 0)
-    return NULL;
-#ifdef MADV_HUGEPAGE
-  if (bytes >= HUGE_PAGE)
-    madvise(p, rounded, MADV_HUGEPAGE);
-#endif
-  return (uint8_t *)p;
 }
 
 /* The zero point every group of w shares, or -1 when they differ. */
@@ -60,14 +43,13 @@ int qrt_tiled_pack(const qrt_weight *w, qrt_tiled_weight *t) {
   t->block_bytes = lane_bytes * QRT_TILE_ROWS;
   size_t code_bytes = (size_t)(t->tiles * t->blocks * t->block_bytes);
   size_t per_group = (size_t)(t->tiles * t->groups * QRT_TILE_ROWS);
-  t->codes = alloc_codes(code_bytes);
+  t->codes = (uint8_t *)qrt_huge_alloc(code_bytes);
   t->scales = (uint16_t *)calloc(per_group, sizeof(uint16_t));
   t->zeros = t->uniform_zero < 0 ? (uint8_t *)calloc(per_group, 1) : NULL;
   if (!t->codes || !t->scales || (t->uniform_zero < 0 && !t->zeros)) {
     qrt_tiled_free(t);
     return -1;
   }
-  memset(t->codes, 0, code_bytes);
   for (int64_t r = 0; r < s->rows; ++r) {
     int64_t tile = r / QRT_TILE_ROWS, lane = r % QRT_TILE_ROWS;
     const uint8_t *row = (const uint8_t *)w->data + r * w->row_bytes;
