@@ -28,6 +28,20 @@ static inline const float *cache_row(const void *base, int f16, int64_t at, int6
   return buf;
 }
 
+/* Keys and values into an f16 cache: the hardware conversion where the
+ * family has it (round to nearest even, subnormals kept: the same halves
+ * as qrt_f32_to_f16, which converts the tail and the portable family). */
+void QRT_FAMILY_FN(to_f16)(const float *x, int64_t n, uint16_t *out) {
+  int64_t i = 0;
+#if defined(__F16C__)
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128((__m128i *)(out + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+#endif
+  for (; i < n; ++i)
+    out[i] = qrt_f32_to_f16(x[i]);
+}
+
 #if defined(__F16C__) && defined(__FMA__)
 /* qrt_dot8 with b in f16 bits: the same 8 partial sums, converted in
  * registers instead of through a buffer. */

@@ -188,11 +188,8 @@ void qrt_attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, 
     for (int64_t kh = 0; kh < kv_heads; ++kh) {
       int64_t to = at + (kh * ctx->max_seq + pos + m) * head_dim, from = m * kv_width + kh * head_dim;
       if (ctx->kv_f16) {
-        uint16_t *kc = (uint16_t *)ctx->key_cache + to, *vc = (uint16_t *)ctx->value_cache + to;
-        for (int64_t i = 0; i < head_dim; ++i) {
-          kc[i] = qrt_f32_to_f16(k[from + i]);
-          vc[i] = qrt_f32_to_f16(v[from + i]);
-        }
+        ctx->kernels->to_f16(k + from, head_dim, (uint16_t *)ctx->key_cache + to);
+        ctx->kernels->to_f16(v + from, head_dim, (uint16_t *)ctx->value_cache + to);
       } else {
         memcpy((float *)ctx->key_cache + to, k + from, sizeof(float) * (size_t)head_dim);
         memcpy((float *)ctx->value_cache + to, v + from, sizeof(float) * (size_t)head_dim);

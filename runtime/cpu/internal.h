@@ -8,8 +8,10 @@
 #include <stdint.h>
 
 /* Zeroed memory of `bytes`, on 2 MiB pages where the system gives them
- * (huge_pages.c); free() releases it. NULL when out of memory. */
+ * (huge_pages.c), released by qrt_huge_free with the same size. NULL when
+ * out of memory. */
 void *qrt_huge_alloc(size_t bytes);
+void qrt_huge_free(void *p, size_t bytes);
 
 /* ---- thread pool (threads.c) ---- */
 /* `worker` in [0, threads) identifies the calling thread (for scratch). */
@@ -112,6 +114,8 @@ typedef struct qrt_kernels {
                        const void *values, int f16, int64_t first, int64_t kv_stride,
                        int64_t head_dim, float scale, float *scratch, float *out,
                        int64_t out_stride);
+  /* out[i] = x[i] as f16 bits, as qrt_f32_to_f16 rounds (for the KV cache). */
+  void (*to_f16)(const float *x, int64_t n, uint16_t *out);
 } qrt_kernels;
 /* Queries per attend_block call: one per 32-bit lane of a 512-bit vector. */
 #define QRT_ATTEND_BLOCK 16
@@ -149,6 +153,7 @@ struct qrt_model {
    * keys (and values) are contiguous, so decode attention streams each
    * head's history as one sequential run */
   void *key_cache, *value_cache;
+  size_t cache_bytes;         /* of each */
   int kv_f16;                 /* program flag QRT_FLAG_KV_F16 */
   int block_attention;        /* prefill through kernels->attend_block (QRT_BLOCK_ATTENTION=0: no) */
   float *scratch;             /* per-thread dequantization rows */

@@ -42,6 +42,8 @@ void QRT_FAMILY_FN(attend_block)(const float *q, int64_t q_stride, int64_t count
                                  int64_t kv_stride, int64_t head_dim, float scale, float *scratch,
                                  float *out, int64_t out_stride);
 
+void QRT_FAMILY_FN(to_f16)(const float *x, int64_t n, uint16_t *out);
+
 #if defined(__AVX512F__)
 /* r[j] lane i becomes r[i] lane j (a 16x16 float transpose in registers):
  * four rounds of shuffles, each swapping blocks twice the size of the last

@@ -63,9 +63,9 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
     m->scratch_floats = attend_floats;
   m->scratch = (float *)calloc((size_t)(m->scratch_floats * threads), sizeof(float));
   m->arena = (float *)calloc((size_t)cfg[7] + 16, sizeof(float));
-  size_t cache = (size_t)(m->layers * m->max_seq * m->kv_width);
-  m->key_cache = qrt_huge_alloc(cache * (m->kv_f16 ? 2 : sizeof(float)));
-  m->value_cache = qrt_huge_alloc(cache * (m->kv_f16 ? 2 : sizeof(float)));
+  m->cache_bytes = (size_t)(m->layers * m->max_seq * m->kv_width) * (m->kv_f16 ? 2 : 4);
+  m->key_cache = qrt_huge_alloc(m->cache_bytes);
+  m->value_cache = qrt_huge_alloc(m->cache_bytes);
   m->xq = (int8_t *)calloc((size_t)(m->chunk * max_cols), 1);
   m->xscale = (float *)calloc((size_t)m->chunk, sizeof(float));
   m->xblock_scale = (float *)calloc((size_t)(m->chunk * (max_cols / QRT_Q8_BLOCK + 1)),
@@ -98,8 +98,8 @@ void qrt_free(qrt_model *m) {
   qrt_pool_destroy(m->pool);
   free(m->scratch);
   free(m->arena);
-  free(m->key_cache);
-  free(m->value_cache);
+  qrt_huge_free(m->key_cache, m->cache_bytes);
+  qrt_huge_free(m->value_cache, m->cache_bytes);
   free(m->xq);
   free(m->xscale);
   free(m->xblock_scale);

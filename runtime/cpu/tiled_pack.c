@@ -72,7 +72,7 @@ int qrt_tiled_pack(const qrt_weight *w, qrt_tiled_weight *t) {
 }
 
 void qrt_tiled_free(qrt_tiled_weight *t) {
-  free(t->codes);
+  qrt_huge_free(t->codes, (size_t)(t->tiles * t->blocks * t->block_bytes));
   free(t->scales);
   free(t->zeros);
   memset(t, 0, sizeof *t);

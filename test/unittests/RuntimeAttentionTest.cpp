@@ -128,4 +128,40 @@ TEST(RuntimeAttention, QueryBlockMatchesTheDefinition) {
         }
 }
 
+// Keys and values going into an f16 cache: every family's conversion gives
+// the halves of the scalar one (round to nearest even, subnormals, overflow
+// to infinity), in whole vectors and in the tail.
+TEST(RuntimeAttention, ToF16MatchesTheScalarConversion) {
+  std::vector<float> x;
+  std::mt19937 rng(17);
+  for (float scale : {1e-7f, 1e-5f, 1e-2f, 1.0f, 300.0f, 7e4f}) {
+    std::normal_distribution<float> normal(0.0f, scale);
+    for (int i = 0; i < 200; ++i)
+      x.push_back(normal(rng));
+  }
+  // exact ties (1 + 2^-11 lies halfway between two halves), the largest
+  // half, the first value rounding to infinity, the smallest subnormal and
+  // half of it, signed zero, infinity, NaN
+  for (float v : {1.0f + 0x1p-11f, 1.0f + 3 * 0x1p-11f, 65504.0f, 65520.0f, 0x1p-24f, 0x1p-25f,
+                  -0.0f, INFINITY, -INFINITY, NAN})
+    x.push_back(v);
+  x.push_back(0.5f); // 2221 values: a tail after whole vectors
+  std::vector<uint16_t> want(x.size());
+  for (size_t i = 0; i < x.size(); ++i)
+    want[i] = qrt_f32_to_f16(x[i]);
+  for (const qrt_kernels *k : {&qrt_kernels_portable, &qrt_kernels_avx2, &qrt_kernels_avx512}) {
+    if (!hasFamily(k))
+      continue;
+    std::vector<uint16_t> got(x.size() + 1, 0xABCD);
+    k->to_f16(x.data(), int64_t(x.size()), got.data());
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (std::isnan(x[i]))
+        EXPECT_TRUE((got[i] & 0x7c00) == 0x7c00 && (got[i] & 0x3ff)) << k->name;
+      else
+        ASSERT_EQ(got[i], want[i]) << k->name << " value " << x[i] << " at " << i;
+    }
+    EXPECT_EQ(got[x.size()], 0xABCD) << k->name << " wrote past the end";
+  }
+}
+
 } // namespace
