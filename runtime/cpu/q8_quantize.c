@@ -7,6 +7,9 @@
 
 #include <math.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* v clamped to [-127, 127], then rounded half to even, as
  * nearbyintf-then-clamp gives (the bounds are integers). Adding and
@@ -16,6 +19,55 @@ static inline float clamp_round_127(float v) {
   v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
   const float magic = 12582912.0f; /* without -ffast-math, not folded away */
   return (v + magic) - magic;
+}
+
+/* One block of QRT_Q8_BLOCK values: codes into q, the scale into *scale;
+ * returns the codes' sum. Every step is exact or correctly rounded (abs,
+ * max, one multiply, round to nearest even), so for finite inputs the SSE2
+ * form below gives the scalar form's codes bit for bit. */
+static inline int32_t quantize_block(const float *x, int8_t *q, float *scale) {
+#if defined(__SSE2__)
+  enum { V = QRT_Q8_BLOCK / 4 };
+  const __m128 abs_mask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+  __m128 v[V], amax4 = _mm_setzero_ps();
+  for (int i = 0; i < V; ++i) {
+    v[i] = _mm_loadu_ps(x + 4 * i);
+    amax4 = _mm_max_ps(_mm_and_ps(v[i], abs_mask), amax4);
+  }
+  amax4 = _mm_max_ps(amax4, _mm_shuffle_ps(amax4, amax4, _MM_SHUFFLE(1, 0, 3, 2)));
+  amax4 = _mm_max_ps(amax4, _mm_shuffle_ps(amax4, amax4, _MM_SHUFFLE(2, 3, 0, 1)));
+  float amax = _mm_cvtss_f32(amax4);
+  *scale = amax / 127.0f;
+  const __m128 inv = _mm_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+  const __m128 hi = _mm_set1_ps(127.0f), lo = _mm_set1_ps(-127.0f), magic = _mm_set1_ps(12582912.0f);
+  __m128i sum4 = _mm_setzero_si128();
+  for (int i = 0; i < V; i += 4) {
+    __m128i c[4];
+    for (int k = 0; k < 4; ++k) {
+      __m128 t = _mm_max_ps(_mm_min_ps(_mm_mul_ps(v[i + k], inv), hi), lo);
+      c[k] = _mm_cvttps_epi32(_mm_sub_ps(_mm_add_ps(t, magic), magic));
+      sum4 = _mm_add_epi32(sum4, c[k]);
+    }
+    __m128i packed = _mm_packs_epi16(_mm_packs_epi32(c[0], c[1]), _mm_packs_epi32(c[2], c[3]));
+    _mm_storeu_si128((__m128i *)(q + 4 * i), packed);
+  }
+  sum4 = _mm_add_epi32(sum4, _mm_shuffle_epi32(sum4, _MM_SHUFFLE(1, 0, 3, 2)));
+  sum4 = _mm_add_epi32(sum4, _mm_shuffle_epi32(sum4, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(sum4);
+#else
+  float amax = 0.0f;
+  for (int j = 0; j < QRT_Q8_BLOCK; ++j)
+    amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax; /* fmaxf's result, inline */
+  *scale = amax / 127.0f;
+  float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+  int32_t sum = 0;
+  for (int j = 0; j < QRT_Q8_BLOCK; ++j) {
+    int32_t c = (int32_t)clamp_round_127(x[j] * inv);
+    q[j] = (int8_t)c;
+    sum += c;
+  }
+  return sum;
+#endif
 }
 
 int qrt_q8_supported(const qrtw_slot *s) {
@@ -57,16 +109,8 @@ void qrt_q8_quantize(const qrtw_slot *s, const float *x, int64_t n, int8_t *q, f
     for (int64_t b = 0; b < blocks; ++b) {
       const float *xb = x + m * K + b * QRT_Q8_BLOCK;
       int8_t *qb = q + m * K + b * QRT_Q8_BLOCK;
-      float amax = 0.0f;
-      for (int j = 0; j < QRT_Q8_BLOCK; ++j)
-        amax = fabsf(xb[j]) > amax ? fabsf(xb[j]) : amax; /* fmaxf's result, inline */
-      float scale = amax / 127.0f, inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-      int32_t sum = 0;
-      for (int j = 0; j < QRT_Q8_BLOCK; ++j) {
-        int32_t c = (int32_t)clamp_round_127(xb[j] * inv);
-        qb[j] = (int8_t)c;
-        sum += c;
-      }
+      float scale;
+      int32_t sum = quantize_block(xb, qb, &scale);
       d[m * blocks + b] = scale;
       int64_t g = b / blocks_per_group;
       gs[g < groups ? g : groups - 1] += scale * (float)sum;

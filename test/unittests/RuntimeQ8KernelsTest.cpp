@@ -325,6 +325,18 @@ TEST(RuntimeQ8Kernels, QuantizedBlocksRoundTrip) {
     EXPECT_EQ(maxCode, b < 2 ? 127 : 0) << "block " << b;
   }
   EXPECT_NEAR(sums[0], expectSum, 1e-4);
+  // The codes are exactly round-half-even(x * 127 / absmax), clamped: a
+  // block with absmax 127 (scale 1) holds ties that must go to even.
+  std::vector<float> ties = {127.0f, 2.5f, -3.5f, 0.5f, -0.5f, 1.5f, 126.5f, -126.5f,
+                             -2.5f, 3.5f, 0.49999997f, 4.5f, -4.5f, 5.5f, 6.5f, 7.5f};
+  while (ties.size() < 96) // the rest of the row: two more blocks
+    ties.push_back(normal(rng));
+  qrt_q8_quantize(&s, ties.data(), 1, q.data(), d.data(), sums.data(), &a);
+  ASSERT_EQ(d[0], 1.0f);
+  for (int j = 0; j < 32; ++j) {
+    float want = std::max(-127.0f, std::min(127.0f, std::nearbyint(ties[size_t(j)])));
+    EXPECT_EQ(q[size_t(j)], int8_t(want)) << "value " << ties[size_t(j)];
+  }
   // Not supported: NF4, outlier columns, ragged blocks.
   s.format = QRTW_FORMAT_NF4;
   EXPECT_FALSE(qrt_q8_supported(&s));
