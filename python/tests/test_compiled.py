@@ -39,6 +39,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from qopt_runtime import Model, QrtError  # noqa: E402
+from qopt_ref import tokenizer  # noqa: E402
 
 QOPT = os.environ.get("QOPT", "build/bin/qopt")
 SHARED = os.environ.get("QOPT_SHARED", os.path.join(os.path.dirname(__file__), "..", "..",
@@ -164,6 +165,22 @@ class CompiledAgainstReference(unittest.TestCase):
             return
         self.assertLess(float(per_position.max()), 0.5)
         np.testing.assert_array_equal(got.argmax(axis=1), ref.argmax(axis=1))
+
+    def test_encode_matches_llama2c_tokenizer(self):
+        # the runtime's merge loop against llama2.c's, transcribed literally
+        # (qopt_ref.tokenizer): every document of sample.txt, the whole file
+        # at once (a long input: thousands of merges), and multi-byte text
+        # that falls back to byte tokens, and "oooo", whose tie between equal
+        # pairs must go to the leftmost
+        ref = tokenizer.Tokenizer(os.path.join(SHARED, "models", "stories260K", "tok512.bin"))
+        with open(SAMPLE) as f:
+            text = f.read()
+        cases = [d for d in text.split("\n\n") if d.strip()][:20] + [
+            text, "", " ", "a", "東京 is a city", "naïve café — über", "  two  spaces\n",
+            "oooo"]  # equal-scoring overlapping pairs: the leftmost merges first
+        m = self.open("fp32", "portable")
+        for case in cases:
+            self.assertEqual(list(m.encode(case)), ref.encode(case), repr(case[:40]))
 
     def test_prefill_logits_match_reference(self):
         for name in self.built:
