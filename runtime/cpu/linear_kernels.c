@@ -368,6 +368,9 @@ static void w8a8_rows(const qrt_weight *w, const int8_t *xq, const float *xscale
 #if defined(__AVX512F__)
 #define ATTEND_BLOCK QRT_FAMILY_FN(attend_block)
 #define LINEAR_ROWS_PREFILL linear_rows_panels
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#define ATTEND_BLOCK QRT_FAMILY_FN(attend_block)
+#define LINEAR_ROWS_PREFILL NULL
 #else
 #define ATTEND_BLOCK NULL
 #define LINEAR_ROWS_PREFILL NULL
