@@ -2,10 +2,11 @@
  * step (weight tiles, the KV cache), on 2 MiB pages where the system gives
  * them.
  *
- * Decode walks tens to hundreds of MiB per token; on 4 KiB pages that is a
- * TLB miss every few cache lines of a strided walk. Anonymous memory gets
- * huge pages only when asked on common distributions (THP "madvise"), so
- * buffers of a huge page or more are aligned to one and asked for them.
+ * Decode walks tens to hundreds of MiB per token; on 4 KiB pages a walk
+ * that strides (attention over one head's history) takes a TLB miss every
+ * few cache lines. Anonymous memory gets huge pages only when asked on
+ * common distributions (THP "madvise"), so buffers of a huge page or more
+ * are aligned to one and asked for them.
  * The memory comes straight from mmap: zero pages that are faulted in when
  * first written, so a KV cache sized for the whole context costs nothing
  * at load. */

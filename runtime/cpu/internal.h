@@ -26,6 +26,10 @@ void qrt_parallel_for(qrt_pool *p, int64_t n, int64_t grain, qrt_task_fn fn, voi
 /* qrt_parallel_for over n tokens of `per_token` elements each, split only
  * when there is enough work to pay for waking the workers (not in decode). */
 void qrt_parallel_tokens(qrt_pool *p, int64_t n, int64_t per_token, qrt_task_fn fn, void *arg);
+/* The best of five summing passes over `bytes` with the pool's threads, in
+ * GB/s, on huge pages or on the ordinary pages malloc gives (bandwidth.c;
+ * qrt_read_bandwidth for a model, on huge pages). */
+double qrt_pool_read_bandwidth(qrt_pool *p, int64_t bytes, int huge_pages);
 
 /* ---- activations quantized for int8 dot products (QRT_FLAG_Q8_ACTIVATIONS) ----
  * Per token, each block of QRT_Q8_BLOCK consecutive values shares one f32
