@@ -177,9 +177,16 @@ static float codes_row_dot(const qrt_weight *w, int64_t r, const float *x) {
   return y;
 }
 
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+/* Tokens per pass over a panel: as many as keep their accumulators (16
+ * rows each) in registers. */
 #if defined(__AVX512F__)
 enum { PANEL_ROWS = QRT_TILE_ROWS, PANEL_TOKENS = 8 };
+#else
+enum { PANEL_ROWS = QRT_TILE_ROWS, PANEL_TOKENS = 4 };
+#endif
 
+#if defined(__AVX512F__)
 /* out[j][i] = in[i][j] for a 16x16 block of floats: in rows `in_stride`
  * apart (rows past `rows` read as zero), out rows of 16. */
 static void transpose16(const float *in, int64_t in_stride, int64_t rows, float *out) {
@@ -190,18 +197,21 @@ static void transpose16(const float *in, int64_t in_stride, int64_t rows, float 
   for (int j = 0; j < 16; ++j)
     _mm512_storeu_ps(out + j * 16, r[j]);
 }
+#endif
 
 /* Rows [r, r + rows) of w (rows <= PANEL_ROWS) as f32, transposed into
  * panel[k][PANEL_ROWS]; rows past `rows` are zero. f32 weights are copied,
  * others decoded one row at a time through `row`. */
 static void pack_panel(const qrt_weight *w, int64_t r, int64_t rows, float *panel, float *row) {
   int64_t K = w->slot->cols;
+#if defined(__AVX512F__)
   if (w->slot->kind == QRTW_F32 && K % 16 == 0) {
     const float *src = (const float *)w->data + r * K;
     for (int64_t k = 0; k < K; k += 16)
       transpose16(src + k, K, rows, panel + k * PANEL_ROWS);
     return;
   }
+#endif
   if (rows < PANEL_ROWS)
     memset(panel, 0, sizeof(float) * (size_t)(K * PANEL_ROWS));
   for (int64_t i = 0; i < rows; ++i) {
@@ -220,6 +230,7 @@ static void pack_panel(const qrt_weight *w, int64_t r, int64_t rows, float *pane
  * activation advances 16 rows of one token, so the 8 accumulators need no
  * horizontal sums, and each panel load serves 8 tokens. Tokens past `count`
  * repeat the last one and are not stored. */
+#if defined(__AVX512F__)
 static void panel_times_tokens(const float *panel, int64_t K, const float *x, int64_t count,
                                float *y, int64_t N, int64_t r, int64_t rows) {
   const float *xt[PANEL_TOKENS];
@@ -246,6 +257,44 @@ static void panel_times_tokens(const float *panel, int64_t K, const float *x, in
   for (int t = 0; t < count; ++t)
     _mm512_mask_storeu_ps(y + t * N + r, valid, acc[t]);
 }
+#else
+/* The same on 256-bit vectors: a panel row is two vectors (rows 0-7 and
+ * 8-15), 4 tokens per pass (8 running sums and 2 panel vectors in the 16
+ * registers; the totals, touched once per 32 columns, may live in memory). */
+static void panel_times_tokens(const float *panel, int64_t K, const float *x, int64_t count,
+                               float *y, int64_t N, int64_t r, int64_t rows) {
+  const float *xt[PANEL_TOKENS];
+  for (int t = 0; t < PANEL_TOKENS; ++t)
+    xt[t] = x + (t < count ? t : count - 1) * K;
+  __m256 acc[PANEL_TOKENS][2], part[PANEL_TOKENS][2];
+  for (int t = 0; t < PANEL_TOKENS; ++t)
+    acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  for (int64_t k0 = 0; k0 < K; k0 += 32) {
+    int64_t k1 = k0 + 32 < K ? k0 + 32 : K;
+    for (int t = 0; t < PANEL_TOKENS; ++t)
+      part[t][0] = part[t][1] = _mm256_setzero_ps();
+    for (int64_t k = k0; k < k1; ++k) {
+      __m256 lo = _mm256_loadu_ps(panel + k * PANEL_ROWS);
+      __m256 hi = _mm256_loadu_ps(panel + k * PANEL_ROWS + 8);
+      for (int t = 0; t < PANEL_TOKENS; ++t) {
+        __m256 xk = _mm256_broadcast_ss(xt[t] + k);
+        part[t][0] = _mm256_fmadd_ps(lo, xk, part[t][0]);
+        part[t][1] = _mm256_fmadd_ps(hi, xk, part[t][1]);
+      }
+    }
+    for (int t = 0; t < PANEL_TOKENS; ++t) {
+      acc[t][0] = _mm256_add_ps(acc[t][0], part[t][0]);
+      acc[t][1] = _mm256_add_ps(acc[t][1], part[t][1]);
+    }
+  }
+  for (int t = 0; t < count; ++t) {
+    float out[PANEL_ROWS];
+    _mm256_storeu_ps(out, acc[t][0]);
+    _mm256_storeu_ps(out + 8, acc[t][1]);
+    memcpy(y + t * N + r, out, sizeof(float) * (size_t)rows);
+  }
+}
+#endif
 
 /* Prefill on f32 rows: each thread packs 16 rows at a time into a panel in
  * its scratch (cols * 16 floats, plus a decoded row) and runs every token
@@ -370,7 +419,7 @@ static void w8a8_rows(const qrt_weight *w, const int8_t *xq, const float *xscale
 #define LINEAR_ROWS_PREFILL linear_rows_panels
 #elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #define ATTEND_BLOCK QRT_FAMILY_FN(attend_block)
-#define LINEAR_ROWS_PREFILL NULL
+#define LINEAR_ROWS_PREFILL linear_rows_panels
 #else
 #define ATTEND_BLOCK NULL
 #define LINEAR_ROWS_PREFILL NULL

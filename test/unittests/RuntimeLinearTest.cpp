@@ -65,6 +65,8 @@ Linear makeLinear(bool f32, int64_t rows, int64_t cols, std::mt19937 &rng) {
 }
 
 TEST(RuntimeLinear, RowsMatchTheDefinition) {
+  ASSERT_NE(qrt_kernels_avx512.linear_rows_prefill, nullptr);
+  ASSERT_NE(qrt_kernels_avx2.linear_rows_prefill, nullptr);
   std::mt19937 rng(11);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (bool f32 : {true, false})
