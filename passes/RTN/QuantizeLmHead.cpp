@@ -4,8 +4,8 @@
 // read whole every decode step: stories110M's f32 classifier is 98 of its
 // 142 MiB at w4. Weight-only passes leave it in float; this pass quantizes it
 // per output channel or per group (round to nearest, symmetric), as
-// llama.cpp keeps the output matrix at 6 or 8 bits, or at 4 with Q4_0. A classifier tied to the embedding table
-// gets its own quantized copy: the embedding keeps gathering float rows.
+// llama.cpp keeps the output matrix at 6 or 8 bits, or at 4 with Q4_0. A classifier tied to the
+// embedding table gets its own quantized copy: the embedding keeps gathering float rows.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Common/QuantPatterns.h"

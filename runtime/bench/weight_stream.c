@@ -121,7 +121,8 @@ int main(int argc, char **argv) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       printf("usage: %s [--shape tinyllama-1.1B|stories110M] [--bits 4|8] [--threads N] "
-             "[--steps N]\n", argv[0]);
+             "[--steps N]\n",
+             argv[0]);
       return 0;
     }
     if (!v) {
@@ -177,7 +178,7 @@ int main(int argc, char **argv) {
          "kernel_GBps_median=%.2f kernel_GBps_best=%.2f read_GBps=%.2f kernel_pct_of_read=%.0f "
          "read_GBps_small_pages=%.2f\n",
          sh->name, bits, k->name, ms[0].w.tiled ? "/tiles" : "/rows", qrt_pool_threads(pool),
-         bytes / 1e6, steps, gbps[steps / 2], gbps[steps - 1], read,
-         100.0 * gbps[steps / 2] / read, read_small);
+         bytes / 1e6, steps, gbps[steps / 2], gbps[steps - 1], read, 100.0 * gbps[steps / 2] / read,
+         read_small);
   return 0;
 }

@@ -174,11 +174,14 @@ int64_t qrt_tokenizer_encode(const qrt_tokenizer *t, const char *text, int bos, 
     out[best_idx] = pair_id[best_idx];
     int64_t tail = n - best_idx - 2; /* entries after the merged pair */
     memmove(out + best_idx + 1, out + best_idx + 2, sizeof(int32_t) * (size_t)tail);
-    memmove(pair_id + best_idx + 1, pair_id + best_idx + 2, sizeof(int32_t) * (size_t)(tail > 0 ? tail - 1 : 0));
-    memmove(pair_score + best_idx + 1, pair_score + best_idx + 2, sizeof(float) * (size_t)(tail > 0 ? tail - 1 : 0));
+    memmove(pair_id + best_idx + 1, pair_id + best_idx + 2,
+            sizeof(int32_t) * (size_t)(tail > 0 ? tail - 1 : 0));
+    memmove(pair_score + best_idx + 1, pair_score + best_idx + 2,
+            sizeof(float) * (size_t)(tail > 0 ? tail - 1 : 0));
     n--;
     if (best_idx > 0)
-      pair_id[best_idx - 1] = merge_of(t, out[best_idx - 1], out[best_idx], &pair_score[best_idx - 1]);
+      pair_id[best_idx - 1] =
+          merge_of(t, out[best_idx - 1], out[best_idx], &pair_score[best_idx - 1]);
     if (best_idx + 1 < n)
       pair_id[best_idx] = merge_of(t, out[best_idx], out[best_idx + 1], &pair_score[best_idx]);
   }

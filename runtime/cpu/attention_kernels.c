@@ -303,7 +303,8 @@ static inline __m256 exp_nonpositive8(__m256 x) {
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
   p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  __m256i e =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
@@ -317,10 +318,10 @@ static inline __m256 cache_vec8(const void *base, int f16, int64_t at) {
  * queries are two 8-lane halves, so each key element broadcast feeds two
  * FMAs; the causal mask and softmax run in the lanes; the values are summed
  * 2 queries x 32 dimensions at a time (8 accumulators in 16 registers). */
-void QRT_FAMILY_FN(attend_block)(const float *q, int64_t q_stride, int64_t count,
-                                 const void *keys, const void *values, int f16, int64_t first,
-                                 int64_t kv_stride, int64_t head_dim, float scale, float *scratch,
-                                 float *out, int64_t out_stride) {
+void QRT_FAMILY_FN(attend_block)(const float *q, int64_t q_stride, int64_t count, const void *keys,
+                                 const void *values, int f16, int64_t first, int64_t kv_stride,
+                                 int64_t head_dim, float scale, float *scratch, float *out,
+                                 int64_t out_stride) {
   enum { B = QRT_ATTEND_BLOCK, H = 8 };
   const int64_t d = head_dim, keys_seen = first + count;
   float *qt = scratch, *krow = scratch + B * d, *p = krow + d; /* p: [keys_seen][B] */
@@ -361,10 +362,12 @@ void QRT_FAMILY_FN(attend_block)(const float *q, int64_t q_stride, int64_t count
   __m256 sum_lo = _mm256_setzero_ps(), sum_hi = sum_lo;
   for (int64_t t = 0; t < keys_seen; ++t) {
     __m256i from = _mm256_set1_epi32((int)(t - first) - 1);
-    __m256 e_lo = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(lane_lo, from)),
-                                exp_nonpositive8(_mm256_sub_ps(_mm256_loadu_ps(p + t * B), max_lo)));
-    __m256 e_hi = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(lane_hi, from)),
-                                exp_nonpositive8(_mm256_sub_ps(_mm256_loadu_ps(p + t * B + H), max_hi)));
+    __m256 e_lo =
+        _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(lane_lo, from)),
+                      exp_nonpositive8(_mm256_sub_ps(_mm256_loadu_ps(p + t * B), max_lo)));
+    __m256 e_hi =
+        _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(lane_hi, from)),
+                      exp_nonpositive8(_mm256_sub_ps(_mm256_loadu_ps(p + t * B + H), max_hi)));
     sum_lo = _mm256_add_ps(sum_lo, e_lo);
     sum_hi = _mm256_add_ps(sum_hi, e_hi);
     _mm256_storeu_ps(p + t * B, e_lo);

@@ -40,7 +40,7 @@ double qrt_read_bandwidth(qrt_model *m, int64_t bytes) {
 
 double qrt_pool_read_bandwidth(qrt_pool *pool, int64_t bytes, int huge_pages) {
   int64_t n = bytes / 8;
-  uint64_t *buf = n <= 0 ? NULL
+  uint64_t *buf = n <= 0       ? NULL
                   : huge_pages ? (uint64_t *)qrt_huge_alloc((size_t)n * 8)
                                : (uint64_t *)malloc((size_t)n * 8);
   if (!buf)

@@ -152,8 +152,8 @@ static void attention_task(void *raw, int64_t begin, int64_t end, int worker) {
     int64_t m = task / j->heads, h = task % j->heads;
     size_t at = kv_head_offset(j, h);
     j->ctx->kernels->attend_head(j->q + m * q_width + h * hd, (const char *)j->keys + at,
-                                 (const char *)j->values + at, j->ctx->kv_f16, j->pos + m, hd,
-                                 hd, j->scale, scratch, j->out + m * q_width + h * hd);
+                                 (const char *)j->values + at, j->ctx->kv_f16, j->pos + m, hd, hd,
+                                 j->scale, scratch, j->out + m * q_width + h * hd);
   }
 }
 
@@ -186,7 +186,8 @@ void qrt_attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, 
   /* token m's head kh goes to [kh][pos + m] of this layer (internal.h) */
   for (int64_t m = 0; m < n; ++m)
     for (int64_t kh = 0; kh < kv_heads; ++kh) {
-      int64_t to = at + (kh * ctx->max_seq + pos + m) * head_dim, from = m * kv_width + kh * head_dim;
+      int64_t to = at + (kh * ctx->max_seq + pos + m) * head_dim,
+              from = m * kv_width + kh * head_dim;
       if (ctx->kv_f16) {
         ctx->kernels->to_f16(k + from, head_dim, (uint16_t *)ctx->key_cache + to);
         ctx->kernels->to_f16(v + from, head_dim, (uint16_t *)ctx->value_cache + to);

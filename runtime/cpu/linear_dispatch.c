@@ -39,9 +39,7 @@ typedef struct linear_plan {
  * (with its page-ahead prefetch) decoded stories110M w8 and W8A8 10-20%
  * faster than the tiles (QRT_TILED=0 against 1), while 4-bit tiles beat
  * 4-bit rows. The choice is per call, so a call's rows never mix kernels. */
-int qrt_decode_takes_tiles(const qrt_weight *w) {
-  return w->tiled && w->slot->kind == QRTW_Q4;
-}
+int qrt_decode_takes_tiles(const qrt_weight *w) { return w->tiled && w->slot->kind == QRTW_Q4; }
 static int use_tiles(const linear_plan *p, const qrt_weight *w) {
   return w->tiled && (p->ctx->steps.prefill || qrt_decode_takes_tiles(w));
 }

@@ -424,8 +424,8 @@ static void w8a8_rows(const qrt_weight *w, const int8_t *xq, const float *xscale
 #define ATTEND_BLOCK NULL
 #define LINEAR_ROWS_PREFILL NULL
 #endif
-const qrt_kernels QRT_KERNELS = {QRT_KERNELS_NAME, linear_rows, LINEAR_ROWS_PREFILL, w8a8_rows,
-                                  W8A8_TILED,
-                                  QRT_FAMILY_FN(linear_q8_rows), LINEAR_Q8_TILED,
-                                  QRT_FAMILY_FN(attend_head), ATTEND_BLOCK,
-                                  QRT_FAMILY_FN(to_f16)};
+const qrt_kernels QRT_KERNELS = {QRT_KERNELS_NAME,    linear_rows,
+                                 LINEAR_ROWS_PREFILL, w8a8_rows,
+                                 W8A8_TILED,          QRT_FAMILY_FN(linear_q8_rows),
+                                 LINEAR_Q8_TILED,     QRT_FAMILY_FN(attend_head),
+                                 ATTEND_BLOCK,        QRT_FAMILY_FN(to_f16)};

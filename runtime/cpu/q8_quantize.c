@@ -39,7 +39,8 @@ static inline int32_t quantize_block(const float *x, int8_t *q, float *scale) {
   float amax = _mm_cvtss_f32(amax4);
   *scale = amax / 127.0f;
   const __m128 inv = _mm_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
-  const __m128 hi = _mm_set1_ps(127.0f), lo = _mm_set1_ps(-127.0f), magic = _mm_set1_ps(12582912.0f);
+  const __m128 hi = _mm_set1_ps(127.0f), lo = _mm_set1_ps(-127.0f),
+               magic = _mm_set1_ps(12582912.0f);
   __m128i sum4 = _mm_setzero_si128();
   for (int i = 0; i < V; i += 4) {
     __m128i c[4];

@@ -97,38 +97,37 @@ TEST(RuntimeAttention, QueryBlockMatchesTheDefinition) {
   ASSERT_EQ(qrt_kernels_portable.attend_block, nullptr);
   int checked = 0;
   for (const qrt_kernels *k : {&qrt_kernels_avx2, &qrt_kernels_avx512}) {
-  if (!hasFamily(k))
-    continue;
-  ++checked;
-  std::mt19937 rng(9);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  const int64_t B = QRT_ATTEND_BLOCK;
-  for (bool f16 : {false, true})
-    for (int64_t d : {64, 128})
-      for (int64_t first : {0, 3, 37})
-        for (int64_t count : {1, 5, 16}) {
-          int64_t positions = first + count, stride = 2 * d, qStride = 3 * d;
-          Cache c = makeCache(positions, stride, d, f16, rng);
-          std::vector<float> q(size_t(count * qStride)), out(size_t(count * qStride), -7.0f);
-          std::vector<float> scratch(size_t(B * (positions + d) + d));
-          for (float &v : q)
-            v = normal(rng);
-          const void *keys = f16 ? (const void *)c.keys16.data() : c.keys.data();
-          const void *values = f16 ? (const void *)c.values16.data() : c.values.data();
-          k->attend_block(q.data(), qStride, count, keys, values, f16, first, stride, d,
-                          0.125f, scratch.data(), out.data(), qStride);
-          for (int64_t b = 0; b < count; ++b) {
-            SCOPED_TRACE(std::string(k->name) + " f16 " + std::to_string(f16) + " d " + std::to_string(d) + " first " +
-                         std::to_string(first) + " count " + std::to_string(count) +
-                         " query " + std::to_string(b));
-            expectNear(out.data() + b * qStride, definition(q.data() + b * qStride, c, first + b,
-                                                            0.125f),
-                       "attend_block");
-            // only the query's own head_dim columns are written
-            for (int64_t i = d; i < qStride; ++i)
-              ASSERT_EQ(out[size_t(b * qStride + i)], -7.0f);
+    if (!hasFamily(k))
+      continue;
+    ++checked;
+    std::mt19937 rng(9);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    const int64_t B = QRT_ATTEND_BLOCK;
+    for (bool f16 : {false, true})
+      for (int64_t d : {64, 128})
+        for (int64_t first : {0, 3, 37})
+          for (int64_t count : {1, 5, 16}) {
+            int64_t positions = first + count, stride = 2 * d, qStride = 3 * d;
+            Cache c = makeCache(positions, stride, d, f16, rng);
+            std::vector<float> q(size_t(count * qStride)), out(size_t(count * qStride), -7.0f);
+            std::vector<float> scratch(size_t(B * (positions + d) + d));
+            for (float &v : q)
+              v = normal(rng);
+            const void *keys = f16 ? (const void *)c.keys16.data() : c.keys.data();
+            const void *values = f16 ? (const void *)c.values16.data() : c.values.data();
+            k->attend_block(q.data(), qStride, count, keys, values, f16, first, stride, d, 0.125f,
+                            scratch.data(), out.data(), qStride);
+            for (int64_t b = 0; b < count; ++b) {
+              SCOPED_TRACE(std::string(k->name) + " f16 " + std::to_string(f16) + " d " +
+                           std::to_string(d) + " first " + std::to_string(first) + " count " +
+                           std::to_string(count) + " query " + std::to_string(b));
+              expectNear(out.data() + b * qStride,
+                         definition(q.data() + b * qStride, c, first + b, 0.125f), "attend_block");
+              // only the query's own head_dim columns are written
+              for (int64_t i = d; i < qStride; ++i)
+                ASSERT_EQ(out[size_t(b * qStride + i)], -7.0f);
+            }
           }
-        }
   }
   if (checked == 0)
     GTEST_SKIP() << "this CPU has neither AVX2 nor AVX-512; the block kernel is built for those";

@@ -194,46 +194,46 @@ TEST(RuntimeQ8Kernels, TiledRowsMatchTheDefinition) {
         continue;
       for (Case c : {Case{QRTW_Q4, 4, cols, group}, Case{QRTW_CODES, 3, cols, group},
                      Case{QRTW_CODES, 8, cols, group}})
-      for (bool symmetric : {false, true}) {
-        Weight W = makeWeight(c, rows, rng);
-        if (symmetric) // one zero point for all groups: the tiles keep it alone
-          std::fill(W.zeros.begin(), W.zeros.end(), uint8_t(1 << (c.bits - 1)));
-        ASSERT_TRUE(qrt_tiled_eligible(&W.w)) << name(c);
-        qrt_tiled_weight tiles;
-        ASSERT_EQ(qrt_tiled_pack(&W.w, &tiles), 0);
-        W.w.tiled = &tiles;
-        ASSERT_EQ(tiles.zeros == nullptr, symmetric || group == 0) << name(c);
-        for (int64_t n : {1, 5, 8, 11}) {
-          std::vector<float> x(size_t(n * cols));
-          for (auto &v : x)
-            v = normal(rng);
-          std::vector<int8_t> q(x.size());
-          std::vector<float> d(x.size() / 32), sums(size_t(n * (cols / 32 + 1)));
-          qrt_q8_activations a;
-          qrt_q8_quantize(&W.slot, x.data(), n, q.data(), d.data(), sums.data(), &a);
-          std::vector<double> magnitude;
-          std::vector<double> ref = reference(W, x, n, magnitude);
-          std::vector<float> y(ref.size(), NAN);
-          for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, 7}, {7, 21}, {21, 45}})
-            qrt_kernels_avx512.linear_q8_tiled(&W.w, &a, n, r0, r1, y.data());
-          for (size_t i = 0; i < y.size(); ++i)
-            ASSERT_NEAR(y[i], ref[i], 1e-6 * magnitude[i] + 1e-6)
-                << name(c) << " n " << n << " at " << i;
-          for (int64_t m = 0; n > 1 && m < n; ++m) {
-            qrt_q8_activations one = a;
-            one.q += m * cols;
-            one.d += m * (cols / 32);
-            one.group_sum += m * a.groups;
-            std::vector<float> y1(size_t(rows), NAN);
-            qrt_kernels_avx512.linear_q8_tiled(&W.w, &one, 1, 0, rows, y1.data());
-            for (int64_t r = 0; r < rows; ++r)
-              ASSERT_EQ(y1[size_t(r)], y[size_t(m * rows + r)])
-                  << name(c) << " token " << m << " row " << r;
+        for (bool symmetric : {false, true}) {
+          Weight W = makeWeight(c, rows, rng);
+          if (symmetric) // one zero point for all groups: the tiles keep it alone
+            std::fill(W.zeros.begin(), W.zeros.end(), uint8_t(1 << (c.bits - 1)));
+          ASSERT_TRUE(qrt_tiled_eligible(&W.w)) << name(c);
+          qrt_tiled_weight tiles;
+          ASSERT_EQ(qrt_tiled_pack(&W.w, &tiles), 0);
+          W.w.tiled = &tiles;
+          ASSERT_EQ(tiles.zeros == nullptr, symmetric || group == 0) << name(c);
+          for (int64_t n : {1, 5, 8, 11}) {
+            std::vector<float> x(size_t(n * cols));
+            for (auto &v : x)
+              v = normal(rng);
+            std::vector<int8_t> q(x.size());
+            std::vector<float> d(x.size() / 32), sums(size_t(n * (cols / 32 + 1)));
+            qrt_q8_activations a;
+            qrt_q8_quantize(&W.slot, x.data(), n, q.data(), d.data(), sums.data(), &a);
+            std::vector<double> magnitude;
+            std::vector<double> ref = reference(W, x, n, magnitude);
+            std::vector<float> y(ref.size(), NAN);
+            for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, 7}, {7, 21}, {21, 45}})
+              qrt_kernels_avx512.linear_q8_tiled(&W.w, &a, n, r0, r1, y.data());
+            for (size_t i = 0; i < y.size(); ++i)
+              ASSERT_NEAR(y[i], ref[i], 1e-6 * magnitude[i] + 1e-6)
+                  << name(c) << " n " << n << " at " << i;
+            for (int64_t m = 0; n > 1 && m < n; ++m) {
+              qrt_q8_activations one = a;
+              one.q += m * cols;
+              one.d += m * (cols / 32);
+              one.group_sum += m * a.groups;
+              std::vector<float> y1(size_t(rows), NAN);
+              qrt_kernels_avx512.linear_q8_tiled(&W.w, &one, 1, 0, rows, y1.data());
+              for (int64_t r = 0; r < rows; ++r)
+                ASSERT_EQ(y1[size_t(r)], y[size_t(m * rows + r)])
+                    << name(c) << " token " << m << " row " << r;
+            }
+            ++checked;
           }
-          ++checked;
+          qrt_tiled_free(&tiles);
         }
-        qrt_tiled_free(&tiles);
-      }
     }
   EXPECT_EQ(checked, 2 * 3 * 11 * 4);
 }
@@ -250,48 +250,50 @@ TEST(RuntimeQ8Kernels, TiledW8A8MatchesTheDefinition) {
   int checked = 0;
   for (int64_t cols : {64, 768})
     for (int64_t group : {-1, 0, 64})
-    for (bool symmetric : {false, true}) {
-      Case c{QRTW_CODES, 8, cols, group};
-      Weight W = makeWeight(c, rows, rng);
-      if (symmetric)
-        std::fill(W.zeros.begin(), W.zeros.end(), uint8_t(128));
-      qrt_tiled_weight tiles;
-      ASSERT_EQ(qrt_tiled_pack(&W.w, &tiles), 0);
-      W.w.tiled = &tiles;
-      for (int64_t n : {1, 9}) {
-        std::vector<int8_t> xq(size_t(n * cols));
-        for (auto &v : xq)
-          v = int8_t(code(rng));
-        std::vector<float> xscale(static_cast<size_t>(n));
-        for (auto &v : xscale)
-          v = float(code(rng) + 128) / 4096.0f;
-        std::vector<float> y(size_t(n * rows), NAN);
-        qrt_kernels_avx512.w8a8_tiled(&W.w, xq.data(), xscale.data(), n, 0, 20, y.data());
-        qrt_kernels_avx512.w8a8_tiled(&W.w, xq.data(), xscale.data(), n, 20, rows, y.data());
-        for (int64_t m = 0; m < n; ++m)
-          for (int64_t r = 0; r < rows; ++r) {
-            double ref = 0, mag = 0;
-            for (int64_t col = 0; col < cols; ++col) {
-              int64_t g = W.slot.groups_per_row ? r * W.slot.groups_per_row + col / W.slot.group_width : 0;
-              double term = (double(W.codes[size_t(r * cols + col)]) - W.zeros[size_t(g)]) *
-                            qrt_f16_to_f32(W.scales[size_t(g)]) * xq[size_t(m * cols + col)];
-              ref += term;
-              mag += std::fabs(term);
+      for (bool symmetric : {false, true}) {
+        Case c{QRTW_CODES, 8, cols, group};
+        Weight W = makeWeight(c, rows, rng);
+        if (symmetric)
+          std::fill(W.zeros.begin(), W.zeros.end(), uint8_t(128));
+        qrt_tiled_weight tiles;
+        ASSERT_EQ(qrt_tiled_pack(&W.w, &tiles), 0);
+        W.w.tiled = &tiles;
+        for (int64_t n : {1, 9}) {
+          std::vector<int8_t> xq(size_t(n * cols));
+          for (auto &v : xq)
+            v = int8_t(code(rng));
+          std::vector<float> xscale(static_cast<size_t>(n));
+          for (auto &v : xscale)
+            v = float(code(rng) + 128) / 4096.0f;
+          std::vector<float> y(size_t(n * rows), NAN);
+          qrt_kernels_avx512.w8a8_tiled(&W.w, xq.data(), xscale.data(), n, 0, 20, y.data());
+          qrt_kernels_avx512.w8a8_tiled(&W.w, xq.data(), xscale.data(), n, 20, rows, y.data());
+          for (int64_t m = 0; m < n; ++m)
+            for (int64_t r = 0; r < rows; ++r) {
+              double ref = 0, mag = 0;
+              for (int64_t col = 0; col < cols; ++col) {
+                int64_t g = W.slot.groups_per_row
+                                ? r * W.slot.groups_per_row + col / W.slot.group_width
+                                : 0;
+                double term = (double(W.codes[size_t(r * cols + col)]) - W.zeros[size_t(g)]) *
+                              qrt_f16_to_f32(W.scales[size_t(g)]) * xq[size_t(m * cols + col)];
+                ref += term;
+                mag += std::fabs(term);
+              }
+              ref *= xscale[size_t(m)];
+              ASSERT_NEAR(y[size_t(m * rows + r)], ref, 1e-6 * mag * xscale[size_t(m)] + 1e-6)
+                  << name(c) << " n " << n << " token " << m << " row " << r;
+              if (n > 1) {
+                std::vector<float> y1(size_t(rows), NAN);
+                qrt_kernels_avx512.w8a8_tiled(&W.w, xq.data() + m * cols, &xscale[size_t(m)], 1, 0,
+                                              rows, y1.data());
+                ASSERT_EQ(y1[size_t(r)], y[size_t(m * rows + r)]) << name(c) << " row " << r;
+              }
             }
-            ref *= xscale[size_t(m)];
-            ASSERT_NEAR(y[size_t(m * rows + r)], ref, 1e-6 * mag * xscale[size_t(m)] + 1e-6)
-                << name(c) << " n " << n << " token " << m << " row " << r;
-            if (n > 1) {
-              std::vector<float> y1(size_t(rows), NAN);
-              qrt_kernels_avx512.w8a8_tiled(&W.w, xq.data() + m * cols, &xscale[size_t(m)], 1, 0,
-                                            rows, y1.data());
-              ASSERT_EQ(y1[size_t(r)], y[size_t(m * rows + r)]) << name(c) << " row " << r;
-            }
-          }
-        ++checked;
+          ++checked;
+        }
+        qrt_tiled_free(&tiles);
       }
-      qrt_tiled_free(&tiles);
-    }
   EXPECT_EQ(checked, 2 * 3 * 2 * 2);
 }
 
@@ -327,8 +329,8 @@ TEST(RuntimeQ8Kernels, QuantizedBlocksRoundTrip) {
   EXPECT_NEAR(sums[0], expectSum, 1e-4);
   // The codes are exactly round-half-even(x * 127 / absmax), clamped: a
   // block with absmax 127 (scale 1) holds ties that must go to even.
-  std::vector<float> ties = {127.0f, 2.5f, -3.5f, 0.5f, -0.5f, 1.5f, 126.5f, -126.5f,
-                             -2.5f, 3.5f, 0.49999997f, 4.5f, -4.5f, 5.5f, 6.5f, 7.5f};
+  std::vector<float> ties = {127.0f, 2.5f, -3.5f,       0.5f, -0.5f, 1.5f, 126.5f, -126.5f,
+                             -2.5f,  3.5f, 0.49999997f, 4.5f, -4.5f, 5.5f, 6.5f,   7.5f};
   while (ties.size() < 96) // the rest of the row: two more blocks
     ties.push_back(normal(rng));
   qrt_q8_quantize(&s, ties.data(), 1, q.data(), d.data(), sums.data(), &a);

@@ -262,8 +262,8 @@ static llvm::Error compile() {
     if (lmHeadGroupOpt < 0)
       return makeError("--lm-head-group-size must be 0 (per output channel) or positive, got " +
                        std::to_string(lmHeadGroupOpt));
-    pipeline += std::string(pipeline.empty() ? "" : ",") + "qnt-quantize-lm-head{bits=" +
-                std::to_string(lmHeadBitsOpt) +
+    pipeline += std::string(pipeline.empty() ? "" : ",") +
+                "qnt-quantize-lm-head{bits=" + std::to_string(lmHeadBitsOpt) +
                 " group-size=" + std::to_string(lmHeadGroupOpt) + "}";
   } else if (lmHeadGroupOpt != 0) {
     return makeError("--lm-head-group-size needs --lm-head-bits");
