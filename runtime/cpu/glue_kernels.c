@@ -179,9 +179,24 @@ static void attention_block_task(void *raw, int64_t begin, int64_t end, int work
   }
 }
 
+static void attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, const float *v,
+                      int64_t n, int64_t pos, int64_t heads, int64_t kv_heads, int64_t head_dim,
+                      float scale, float *out);
+
 void qrt_attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, const float *v,
                    int64_t n, int64_t pos, int64_t heads, int64_t kv_heads, int64_t head_dim,
                    float scale, float *out) {
+  qrt_profile *prof = ctx->profile;
+  double t0 = prof ? qrt_seconds() : 0.0;
+  attention(ctx, layer, q, k, v, n, pos, heads, kv_heads, head_dim, scale, out);
+  if (prof && prof->now)
+    prof->now->attention_s += qrt_seconds() - t0;
+}
+
+/* Stores the tokens' keys and values, then attends. */
+static void attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, const float *v,
+                      int64_t n, int64_t pos, int64_t heads, int64_t kv_heads, int64_t head_dim,
+                      float scale, float *out) {
   int64_t kv_width = kv_heads * head_dim, at = layer * ctx->max_seq * ctx->kv_width;
   /* token m's head kh goes to [kh][pos + m] of this layer (internal.h) */
   for (int64_t m = 0; m < n; ++m)

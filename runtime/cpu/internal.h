@@ -145,6 +145,20 @@ void qrt_quantize_tokens(const float *x, int64_t n, int64_t cols, const int32_t 
  * floats from the buffer (see qrt_abi.h). */
 int64_t qrt_token_q8_scale_offset(const qrt_ctx *ctx, int64_t cols);
 
+/* ---- QRT_PROFILE=1 (profile.c) ---- */
+typedef struct qrt_profile_kind {
+  long long calls;
+  double total_s, linear_s, linear_own_s, attention_s;
+} qrt_profile_kind;
+typedef struct qrt_profile {
+  qrt_profile_kind kind[2]; /* decode (one token), prefill */
+  qrt_profile_kind *now;    /* the kind of the call under way */
+} qrt_profile;
+/* NULL unless QRT_PROFILE asks for it. */
+qrt_profile *qrt_profile_create(void);
+/* Prints the summary to stderr and frees p (NULL: nothing). */
+void qrt_profile_report(qrt_profile *p);
+
 /* ---- the model ---- */
 struct qrt_model {
   const int64_t *config;      /* qopt_program_config */
@@ -170,6 +184,7 @@ struct qrt_model {
   qrt_steps steps;            /* the chunk loop; steps.logits_rows is what qrt_lm_head computes */
   qrt_pool *pool;
   const qrt_kernels *kernels;
+  qrt_profile *profile;       /* QRT_PROFILE=1, else NULL */
 };
 
 /* a . b with 8 partial sums combined pairwise: the reference executor's

@@ -83,8 +83,21 @@ static void swiglu_combine(float *g, const float *u, int64_t n, int64_t stride, 
     }
 }
 
+static void plan_rows(const linear_plan *p, int64_t begin, int64_t end, int worker);
+
 static void plan_task(void *raw, int64_t begin, int64_t end, int worker) {
   const linear_plan *p = (const linear_plan *)raw;
+  qrt_profile *prof = p->ctx->profile;
+  if (!prof || worker != 0 || !prof->now) {
+    plan_rows(p, begin, end, worker);
+    return;
+  }
+  double t0 = qrt_seconds();
+  plan_rows(p, begin, end, worker);
+  prof->now->linear_own_s += qrt_seconds() - t0;
+}
+
+static void plan_rows(const linear_plan *p, int64_t begin, int64_t end, int worker) {
   /* threads split whole tiles of rows (run_plan) */
   begin *= QRT_TILE_ROWS;
   end = end * QRT_TILE_ROWS < p->total_rows ? end * QRT_TILE_ROWS : p->total_rows;
@@ -203,8 +216,12 @@ static int64_t row_grain(const qrtw_slot *s, int64_t n) {
 static void run_plan(linear_plan *p, int64_t total_rows) {
   p->total_rows = total_rows;
   int64_t grain = (row_grain(p->w[0]->slot, p->n) + QRT_TILE_ROWS - 1) / QRT_TILE_ROWS;
+  qrt_profile *prof = p->ctx->profile;
+  double t0 = prof ? qrt_seconds() : 0.0;
   qrt_parallel_for(p->ctx->pool, (total_rows + QRT_TILE_ROWS - 1) / QRT_TILE_ROWS, grain,
                    plan_task, p);
+  if (prof && prof->now)
+    prof->now->linear_s += qrt_seconds() - t0;
 }
 
 void qrt_linear_multi(qrt_ctx *ctx, int64_t input, int64_t count, int64_t s0, int64_t s1,

@@ -78,6 +78,7 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
   }
   const char *block_env = getenv("QRT_BLOCK_ATTENTION");
   m->block_attention = m->kernels->attend_block && !(block_env && !strcmp(block_env, "0"));
+  m->profile = qrt_profile_create();
   if (tile_weights(m) != 0) {
     qrt_set_error(err, len, "out of memory copying the weights into row tiles");
     goto fail;
@@ -91,6 +92,7 @@ fail:
 void qrt_free(qrt_model *m) {
   if (!m)
     return;
+  qrt_profile_report(m->profile);
   for (int64_t i = 0; m->tiled && i < m->num_slots; ++i)
     qrt_tiled_free(&m->tiled[i]);
   free(m->tiled);
@@ -115,14 +117,28 @@ uint64_t qrt_decode_bytes(const qrt_model *m) { return m->file.decode_bytes; }
 const char *qrt_isa(const qrt_model *m) { return m->kernels->name; }
 int qrt_threads(const qrt_model *m) { return qrt_pool_threads(m->pool); }
 
+/* qrt_run_steps, timed for QRT_PROFILE. */
+static int run_steps(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos, float *logits,
+                     int last_only, char *err, size_t len) {
+  if (!m->profile)
+    return qrt_run_steps(m, &m->steps, tokens, n, pos, logits, last_only, err, len);
+  qrt_profile_kind *kind = &m->profile->kind[n > 1];
+  m->profile->now = kind;
+  double t0 = qrt_seconds();
+  int rc = qrt_run_steps(m, &m->steps, tokens, n, pos, logits, last_only, err, len);
+  kind->total_s += qrt_seconds() - t0;
+  kind->calls++;
+  return rc;
+}
+
 int qrt_forward(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos, float *logits,
                 char *err, size_t len) {
-  return qrt_run_steps(m, &m->steps, tokens, n, pos, logits, 0, err, len);
+  return run_steps(m, tokens, n, pos, logits, 0, err, len);
 }
 
 int qrt_forward_last(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos, float *logits,
                      char *err, size_t len) {
-  return qrt_run_steps(m, &m->steps, tokens, n, pos, logits, 1, err, len);
+  return run_steps(m, tokens, n, pos, logits, 1, err, len);
 }
 
 int64_t qrt_encode(const qrt_model *m, const char *text, int bos, int eos, int32_t *out,
