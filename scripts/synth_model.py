@@ -25,6 +25,9 @@ import numpy as np
 SHAPES = {
     # dim, hidden, layers, heads, kv_heads, vocab, seq_len
     "tiny": (64, 128, 2, 4, 2, 512, 64),  # for tests; vocab of shared tok512.bin
+    # for tests: head_dim 64 (the runtime's block attention) and 4 query
+    # heads per KV head
+    "tiny-gqa": (256, 256, 2, 4, 1, 512, 64),
     "stories15M": (288, 768, 6, 6, 6, 32000, 256),
     "stories110M": (768, 2048, 12, 12, 12, 32000, 1024),
     "tinyllama-1.1B": (2048, 5632, 22, 32, 4, 32000, 2048),

@@ -24,8 +24,8 @@ TOK = os.path.join(SHARED, "models", "stories260K", "tok512.bin")
 SYNTH = os.path.join(ROOT, "scripts", "synth_model.py")
 
 
-def synth(*args):
-    subprocess.run([sys.executable, SYNTH, "--shape", "tiny", *args], check=True,
+def synth(*args, shape="tiny"):
+    subprocess.run([sys.executable, SYNTH, "--shape", shape, *args], check=True,
                    stderr=subprocess.DEVNULL)
 
 
@@ -35,7 +35,40 @@ def logits(model, out):
     return np.load(out)
 
 
+def run(*args):
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
 class Synth(unittest.TestCase):
+    def test_grouped_query_attention_matches_executor(self):
+        # head_dim 64 with 4 query heads per KV head, the shape the runtime's
+        # block attention takes (prefill; QRT_BLOCK_ATTENTION=0: one query at
+        # a time), with a KV cache of one head per layer: every kernel family
+        # against the executor, token by token and whole.
+        from qopt_runtime import Model
+        with tempfile.TemporaryDirectory() as d:
+            ckpt, mlir = os.path.join(d, "g.bin"), os.path.join(d, "g.mlir")
+            synth("-o", ckpt, shape="tiny-gqa")
+            run(QOPT, "compile", ckpt, "--tokenizer", TOK, "--recipe", "fp32", "-o", mlir)
+            run(QOPT, "build", mlir, "-o", os.path.join(d, "g"), "--emit", "shared")
+            prompt = "Once upon a time there was a"
+            ref, step = os.path.join(d, "ref.npy"), os.path.join(d, "step.npy")
+            run(QOPT, "logits", mlir, "-p", prompt, "-o", ref)
+            run(QOPT, "logits", mlir, "-p", prompt, "--stepwise", "-o", step)
+            ref, step = np.load(ref), np.load(step)
+            for isa in ["avx512vnni", "avx2", "portable"]:
+                for block in ["1", "0"]:
+                    os.environ["QRT_ISA"], os.environ["QRT_BLOCK_ATTENTION"] = isa, block
+                    try:
+                        m = Model(os.path.join(d, "libg.so"), threads=2)
+                    finally:
+                        del os.environ["QRT_ISA"], os.environ["QRT_BLOCK_ATTENTION"]
+                    with m, self.subTest(isa=isa, block=block):
+                        tokens = m.encode(prompt)
+                        got = np.concatenate([m.logits([t], i) for i, t in enumerate(tokens)])
+                        self.assertLess(float(np.abs(got - step).max()), 1e-4)
+                        self.assertLess(float(np.abs(m.logits(tokens) - ref).max()), 1e-4)
+
     def test_llama2c_and_hf_are_one_model(self):
         with tempfile.TemporaryDirectory() as d:
             bin_path, hf_dir = os.path.join(d, "m.bin"), os.path.join(d, "hf")
