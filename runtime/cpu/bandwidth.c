@@ -4,7 +4,7 @@
  * Sums a buffer much larger than the last-level cache as 64-bit integers
  * (the loop vectorizes without reassociating floats) split over the
  * model's threads; best of five passes. A model's yardstick is read on
- * huge pages, as the weight tiles and the KV cache are (huge_pages.c), so
+ * huge pages, as the weight tiles are (huge_pages.c), so
  * that page size never flatters a kernel; qrt-weight-stream prints both
  * (on this project's VM they mostly agree: 33.6-35.7 against 34.0-34.4
  * GB/s).

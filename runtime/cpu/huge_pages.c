@@ -1,15 +1,13 @@
-/* huge_pages.c - zeroed memory for the large buffers decode streams every
- * step (weight tiles, the KV cache), on 2 MiB pages where the system gives
- * them.
+/* huge_pages.c - zeroed memory for the weight tiles decode streams every
+ * step, on 2 MiB pages where the system gives them.
  *
- * Decode walks tens to hundreds of MiB per token; on 4 KiB pages a walk
- * that strides (attention over one head's history) takes a TLB miss every
- * few cache lines. Anonymous memory gets huge pages only when asked on
+ * Decode walks hundreds of MiB of tiles per token; on 2 MiB pages that
+ * takes few TLB misses. Anonymous memory gets huge pages only when asked on
  * common distributions (THP "madvise"), so buffers of a huge page or more
- * are aligned to one and asked for them.
- * The memory comes straight from mmap: zero pages that are faulted in when
- * first written, so a KV cache sized for the whole context costs nothing
- * at load. */
+ * are aligned to one and asked for them. The memory comes straight from
+ * mmap and is faulted in when first written: the tiles are written whole at
+ * load, so the kernel's work to find huge pages is paid there. The KV
+ * cache, filled during generation, stays on ordinary pages (model.c). */
 #include "internal.h"
 
 #include <stdint.h>

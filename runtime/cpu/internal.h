@@ -148,7 +148,7 @@ int64_t qrt_token_q8_scale_offset(const qrt_ctx *ctx, int64_t cols);
 /* ---- QRT_PROFILE=1 (profile.c) ---- */
 typedef struct qrt_profile_kind {
   long long calls;
-  double total_s, linear_s, linear_own_s, attention_s;
+  double total_s, slowest_s, linear_s, linear_own_s, attention_s;
 } qrt_profile_kind;
 typedef struct qrt_profile {
   qrt_profile_kind kind[2]; /* decode (one token), prefill */
@@ -171,7 +171,6 @@ struct qrt_model {
    * keys (and values) are contiguous, so decode attention streams each
    * head's history as one sequential run */
   void *key_cache, *value_cache;
-  size_t cache_bytes;         /* of each */
   int kv_f16;                 /* program flag QRT_FLAG_KV_F16 */
   int block_attention;        /* prefill through kernels->attend_block (QRT_BLOCK_ATTENTION=0: no) */
   float *scratch;             /* per-thread dequantization rows */

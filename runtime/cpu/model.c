@@ -63,9 +63,13 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
     m->scratch_floats = attend_floats;
   m->scratch = (float *)calloc((size_t)(m->scratch_floats * threads), sizeof(float));
   m->arena = (float *)calloc((size_t)cfg[7] + 16, sizeof(float));
-  m->cache_bytes = (size_t)(m->layers * m->max_seq * m->kv_width) * (m->kv_f16 ? 2 : 4);
-  m->key_cache = qrt_huge_alloc(m->cache_bytes);
-  m->value_cache = qrt_huge_alloc(m->cache_bytes);
+  /* ordinary pages, faulted in as positions fill: on huge pages
+   * (MADV_HUGEPAGE) the first touches stalled prefill and single decode
+   * steps by tens of milliseconds on this project's VM (the kernel
+   * compacting memory), and no steady-state speed was gained */
+  size_t cache = (size_t)(m->layers * m->max_seq * m->kv_width);
+  m->key_cache = calloc(cache, m->kv_f16 ? 2 : sizeof(float));
+  m->value_cache = calloc(cache, m->kv_f16 ? 2 : sizeof(float));
   m->xq = (int8_t *)calloc((size_t)(m->chunk * max_cols), 1);
   m->xscale = (float *)calloc((size_t)m->chunk, sizeof(float));
   m->xblock_scale = (float *)calloc((size_t)(m->chunk * (max_cols / QRT_Q8_BLOCK + 1)),
@@ -100,8 +104,8 @@ void qrt_free(qrt_model *m) {
   qrt_pool_destroy(m->pool);
   free(m->scratch);
   free(m->arena);
-  qrt_huge_free(m->key_cache, m->cache_bytes);
-  qrt_huge_free(m->value_cache, m->cache_bytes);
+  free(m->key_cache);
+  free(m->value_cache);
   free(m->xq);
   free(m->xscale);
   free(m->xblock_scale);
@@ -126,7 +130,10 @@ static int run_steps(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos
   m->profile->now = kind;
   double t0 = qrt_seconds();
   int rc = qrt_run_steps(m, &m->steps, tokens, n, pos, logits, last_only, err, len);
-  kind->total_s += qrt_seconds() - t0;
+  double took = qrt_seconds() - t0;
+  kind->total_s += took;
+  if (took > kind->slowest_s)
+    kind->slowest_s = took;
   kind->calls++;
   return rc;
 }

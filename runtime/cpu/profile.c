@@ -1,8 +1,8 @@
 /* profile.c - QRT_PROFILE=1: where a program's forward calls spend their
  * time, printed to stderr when the model is freed.
  *
- * Per kind of call (decode: one token; prefill: several), the wall time of
- * the calls split into the linear passes, attention, and the rest (norms,
+ * Per kind of call (decode: one token; prefill: several), the mean and the
+ * slowest call's wall time, the calls' time split into the linear passes, attention, and the rest (norms,
  * rope, embedding, quantizing activations, the classifier's caller), and
  * within the linear passes the share the calling thread spent in its own
  * rows: the remainder is that thread waiting for the others to finish
@@ -25,9 +25,9 @@ static void print_kind(const char *kind, const qrt_profile_kind *k) {
     return;
   double rest = k->total_s - k->linear_s - k->attention_s;
   fprintf(stderr,
-          "qrt profile: %s: %lld calls, %.3f ms each: linear passes %.1f%% (the calling "
-          "thread in its own rows %.1f%% of them), attention %.1f%%, the rest %.1f%%\n",
-          kind, (long long)k->calls, 1e3 * k->total_s / (double)k->calls,
+          "qrt profile: %s: %lld calls, %.3f ms each (slowest %.3f): linear passes %.1f%% (the "
+          "calling thread in its own rows %.1f%% of them), attention %.1f%%, the rest %.1f%%\n",
+          kind, (long long)k->calls, 1e3 * k->total_s / (double)k->calls, 1e3 * k->slowest_s,
           100.0 * k->linear_s / k->total_s,
           k->linear_s > 0 ? 100.0 * k->linear_own_s / k->linear_s : 0.0,
           100.0 * k->attention_s / k->total_s, 100.0 * rest / k->total_s);
