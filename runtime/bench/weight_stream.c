@@ -92,9 +92,9 @@ static double make_matrix(matrix *m, int64_t rows, int64_t cols, int bits, const
   qrt_q8_quantize(s, x, 1, q, d, sums, &m->x);
   free(x);
   m->y = (float *)checked(malloc(sizeof(float) * (size_t)rows));
-  double read = m->w.tiled ? (double)m->tiles.tiles * m->tiles.blocks * m->tiles.block_bytes
-                           : (double)rows * row_bytes;
-  return read + (double)groups * 2; /* scales; symmetric tiles keep no zero points */
+  /* symmetric weights: the tiles keep no zero points */
+  return m->w.tiled ? (double)m->tiles.tiles * m->tiles.tile_bytes
+                    : (double)rows * row_bytes + (double)groups * 2;
 }
 
 static void rows_task(void *raw, int64_t begin, int64_t end, int worker) {

@@ -46,6 +46,17 @@ static inline __m512i tile_zeros(const qrt_tiled_weight *tw, const uint8_t *zero
   return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(zeros + g * QRT_TILE_ROWS)));
 }
 
+/* Group g's 16 scales, walking a tile's stream at *src: an even group
+ * starts a scale line (*line) that the next group shares (layout:
+ * internal.h). */
+static inline __m512 group_scales(const uint8_t **src, const uint8_t **line, int64_t g) {
+  if (g % 2 == 0) {
+    *line = *src;
+    *src += QRT_TILE_SCALE_LINE;
+  }
+  return _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)*line + g % 2));
+}
+
 static inline __m512i broadcast4(const int8_t *p) {
   int32_t v;
   memcpy(&v, p, sizeof v);
@@ -72,23 +83,21 @@ tile_n(const qrt_weight *w, int64_t tile, const qrt_q8_activations *x, int64_t m
   const int q4 = w->slot->kind == QRTW_Q4;
   const int64_t blocks = tw->blocks, groups = tw->groups;
   const int64_t full = blocks - blocks % QRT_Q8_SUPERBLOCK;
-  const uint8_t *codes = tw->codes + tile * blocks * tw->block_bytes;
-  const uint16_t *scales = tw->scales + tile * groups * QRT_TILE_ROWS;
+  const uint8_t *src = tw->data + tile * tw->tile_bytes, *line = NULL;
   const uint8_t *zeros = tw->zeros ? tw->zeros + tile * groups * QRT_TILE_ROWS : NULL;
   const __m512i low = _mm512_set1_epi8(0x0F);
   const int chains = chains_for(tokens);
   for (int t = 0; t < tokens; ++t)
     acc[t] = _mm512_setzero_ps();
   for (int64_t g = 0; g < groups; ++g) {
-    __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(scales + g * QRT_TILE_ROWS)));
+    __m512 ws = group_scales(&src, &line, g);
     __m512 z = _mm512_cvtepi32_ps(tile_zeros(tw, zeros, g));
     __m512 wz = _mm512_mul_ps(ws, z);
     for (int t = 0; t < tokens; ++t)
       acc[t] = _mm512_fnmadd_ps(wz, _mm512_set1_ps(x->group_sum[(m0 + t) * x->groups + g]),
                                 acc[t]);
-    int64_t end = g + 1 == groups ? blocks : (g + 1) * tw->blocks_per_group;
-    for (int64_t b = g * tw->blocks_per_group; b < end; ++b) {
-      const uint8_t *src = codes + b * tw->block_bytes;
+    for (int64_t b = g * tw->blocks_per_group; b < qrt_tile_group_end(tw, g);
+         ++b, src += tw->block_bytes) {
       __m512i dot[TILE_TOKENS * MAX_CHAINS];
       for (int i = 0; i < tokens * chains; ++i)
         dot[i] = _mm512_setzero_si512();
@@ -170,20 +179,19 @@ static inline __attribute__((always_inline)) void
 w8a8_tile_n(const qrt_weight *w, int64_t tile, const int8_t *xq, const int32_t *xsum,
             int64_t m0, int tokens, __m512 *acc) {
   const qrt_tiled_weight *tw = w->tiled;
-  const int64_t K = w->slot->cols, blocks = tw->blocks, groups = tw->groups;
-  const uint8_t *codes = tw->codes + tile * blocks * tw->block_bytes;
-  const uint16_t *scales = tw->scales + tile * groups * QRT_TILE_ROWS;
+  const int64_t K = w->slot->cols, groups = tw->groups;
+  const uint8_t *src = tw->data + tile * tw->tile_bytes, *line = NULL;
   const uint8_t *zeros = tw->zeros ? tw->zeros + tile * groups * QRT_TILE_ROWS : NULL;
   for (int t = 0; t < tokens; ++t)
     acc[t] = _mm512_setzero_ps();
   const int chains = chains_for(tokens);
   for (int64_t g = 0; g < groups; ++g) {
+    __m512 ws = group_scales(&src, &line, g);
     __m512i dot[TILE_TOKENS * MAX_CHAINS];
     for (int i = 0; i < tokens * chains; ++i)
       dot[i] = _mm512_setzero_si512();
-    int64_t end = g + 1 == groups ? blocks : (g + 1) * tw->blocks_per_group;
-    for (int64_t b = g * tw->blocks_per_group; b < end; ++b) {
-      const uint8_t *src = codes + b * tw->block_bytes;
+    for (int64_t b = g * tw->blocks_per_group; b < qrt_tile_group_end(tw, g);
+         ++b, src += tw->block_bytes) {
       for (int v = 0; v < 8; ++v) {
         __m512i c = _mm512_load_si512(src + v * 64);
         for (int t = 0; t < tokens; ++t) {
@@ -194,7 +202,6 @@ w8a8_tile_n(const qrt_weight *w, int64_t tile, const int8_t *xq, const int32_t *
     }
     for (int t = 0; t < tokens; ++t)
       dot[t] = sum_chains(&dot[t * chains], chains);
-    __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(scales + g * QRT_TILE_ROWS)));
     __m512i z = tile_zeros(tw, zeros, g);
     for (int t = 0; t < tokens; ++t) {
       __m512i exact = _mm512_sub_epi32(

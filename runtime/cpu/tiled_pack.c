@@ -41,39 +41,45 @@ int qrt_tiled_pack(const qrt_weight *w, qrt_tiled_weight *t) {
   /* per block and lane: 16 bytes of nibbles or 32 byte codes */
   int64_t lane_bytes = s->kind == QRTW_Q4 ? QRT_Q8_BLOCK / 2 : QRT_Q8_BLOCK;
   t->block_bytes = lane_bytes * QRT_TILE_ROWS;
-  size_t code_bytes = (size_t)(t->tiles * t->blocks * t->block_bytes);
+  t->tile_bytes = (t->groups + 1) / 2 * QRT_TILE_SCALE_LINE + t->blocks * t->block_bytes;
   size_t per_group = (size_t)(t->tiles * t->groups * QRT_TILE_ROWS);
-  t->codes = (uint8_t *)qrt_huge_alloc(code_bytes);
-  t->scales = (uint16_t *)calloc(per_group, sizeof(uint16_t));
+  /* zeroed (mmap), so the padding lanes and half lines stay 0 */
+  t->data = (uint8_t *)qrt_huge_alloc((size_t)(t->tiles * t->tile_bytes));
   t->zeros = t->uniform_zero < 0 ? (uint8_t *)calloc(per_group, 1) : NULL;
-  if (!t->codes || !t->scales || (t->uniform_zero < 0 && !t->zeros)) {
+  if (!t->data || (t->uniform_zero < 0 && !t->zeros)) {
     qrt_tiled_free(t);
     return -1;
   }
   for (int64_t r = 0; r < s->rows; ++r) {
     int64_t tile = r / QRT_TILE_ROWS, lane = r % QRT_TILE_ROWS;
     const uint8_t *row = (const uint8_t *)w->data + r * w->row_bytes;
-    for (int64_t b = 0; b < t->blocks; ++b) {
-      uint8_t *dst = t->codes + (tile * t->blocks + b) * t->block_bytes + lane * 4;
-      const uint8_t *src = row + b * lane_bytes;
-      for (int64_t v = 0; v < lane_bytes / 4; ++v)
-        memcpy(dst + v * 4 * QRT_TILE_ROWS, src + v * 4, 4);
-    }
     int64_t first = s->groups_per_row ? r * s->groups_per_row : 0;
+    /* the kernels' walk: a scale line before every even group, then blocks */
+    uint8_t *p = t->data + tile * t->tile_bytes;
+    uint16_t *line = NULL;
     for (int64_t g = 0; g < t->groups; ++g) {
-      int64_t at = (tile * t->groups + g) * QRT_TILE_ROWS + lane;
+      if (g % 2 == 0) {
+        line = (uint16_t *)p;
+        p += QRT_TILE_SCALE_LINE;
+      }
       int64_t from = s->groups_per_row ? first + g : 0;
-      t->scales[at] = ((const uint16_t *)w->scales)[from];
+      line[(g % 2) * QRT_TILE_ROWS + lane] = ((const uint16_t *)w->scales)[from];
       if (t->zeros)
-        t->zeros[at] = w->zeros[from];
+        t->zeros[(tile * t->groups + g) * QRT_TILE_ROWS + lane] = w->zeros[from];
+      for (int64_t b = g * t->blocks_per_group; b < qrt_tile_group_end(t, g); ++b) {
+        uint8_t *dst = p + lane * 4;
+        const uint8_t *src = row + b * lane_bytes;
+        for (int64_t v = 0; v < lane_bytes / 4; ++v)
+          memcpy(dst + v * 4 * QRT_TILE_ROWS, src + v * 4, 4);
+        p += t->block_bytes;
+      }
     }
   }
   return 0;
 }
 
 void qrt_tiled_free(qrt_tiled_weight *t) {
-  qrt_huge_free(t->codes, (size_t)(t->tiles * t->blocks * t->block_bytes));
-  free(t->scales);
+  qrt_huge_free(t->data, (size_t)(t->tiles * t->tile_bytes));
   free(t->zeros);
   memset(t, 0, sizeof *t);
 }
