@@ -63,8 +63,8 @@ typedef struct qrt_q8_activations {
  * (the second half of the last line is zero when the groups are odd).
  * Decode then reads one stream per thread. With the scales in an array of
  * their own, qrt-weight-stream's 1.1B 4-bit step ran at 25.9 GB/s (77% of
- * read); in the stream, 29.5 (87%), and 1.1B w4 g32 decode went from 43.9
- * to 50.7 tok/s (medians of 8 and 6 alternating runs). Zero points are [tile][group][lane]. Rows
+ * read); in the stream, 29.5 (87%), and 1.1B w4 g32 decode went from 40.6
+ * to 47.9 tok/s (medians of 8 and 5 alternating runs). Zero points are [tile][group][lane]. Rows
  * past the last are zero. Decode and prefill both run on it. A weight whose
  * zero points are all one value (the symmetric schemes: 2^(bits-1)) keeps
  * that value alone, so decode does not stream a byte per group for it. */
