@@ -129,6 +129,28 @@ class NvptxProgramsOnTheMockDriver(unittest.TestCase):
         with open(EXPECTED) as f:
             self.assertEqual(got.strip(), f.read().strip())
 
+    def test_prefill_takes_the_tensor_core_gemms(self):
+        # Prompts of QRT_GEMM_MIN_TOKENS (8) tokens or more run quantized
+        # linears as the mma.sync GEMMs; decode steps and the f32 classifier
+        # stay on the GEMVs; QRT_CUDA_GEMM_MIN=0 turns the GEMMs off.
+        cases = {"w4_g32": "qnt_gemm_f16", "w3_g32": "qnt_gemm_f16",
+                 "w8a8_dynamic": "qnt_gemm_w8a8"}
+        for name, gemm in cases.items():
+            with self.subTest(name=name):
+                exe = os.path.join(self.dir, name + "_exe")
+                run([QOPT, "build", os.path.join(self.dir, name + ".mlir"), "-o", exe,
+                     "--target=nvptx"])
+                env = dict(os.environ, QRT_MOCK_CUDA_TALLY="1")
+                outs = {}
+                for limit in ("", "0"):
+                    env["QRT_CUDA_GEMM_MIN"] = limit
+                    r = run([exe, "-p", PROMPT, "-n", "24", "-t", "0"], env=env)
+                    outs[limit] = r.stdout
+                    launched = gemm + " launched" in r.stderr
+                    self.assertEqual(launched, limit == "", r.stderr)
+                    self.assertIn("qnt_gemv_", r.stderr)
+                self.assertEqual(outs[""], outs["0"])
+
     def test_without_a_driver_the_program_says_so(self):
         gpu = os.path.join(self.dir, "fp32_nodriver")
         run([QOPT, "build", os.path.join(self.dir, "fp32.mlir"), "-o", gpu, "--target=nvptx"])

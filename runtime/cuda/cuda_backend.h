@@ -18,6 +18,11 @@
 /* Exported by the generated object of an NVPTX program. */
 extern const char qopt_gpu_ptx[];
 
+/* Prefill below this many tokens stays on the GEMVs: a 64-token GEMM tile
+ * is then mostly padding, and the GEMV reads each weight row once per
+ * token from L2 anyway. */
+#define QRT_GEMM_MIN_TOKENS 8
+
 /* The kernels of qopt_gpu_ptx the backend launches. */
 enum qrt_gpu_kernel {
   QK_GEMV_Q4,
@@ -30,6 +35,8 @@ enum qrt_gpu_kernel {
   QK_ROPE,
   QK_ATTENTION,
   QK_EMBED,
+  QK_GEMM_F16,
+  QK_GEMM_W8A8,
   QK_COUNT
 };
 
@@ -42,6 +49,9 @@ struct qrt_model {
   qrt_cu_module module;
   qrt_cu_function kernels[QK_COUNT];
   int kernel_params[QK_COUNT]; /* .param count of each kernel's PTX entry */
+  /* Linears over at least this many tokens use the tensor-core GEMMs; 0:
+   * never (QRT_CUDA_GEMM_MIN, default QRT_GEMM_MIN_TOKENS). */
+  int64_t gemm_min_tokens;
   qrt_cu_deviceptr weights;   /* the whole .qrtw: slot offsets hold */
   qrt_cu_deviceptr arena;     /* config[7] floats */
   qrt_cu_deviceptr key_cache, value_cache; /* [layers, max_seq, kv_width] f32 */

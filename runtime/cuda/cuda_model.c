@@ -87,6 +87,8 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
   for (int64_t i = 0; i < m->file.num_slots; ++i)
     if (check_slot(&m->file.weights[i], i, err, len) != 0)
       goto fail;
+  const char *gemm_min = getenv("QRT_CUDA_GEMM_MIN");
+  m->gemm_min_tokens = gemm_min && *gemm_min ? atoll(gemm_min) : QRT_GEMM_MIN_TOKENS;
   const char *device = getenv("QRT_CUDA_DEVICE");
   if (qrt_cuda_open(&m->cuda, device ? atoi(device) : 0, err, len) != 0)
     goto fail;

@@ -80,8 +80,18 @@ void qrt_add_rms_norm(qrt_ctx *ctx, int64_t slot, const float *a, const float *b
   norm(ctx, slot, a, b, n, eps, quantize != 0, sum, out);
 }
 
+/* Whether y = x W^T over n tokens goes to a tensor-core GEMM
+ * (QntMmaKernels.mlir) rather than a GEMV per token: quantized weights, at
+ * least gemm_min_tokens tokens (QRT_CUDA_GEMM_MIN), and groups the GEMM's
+ * 32-column stages do not straddle. */
+static int use_gemm(const qrt_ctx *ctx, const qrtw_slot *s, int64_t n) {
+  if (s->kind == QRTW_F32 || ctx->gemm_min_tokens <= 0 || n < ctx->gemm_min_tokens)
+    return 0;
+  return s->groups_per_row <= 1 || s->group_width % 32 == 0;
+}
+
 /* y[n, rows] = x W^T. x is f32 unless xq (int8 codes [n, cols]) and xscale
- * (per token) are given: the W8A8 kernel. */
+ * (per token) are given: the W8A8 kernels. */
 static void gemv(qrt_ctx *ctx, int64_t slot, qrt_cu_deviceptr x, qrt_cu_deviceptr xq,
                  qrt_cu_deviceptr xscale, int64_t n, qrt_cu_deviceptr y) {
   const qrt_weight *w = &ctx->file.weights[slot];
@@ -111,6 +121,15 @@ static void gemv(qrt_ctx *ctx, int64_t slot, qrt_cu_deviceptr x, qrt_cu_devicept
     qrt_gpu_index(&a, w->row_bytes);
     qrt_gpu_index(&a, s->groups_per_row);
     qrt_gpu_index(&a, s->group_width);
+    if (use_gemm(ctx, s, n)) {
+      /* tiles of 64 weight rows x 64 tokens, 4 warps each */
+      qrt_gpu_index(&a, n);
+      if (!xq)
+        qrt_gpu_i1(&a, s->kind == QRTW_Q4);
+      qrt_gpu_launch(ctx, xq ? QK_GEMM_W8A8 : QK_GEMM_F16, blocks(s->rows, 64),
+                     (unsigned)blocks(n, 64), 32, 4, &a);
+      return;
+    }
   }
   qrt_gpu_launch(ctx, k, blocks(s->rows, 4), (unsigned)n, 32, 4, &a);
 }

@@ -41,8 +41,9 @@ void qrt_gpu_i1(qrt_gpu_args *a, int v) {
 }
 
 static const char *const kernel_names[QK_COUNT] = {
-    "qnt_gemv_q4",   "qnt_gemv_codes", "qnt_gemv_f32", "qnt_gemv_w8a8", "qnt_quantize_tokens",
-    "qnt_add_rms_norm", "qnt_swiglu",  "qnt_rope",     "qnt_attention", "qnt_embed"};
+    "qnt_gemv_q4",         "qnt_gemv_codes",   "qnt_gemv_f32", "qnt_gemv_w8a8",
+    "qnt_quantize_tokens", "qnt_add_rms_norm", "qnt_swiglu",   "qnt_rope",
+    "qnt_attention",       "qnt_embed",        "qnt_gemm_f16", "qnt_gemm_w8a8"};
 
 const char *qrt_gpu_kernel_name(enum qrt_gpu_kernel k) { return kernel_names[k]; }
 

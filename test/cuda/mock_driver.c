@@ -119,6 +119,7 @@ int cuMemsetD8_v2(devptr dst, unsigned char v, size_t n) {
 typedef struct mock_function {
   char name[64];
   int params; /* how many .param the entry declares */
+  long launches;
 } mock_function;
 typedef struct mock_module {
   mock_function fns[64];
@@ -142,7 +143,17 @@ int cuModuleLoadData(mock_module **out, const void *image) {
   *out = m;
   return 0;
 }
-int cuModuleUnload(mock_module *m) { free(m); return 0; }
+/* QRT_MOCK_CUDA_TALLY=1: which kernels ran, for tests of kernel selection. */
+int cuModuleUnload(mock_module *m) {
+  const char *tally = getenv("QRT_MOCK_CUDA_TALLY");
+  if (tally && *tally == '1')
+    for (int i = 0; i < m->count; ++i)
+      if (m->fns[i].launches)
+        fprintf(stderr, "mock CUDA driver: %s launched %ld times\n", m->fns[i].name,
+                m->fns[i].launches);
+  free(m);
+  return 0;
+}
 int cuModuleGetFunction(mock_function **fn, mock_module *m, const char *name) {
   for (int i = 0; i < m->count; ++i)
     if (!strcmp(m->fns[i].name, name)) {
@@ -285,6 +296,53 @@ static void gemv(const char *name, cursor *c, grid g) {
       }
 }
 
+/* The tensor-core GEMMs (QntMmaKernels.mlir): block (32, 4), a block per
+ * 64 weight rows x 64 tokens, columns in stages of 32 that stay inside one
+ * quantization group. Emulated by what they compute: qnt_gemm_f16 scales
+ * each stage's sum of (code - z) * x once; qnt_gemm_w8a8 keeps each group's
+ * exact int32 sum and scales it when the group ends. */
+static void gemm(const char *name, cursor *c, grid g) {
+  need(g.bx == 32 && g.by == 4, "GEMM blocks must be (32, 4)");
+  int w8a8 = !strcmp(name, "qnt_gemm_w8a8");
+  const uint8_t *w = (const uint8_t *)arg_memref(c);
+  const uint16_t *scales = (const uint16_t *)arg_memref(c);
+  const uint8_t *zeros = (const uint8_t *)arg_memref(c);
+  const int8_t *xq = w8a8 ? (const int8_t *)arg_memref(c) : NULL;
+  const float *xscale = w8a8 ? (const float *)arg_memref(c) : NULL;
+  const float *x = w8a8 ? NULL : (const float *)arg_memref(c);
+  float *y = (float *)arg_memref(c);
+  int64_t rows = arg_index(c), cols = arg_index(c), row_bytes = arg_index(c);
+  int64_t gpr = arg_index(c), gw = arg_index(c), n = arg_index(c);
+  int nibbles = w8a8 ? 0 : arg_i1(c);
+  need(gpr <= 1 || gw % 32 == 0, "a GEMM stage of 32 columns must stay in one group");
+  need((int64_t)g.gx * 64 >= rows && (int64_t)g.gy * 64 >= n, "the GEMM grid must cover y");
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t r = 0; r < rows; ++r) {
+      float acc = 0;
+      int32_t dot = 0;
+      for (int64_t k0 = 0; k0 < cols; k0 += 32) {
+        int64_t gk = group_of(k0, gw, gpr), si = scale_index(r, gk, gpr);
+        float part = 0;
+        for (int64_t col = k0; col < k0 + 32 && col < cols; ++col) {
+          int code = nibbles
+                         ? (w[r * row_bytes + col / 32 * 16 + col % 16] >> (col % 32 / 16 * 4)) & 15
+                         : w[r * row_bytes + col];
+          if (w8a8)
+            dot += (code - zeros[si]) * xq[t * cols + col];
+          else
+            part += (float)(code - zeros[si]) * x[t * cols + col];
+        }
+        if (!w8a8) {
+          acc = fmaf(part, f16(scales[si]), acc);
+        } else if (k0 + 32 >= cols || group_of(k0 + 32, gw, gpr) != gk) {
+          acc += f16(scales[si]) * (float)dot;
+          dot = 0;
+        }
+      }
+      y[t * rows + r] = w8a8 ? xscale[t] * acc : acc;
+    }
+}
+
 /* One warp per token: block (32, 1), grid (tokens). */
 static void quantize_tokens(cursor *c, grid g) {
   need(g.bx == 32 && g.by == 1 && g.gy == 1, "quantize_tokens takes a warp per token");
@@ -411,11 +469,14 @@ int cuLaunchKernel(mock_function *f, unsigned gx, unsigned gy, unsigned gz, unsi
   (void)stream;
   if (gz != 1 || bz != 1 || shared || extra || !params)
     return ERR_INVALID_VALUE;
+  ++f->launches;
   cursor c = {params, 0, f->params, f->name};
   grid g = {gx, gy, bx, by};
   const char *n = f->name;
   if (!strncmp(n, "qnt_gemv_", 9))
     gemv(n, &c, g);
+  else if (!strncmp(n, "qnt_gemm_", 9))
+    gemm(n, &c, g);
   else if (!strcmp(n, "qnt_quantize_tokens"))
     quantize_tokens(&c, g);
   else if (!strcmp(n, "qnt_add_rms_norm"))

@@ -3,24 +3,6 @@
 #include "qopt/Conversion/QntToNVPTX.h"
 #include "qopt/Support/Error.h"
 
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
-#include "mlir/Dialect/Math/IR/Math.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/Parser/Parser.h"
-#include "mlir/Pass/PassManager.h"
-#include "mlir/Pass/PassRegistry.h"
-#include "mlir/Target/LLVM/NVVM/Target.h"
-#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
 #include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVM.h"
@@ -30,7 +12,27 @@
 #include "mlir/Conversion/NVVMToLLVM/NVVMToLLVM.h"
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Conversion/UBToLLVM/UBToLLVM.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Utils/Utils.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
+#include "mlir/Transforms/Passes.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/TargetSelect.h"
 
@@ -90,9 +92,48 @@ static void prepareContext(MLIRContext &ctx) {
     LLVMInitializeNVPTXAsmPrinter();
     registerGPUPasses();
     registerConversionPasses();
+    registerTransformsPasses(); // canonicalize, cse
     return true;
   }();
   (void)once;
+}
+
+/// Fully unrolls every scf.for of `module` with constant bounds. In
+/// QntMmaKernels.mlir those loops walk a warp's register tiles (fragments,
+/// accumulators in private memory); unrolled, every index is a constant and
+/// LLVM keeps the tiles in registers instead of local memory.
+static LogicalResult unrollTileLoops(mlir::gpu::GPUModuleOp module) {
+  SmallVector<scf::ForOp> loops;
+  module.walk([&](scf::ForOp loop) { // inner loops first
+    if (loop.getStaticTripCount())
+      loops.push_back(loop);
+  });
+  for (scf::ForOp loop : loops)
+    if (failed(loopUnrollFull(loop)))
+      return failure();
+  return success();
+}
+
+/// Moves the functions of `from` into `into`, except declarations of helpers
+/// `into` defines (QntMmaKernels.mlir declares the ones it shares with
+/// QntKernels.mlir so that it parses and verifies on its own).
+static void mergeKernels(mlir::gpu::GPUModuleOp from, mlir::gpu::GPUModuleOp into) {
+  SymbolTable symbols(into);
+  Block &body = into.getBodyRegion().front();
+  OpBuilder builder(into.getContext());
+  if (!body.empty() && body.back().hasTrait<OpTrait::IsTerminator>())
+    builder.setInsertionPoint(&body.back());
+  else
+    builder.setInsertionPointToEnd(&body);
+  for (Operation &op : llvm::make_early_inc_range(from.getBodyRegion().front())) {
+    if (op.hasTrait<OpTrait::IsTerminator>())
+      continue;
+    auto fn = dyn_cast<func::FuncOp>(op);
+    if (fn && fn.isDeclaration() && symbols.lookup(fn.getName()))
+      continue;
+    op.remove();
+    builder.insert(&op);
+  }
 }
 
 llvm::Expected<std::string> kernelsPtx(MLIRContext &ctx, llvm::StringRef arch,
@@ -111,6 +152,9 @@ llvm::Expected<std::string> kernelsPtx(MLIRContext &ctx, llvm::StringRef arch,
   OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(gpu::kQntKernelsSource, &ctx);
   if (!module)
     return makeError("internal error: the GPU kernel library does not parse: " + diagnostics);
+  OwningOpRef<ModuleOp> mma = parseSourceString<ModuleOp>(gpu::kQntMmaKernelsSource, &ctx);
+  if (!mma)
+    return makeError("internal error: the tensor-core kernels do not parse: " + diagnostics);
   std::string libdevice = cudaPath() + "/nvvm/libdevice/libdevice.10.bc";
   if (!llvm::sys::fs::exists(libdevice))
     return makeError("the NVPTX target needs the CUDA toolkit's libdevice, not found at " +
@@ -118,6 +162,12 @@ llvm::Expected<std::string> kernelsPtx(MLIRContext &ctx, llvm::StringRef arch,
   auto kernelModule = module->lookupSymbol<mlir::gpu::GPUModuleOp>("qnt_kernels");
   if (!kernelModule)
     return makeError("internal error: the GPU kernel library has no gpu.module @qnt_kernels");
+  auto mmaModule = mma->lookupSymbol<mlir::gpu::GPUModuleOp>("qnt_kernels");
+  if (!mmaModule)
+    return makeError("internal error: the tensor-core kernels have no gpu.module @qnt_kernels");
+  if (failed(unrollTileLoops(mmaModule)))
+    return makeError("internal error: a tensor-core kernel loop does not unroll");
+  mergeKernels(mmaModule, kernelModule);
   if (kernels)
     for (auto fn : kernelModule.getOps<mlir::gpu::GPUFuncOp>())
       if (fn.isKernel())
@@ -130,9 +180,10 @@ llvm::Expected<std::string> kernelsPtx(MLIRContext &ctx, llvm::StringRef arch,
   std::string errors;
   llvm::raw_string_ostream errorStream(errors);
   // libdevice (exp, sqrt, sin, cos, pow) comes from the toolkit
-  std::string pipeline =
-      "gpu.module(convert-scf-to-cf,convert-gpu-to-nvvm,reconcile-unrealized-casts),"
-      "gpu-module-to-binary{format=isa toolkit=" + cudaPath() + "}";
+  std::string pipeline = "gpu.module(canonicalize,cse,convert-scf-to-cf,convert-gpu-to-nvvm,"
+                         "reconcile-unrealized-casts),"
+                         "gpu-module-to-binary{format=isa toolkit=" +
+                         cudaPath() + "}";
   if (failed(parsePassPipeline(pipeline, pm, errorStream)))
     return makeError("internal error: bad NVPTX pipeline: " + errors);
   if (failed(pm.run(*module)))
