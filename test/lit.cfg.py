@@ -17,5 +17,8 @@ config.substitutions.append(("%shared", shared))
 config.substitutions.append(("%python", "/usr/bin/python3"))
 config.substitutions.append(("%pyref", os.path.join(config.qopt_src_root, "python")))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+# The stand-in CUDA driver (test/cuda/mock_driver.c) that emulates the kernels.
+config.substitutions.append(("%mockcuda", os.path.join(config.qopt_obj_root, "lib",
+                                                       "libqrt_mock_cuda.so")))
 # The CUDA toolkit's PTX assembler checks every generated PTX module.
 config.substitutions.append(("%ptxas", os.environ.get("QOPT_PTXAS", "/usr/local/cuda/bin/ptxas")))

@@ -1,14 +1,16 @@
 /* qrt-cuda-info - what the NVPTX target's runtime sees on this machine:
  *
- *   qrt-cuda-info [--device N] [--ptx FILE [--bench-gemv]]
+ *   qrt-cuda-info [--device N] [--ptx FILE [--bench-gemv] [--bench-gemm [R,C,N]]]
  *
  * Prints the device and its compute capability, or exits 1 with the reason
  * there is none (no driver, no device). With --ptx, loads the module through
  * the driver's JIT and resolves every qnt_* kernel named in it; with
  * --bench-gemv, also times its decode GEMVs against the copy bandwidth
- * (gemv_bench.c). */
+ * (gemv_bench.c); with --bench-gemm, checks its prefill GEMMs against the
+ * GEMVs and times both on an R x C weight and N tokens (gemm_bench.c;
+ * 4096,4096,512 by default). */
 #include "cuda_driver.h"
-#include "gemv_bench.h"
+#include "kernel_bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,21 +37,35 @@ static char *read_file(const char *path) {
 int main(int argc, char **argv) {
   int device = 0;
   const char *ptx_path = NULL;
-  int bench = 0;
+  int bench = 0, bench_gemm = 0;
+  long long shape[3] = {4096, 4096, 512};
   for (int i = 1; i < argc; ++i) {
     if (!strcmp(argv[i], "--bench-gemv")) {
       bench = 1;
+    } else if (!strcmp(argv[i], "--bench-gemm")) {
+      bench_gemm = 1;
+      if (i + 1 < argc && argv[i + 1][0] != '-') {
+        char tail = 0;
+        if (sscanf(argv[++i], "%lld,%lld,%lld%c", &shape[0], &shape[1], &shape[2], &tail) != 3 ||
+            shape[0] < 1 || shape[1] < 1 || shape[2] < 1) {
+          fprintf(stderr, "%s: error: --bench-gemm takes ROWS,COLS,TOKENS (positive), not '%s'\n",
+                  argv[0], argv[i]);
+          return 2;
+        }
+      }
     } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
       device = atoi(argv[++i]);
     } else if (!strcmp(argv[i], "--ptx") && i + 1 < argc) {
       ptx_path = argv[++i];
     } else {
-      fprintf(stderr, "usage: %s [--device N] [--ptx FILE [--bench-gemv]]\n", argv[0]);
+      fprintf(stderr, "usage: %s [--device N] [--ptx FILE [--bench-gemv] [--bench-gemm [R,C,N]]]\n",
+              argv[0]);
       return 2;
     }
   }
-  if (bench && !ptx_path) {
-    fprintf(stderr, "%s: error: --bench-gemv needs --ptx FILE (the kernels to time)\n", argv[0]);
+  if ((bench || bench_gemm) && !ptx_path) {
+    fprintf(stderr, "%s: error: %s needs --ptx FILE (the kernels to time)\n", argv[0],
+            bench ? "--bench-gemv" : "--bench-gemm");
     return 2;
   }
   char *ptx = NULL;
@@ -90,6 +106,8 @@ int main(int argc, char **argv) {
     /* 16384 x 8192: 64 MiB of 4-bit codes, 128 MiB of bytes */
     if (rc == 0 && bench)
       rc = qrt_bench_gemv(&cuda, module, 16384, 8192, 50);
+    if (rc == 0 && bench_gemm)
+      rc = qrt_bench_gemm(&cuda, module, shape[0], shape[1], shape[2], 20);
   }
   qrt_cuda_close(&cuda);
   free(ptx);

@@ -2,7 +2,7 @@
  * alone, on weights large enough to stream from device memory (several
  * times the L2 of current GPUs), timed beside the device-to-device copy
  * bandwidth measured the same way. Batch 1 (one token), as decode runs. */
-#include "gemv_bench.h"
+#include "kernel_bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,17 +13,16 @@ typedef struct bench_case {
   int64_t row_bytes_per_col_x2; /* 1: 4-bit (half a byte per weight), 2: one byte */
 } bench_case;
 
-/* Seconds per call of `repeats` launches after a warm-up; -1 on an error. */
-static double time_launches(qrt_cuda *c, qrt_cu_function fn, unsigned gx, unsigned bx,
-                            unsigned by, void **params, int repeats) {
+double qrt_time_launches(qrt_cuda *c, qrt_cu_function fn, unsigned gx, unsigned gy, unsigned bx,
+                         unsigned by, void **params, int repeats) {
   for (int i = 0; i < 3; ++i)
-    if (c->cuLaunchKernel(fn, gx, 1, 1, bx, by, 1, 0, NULL, params, NULL) != 0)
+    if (c->cuLaunchKernel(fn, gx, gy, 1, bx, by, 1, 0, NULL, params, NULL) != 0)
       return -1;
   if (c->cuCtxSynchronize() != 0)
     return -1;
   double t0 = qrt_seconds();
   for (int i = 0; i < repeats; ++i)
-    c->cuLaunchKernel(fn, gx, 1, 1, bx, by, 1, 0, NULL, params, NULL);
+    c->cuLaunchKernel(fn, gx, gy, 1, bx, by, 1, 0, NULL, params, NULL);
   if (c->cuCtxSynchronize() != 0)
     return -1;
   return (qrt_seconds() - t0) / repeats;
@@ -71,7 +70,7 @@ int qrt_bench_gemv(qrt_cuda *c, qrt_cu_module module, int64_t rows, int64_t cols
     qrt_gpu_index(&a, row_bytes);
     qrt_gpu_index(&a, groups);
     qrt_gpu_index(&a, group);
-    double sec = time_launches(c, fn, (unsigned)((rows + 3) / 4), 32, 4, a.params, repeats);
+    double sec = qrt_time_launches(c, fn, (unsigned)((rows + 3) / 4), 1, 32, 4, a.params, repeats);
     if (sec <= 0) {
       fprintf(stderr, "qrt-cuda-info: error: launching %s failed\n", cases[k].kernel);
       rc = 1;
