@@ -90,10 +90,11 @@ static int use_gemm(const qrt_ctx *ctx, const qrtw_slot *s, int64_t n) {
   return s->groups_per_row <= 1 || s->group_width % 32 == 0;
 }
 
-/* y[n, rows] = x W^T. x is f32 unless xq (int8 codes [n, cols]) and xscale
- * (per token) are given: the W8A8 kernels. */
-static void gemv(qrt_ctx *ctx, int64_t slot, qrt_cu_deviceptr x, qrt_cu_deviceptr xq,
-                 qrt_cu_deviceptr xscale, int64_t n, qrt_cu_deviceptr y) {
+/* y[n, rows] = x W^T on the GEMVs (a warp per row and token) or a GEMM
+ * (use_gemm). x is f32 unless xq (int8 codes [n, cols]) and xscale (per
+ * token) are given: the W8A8 kernels. */
+static void matmul(qrt_ctx *ctx, int64_t slot, qrt_cu_deviceptr x, qrt_cu_deviceptr xq,
+                   qrt_cu_deviceptr xscale, int64_t n, qrt_cu_deviceptr y) {
   const qrt_weight *w = &ctx->file.weights[slot];
   const qrtw_slot *s = w->slot;
   qrt_gpu_args a = {0};
@@ -155,7 +156,7 @@ static gpu_input prepare(qrt_ctx *ctx, int64_t kind, int64_t slot, const float *
 }
 
 static void linear(qrt_ctx *ctx, int64_t slot, const gpu_input *in, int64_t n, float *out) {
-  gemv(ctx, slot, in->x, in->xq, in->xscale, n, qrt_dev(out));
+  matmul(ctx, slot, in->x, in->xq, in->xscale, n, qrt_dev(out));
 }
 
 void qrt_linear(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float *out) {
@@ -207,7 +208,7 @@ void qrt_lm_head(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float *o
     x += (n - 1) * cols;
     n = 1;
   }
-  gemv(ctx, slot, qrt_dev(x), 0, 0, n, ctx->logits);
+  matmul(ctx, slot, qrt_dev(x), 0, 0, n, ctx->logits);
   if (!ctx->failed)
     qrt_gpu_check(ctx, ctx->cuda.cuMemcpyDtoH(out, ctx->logits, (size_t)(n * vocab) * 4),
                   "copying logits");
