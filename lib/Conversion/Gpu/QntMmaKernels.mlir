@@ -30,6 +30,36 @@ gpu.module @qnt_kernels {
 
 func.func private @scale_index(index, index, index) -> index
 func.func private @group_of(index, index, index) -> index
+func.func private @warp_max(f32) -> f32
+
+// 2^k as f32, for k in [-126, 127].
+func.func private @pow2(%k: i32) -> f32 {
+  %bias = arith.constant 127 : i32
+  %c23 = arith.constant 23 : i32
+  %e = arith.addi %k, %bias : i32
+  %bits = arith.shli %e, %c23 : i32
+  %f = arith.bitcast %bits : i32 to f32
+  return %f : f32
+}
+
+// The power of two k that brings a stage's largest activation magnitude m
+// into [2^14, 2^15): x * 2^-k then fits f16 (max 65504) with its hi + lo
+// halves keeping about 22 bits relative to m, however large or small the
+// token's activations are. Scaling by 2^-k and back is exact.
+func.func private @stage_exponent(%m: f32) -> i32 {
+  %c23 = arith.constant 23 : i32
+  %c255 = arith.constant 255 : i32
+  %bias = arith.constant 141 : i32 // 127 + 14
+  %lo = arith.constant -126 : i32
+  %hi = arith.constant 126 : i32
+  %bits = arith.bitcast %m : f32 to i32
+  %sh = arith.shrui %bits, %c23 : i32
+  %e = arith.andi %sh, %c255 : i32
+  %k = arith.subi %e, %bias : i32
+  %k1 = arith.maxsi %k, %lo : i32
+  %k2 = arith.minsi %k1, %hi : i32
+  return %k2 : i32
+}
 
 // Two f16 in one 32-bit register, `lo` in the low half (fragment order).
 func.func private @pack_f16(%lo: f16, %hi: f16) -> i32 {
@@ -53,7 +83,7 @@ func.func private @pack_int_f16(%a: i32, %b: i32) -> i32 {
 
 // f32 activations as two f16 terms, x = hi + lo to about 22 bits: the
 // tensor cores multiply f16, and one f16 would cost logits ~1e-3 relative.
-// (|x| above the f16 range, 65504, is not representable this way.)
+// (x is pre-scaled by a power of two per token and stage: @stage_exponent.)
 func.func private @split_f16(%x0: f32, %x1: f32) -> (i32, i32) {
   %h0 = arith.truncf %x0 : f32 to f16
   %h1 = arith.truncf %x1 : f32 to f16
@@ -159,9 +189,10 @@ func.func private @word_of_bytes(%m: memref<?xi8>, %base: index, %col: index, %l
 // Weight-only prefill GEMM (W4A16 / W8A16 style): y[t, r] = sum over stages
 // of s[r, group] * sum_c (code - z) * x[t, c]. Weights go to shared memory
 // as exact small integers (code - z) in f16, activations as hi + lo f16
-// pairs (@split_f16, two instructions per tile), so each stage's sum is
-// exact to about 22 bits before its one f32 scale. `nibbles`: 4-bit blocks
-// (a stage is one 16-byte block per row), else one byte per code.
+// pairs (@split_f16, two instructions per tile) of x * 2^-k, k per token and
+// stage (@stage_exponent), so each stage's sum is exact to about 22 bits
+// before its f32 scales s[r, group] * 2^k. `nibbles`: 4-bit blocks (a stage
+// is one 16-byte block per row), else one byte per code.
 // Block (32, 4), grid (ceil(rows / 64), ceil(n / 64)).
 gpu.func @qnt_gemm_f16(%w: memref<?xi8>, %scales: memref<?xf16>, %zeros: memref<?xi8>,
                        %x: memref<?xf32>, %y: memref<?xf32>, %rows: index, %cols: index,
@@ -169,7 +200,8 @@ gpu.func @qnt_gemm_f16(%w: memref<?xi8>, %scales: memref<?xf16>, %zeros: memref<
                        %n: index, %nibbles: i1)
     workgroup(%xs: memref<2560xf32, #gpu.address_space<workgroup>>,
               %ws: memref<1280xi32, #gpu.address_space<workgroup>>,
-              %ss: memref<64xf32, #gpu.address_space<workgroup>>)
+              %ss: memref<64xf32, #gpu.address_space<workgroup>>,
+              %ts: memref<64xf32, #gpu.address_space<workgroup>>)
     private(%acc: memref<32xf32, #gpu.address_space<private>>,
             %part: memref<32xf32, #gpu.address_space<private>>,
             %ahi: memref<8xi32, #gpu.address_space<private>>,
@@ -211,7 +243,8 @@ gpu.func @qnt_gemm_f16(%w: memref<?xi8>, %scales: memref<?xf16>, %zeros: memref<
   }
   scf.for %k0 = %c0 to %cols step %c32 {
     gpu.barrier
-    // activations: 64 tokens x 32 columns, a warp per token row of 32
+    // activations: 64 tokens x 32 columns, a warp per token row of 32,
+    // scaled by 2^-k for the row's largest magnitude (2^k goes to ts)
     scf.for %j = %c0 to %c16 step %c1 {
       %jo = arith.muli %j, %c128 : index
       %idx = arith.addi %tid, %jo : index
@@ -230,9 +263,20 @@ gpu.func @qnt_gemm_f16(%w: memref<?xi8>, %scales: memref<?xf16>, %zeros: memref<
       } else {
         scf.yield %zero : f32
       }
+      %mag = math.absf %v : f32
+      %m = func.call @warp_max(%mag) : (f32) -> f32
+      %k = func.call @stage_exponent(%m) : (f32) -> i32
+      %nk = arith.subi %i0, %k : i32
+      %down = func.call @pow2(%nk) : (i32) -> f32
+      %vs = arith.mulf %v, %down : f32
       %so = arith.muli %tok, %c40 : index
       %si = arith.addi %so, %col : index
-      memref.store %v, %xs[%si] : memref<2560xf32, #gpu.address_space<workgroup>>
+      memref.store %vs, %xs[%si] : memref<2560xf32, #gpu.address_space<workgroup>>
+      %first = arith.cmpi eq, %lane, %c0 : index
+      scf.if %first {
+        %up = func.call @pow2(%k) : (i32) -> f32
+        memref.store %up, %ts[%tok] : memref<64xf32, #gpu.address_space<workgroup>>
+      }
     }
     // weights: 64 rows x 32 columns as (code - z) f16 pairs, word p of a
     // row holding columns 2p, 2p + 1
@@ -422,10 +466,11 @@ gpu.func @qnt_gemm_f16(%w: memref<?xi8>, %scales: memref<?xf16>, %zeros: memref<
         }
       }
     }
-    // acc += part * s[weight row]: c0, c2 are column 2q of the tile, c1, c3
-    // column 2q + 1
+    // acc += part * s[weight row] * 2^k[token]: c0, c2 are column 2q of
+    // the tile, c1, c3 column 2q + 1; c0, c1 row g, c2, c3 row g + 8
     scf.for %i = %c0 to %c32 step %c1 {
       %tile = arith.divui %i, %c4 : index
+      %mt = arith.divui %tile, %c4 : index
       %nt = arith.remui %tile, %c4 : index
       %e = arith.remui %i, %c2 : index
       %no = arith.muli %nt, %c8 : index
@@ -433,9 +478,18 @@ gpu.func @qnt_gemm_f16(%w: memref<?xi8>, %scales: memref<?xf16>, %zeros: memref<
       %col1 = arith.addi %col0, %q2 : index
       %col = arith.addi %col1, %e : index
       %s = memref.load %ss[%col] : memref<64xf32, #gpu.address_space<workgroup>>
+      %ei = arith.remui %i, %c4 : index
+      %lower = arith.divui %ei, %c2 : index
+      %lo8 = arith.muli %lower, %c8 : index
+      %mo = arith.muli %mt, %c16 : index
+      %tk0 = arith.addi %wm32, %mo : index
+      %tk1 = arith.addi %tk0, %g : index
+      %tk = arith.addi %tk1, %lo8 : index
+      %up = memref.load %ts[%tk] : memref<64xf32, #gpu.address_space<workgroup>>
       %pv = memref.load %part[%i] : memref<32xf32, #gpu.address_space<private>>
       %av = memref.load %acc[%i] : memref<32xf32, #gpu.address_space<private>>
-      %na = math.fma %pv, %s, %av : f32
+      %pu = arith.mulf %pv, %up : f32
+      %na = math.fma %pu, %s, %av : f32
       memref.store %na, %acc[%i] : memref<32xf32, #gpu.address_space<private>>
     }
   }
