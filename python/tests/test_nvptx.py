@@ -150,6 +150,11 @@ class NvptxProgramsOnTheMockDriver(unittest.TestCase):
                     self.assertEqual(launched, limit == "", r.stderr)
                     self.assertIn("qnt_gemv_", r.stderr)
                 self.assertEqual(outs[""], outs["0"])
+        env["QRT_CUDA_GEMM_MIN"] = "eight"
+        r = subprocess.run([exe, "-n", "5"], env=env, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("QRT_CUDA_GEMM_MIN must be a token count (0: no GEMMs), not 'eight'",
+                      r.stderr)
 
     def test_without_a_driver_the_program_says_so(self):
         gpu = os.path.join(self.dir, "fp32_nodriver")

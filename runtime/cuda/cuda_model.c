@@ -88,7 +88,17 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
     if (check_slot(&m->file.weights[i], i, err, len) != 0)
       goto fail;
   const char *gemm_min = getenv("QRT_CUDA_GEMM_MIN");
-  m->gemm_min_tokens = gemm_min && *gemm_min ? atoll(gemm_min) : QRT_GEMM_MIN_TOKENS;
+  m->gemm_min_tokens = QRT_GEMM_MIN_TOKENS;
+  if (gemm_min && *gemm_min) {
+    char *end = NULL;
+    long long v = strtoll(gemm_min, &end, 10);
+    if (*end || v < 0) {
+      qrt_set_error(err, len, "QRT_CUDA_GEMM_MIN must be a token count (0: no GEMMs), not '%s'",
+                    gemm_min);
+      goto fail;
+    }
+    m->gemm_min_tokens = v;
+  }
   const char *device = getenv("QRT_CUDA_DEVICE");
   if (qrt_cuda_open(&m->cuda, device ? atoi(device) : 0, err, len) != 0)
     goto fail;
