@@ -18,6 +18,7 @@ executor's, so float schemes agree to 1e-4 (as the CPU kernels); W8A8
 quantizes activations per token, so there the greedy choices must agree.
 """
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -154,6 +155,30 @@ class NvptxProgramsOnTheMockDriver(unittest.TestCase):
         r = subprocess.run([exe, "-n", "5"], env=env, capture_output=True, text=True)
         self.assertEqual(r.returncode, 1)
         self.assertIn("QRT_CUDA_GEMM_MIN must be a token count (0: no GEMMs), not 'eight'",
+                      r.stderr)
+
+    def test_misaligned_4bit_data_is_refused_at_load(self):
+        # The 4-bit GEMV loads each 16-byte block in one access; a weights
+        # file whose 4-bit slot is not 16-byte aligned (qopt aligns to 64)
+        # is corrupt, and loading says so instead of faulting on the device.
+        exe = os.path.join(self.dir, "w4_misaligned")
+        run([QOPT, "build", os.path.join(self.dir, "w4_g32.mlir"), "-o", exe, "--target=nvptx"])
+        with open(exe + ".qrtw", "rb") as f:
+            data = bytearray(f.read())
+        header, slot_size, kind_at, offset_at = 48, 160, 48, 112  # runtime/include/qrt_format.h
+        (count,) = struct.unpack_from("<I", data, 24)
+        for i in range(count):
+            at = header + i * slot_size
+            if struct.unpack_from("<I", data, at + kind_at)[0] == 2:  # QRTW_Q4
+                (offset,) = struct.unpack_from("<Q", data, at + offset_at)
+                struct.pack_into("<Q", data, at + offset_at, offset + 4)
+                name = data[at:at + 48].rstrip(b"\0").decode()
+                break
+        with open(exe + ".qrtw", "wb") as f:
+            f.write(data)
+        r = subprocess.run([exe, "-n", "5"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"({name}): 4-bit data at offset {offset + 4} is not 16-byte aligned",
                       r.stderr)
 
     def test_without_a_driver_the_program_says_so(self):

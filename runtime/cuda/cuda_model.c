@@ -19,6 +19,14 @@ static int check_slot(const qrt_weight *w, int64_t i, char *err, size_t len) {
     why = "LLM.int8 outlier columns";
   else if (s->kind == QRTW_Q4 && s->groups_per_row && s->group_width % 32)
     why = "4-bit groups that are not whole 32-blocks";
+  if (s->kind == QRTW_Q4 && s->data_offset % 16) {
+    /* the 4-bit GEMV loads a block in one 16-byte access */
+    qrt_set_error(err, len,
+                  "weights slot %lld (%.*s): 4-bit data at offset %llu is not 16-byte "
+                  "aligned (qopt writes 64)",
+                  (long long)i, QRTW_NAME_LEN, s->name, (unsigned long long)s->data_offset);
+    return -1;
+  }
   if (!why)
     return 0;
   qrt_set_error(err, len, "weights slot %lld (%.*s): %s have no CUDA kernel; build for the CPU",

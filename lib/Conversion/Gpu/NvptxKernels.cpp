@@ -98,11 +98,13 @@ static void prepareContext(MLIRContext &ctx) {
   (void)once;
 }
 
-/// Fully unrolls every scf.for of `module` with constant bounds. In
-/// QntMmaKernels.mlir those loops walk a warp's register tiles (fragments,
-/// accumulators in private memory); unrolled, every index is a constant and
-/// LLVM keeps the tiles in registers instead of local memory.
-static LogicalResult unrollTileLoops(mlir::gpu::GPUModuleOp module) {
+/// Fully unrolls every scf.for of `module` with constant bounds: the kernels
+/// write them for per-lane work of a fixed size. In QntMmaKernels.mlir they
+/// walk a warp's register tiles (fragments, accumulators in private
+/// memory); unrolled, every index is a constant and LLVM keeps the tiles in
+/// registers instead of local memory. In the 4-bit GEMV, the 16 bytes of a
+/// block become constant shifts of the loaded words.
+static LogicalResult unrollConstantLoops(mlir::gpu::GPUModuleOp module) {
   SmallVector<scf::ForOp> loops;
   module.walk([&](scf::ForOp loop) { // inner loops first
     if (loop.getStaticTripCount())
@@ -165,9 +167,9 @@ llvm::Expected<std::string> kernelsPtx(MLIRContext &ctx, llvm::StringRef arch,
   auto mmaModule = mma->lookupSymbol<mlir::gpu::GPUModuleOp>("qnt_kernels");
   if (!mmaModule)
     return makeError("internal error: the tensor-core kernels have no gpu.module @qnt_kernels");
-  if (failed(unrollTileLoops(mmaModule)))
-    return makeError("internal error: a tensor-core kernel loop does not unroll");
   mergeKernels(mmaModule, kernelModule);
+  if (failed(unrollConstantLoops(kernelModule)))
+    return makeError("internal error: a GPU kernel loop does not unroll");
   if (kernels)
     for (auto fn : kernelModule.getOps<mlir::gpu::GPUFuncOp>())
       if (fn.isKernel())

@@ -101,9 +101,54 @@ func.func private @group_of(%c: index, %group_width: index, %groups_per_row: ind
   return %r : index
 }
 
+// The 16 bytes at m[i] as four little-endian words, in one 16-byte load
+// (ld.v4.b32): i must be a multiple of 16 from a 16-byte aligned base. The
+// runtime's 4-bit rows are whole 16-byte blocks, its slots 64-byte aligned
+// in the weights file (checked at load), and device allocations 256.
+func.func private @load_16_bytes(%m: memref<?xi8>, %i: index) -> (i32, i32, i32, i32) {
+  %base = memref.extract_aligned_pointer_as_index %m : memref<?xi8> -> index
+  %at = arith.addi %base, %i : index
+  %at64 = arith.index_cast %at : index to i64
+  %p = llvm.inttoptr %at64 : i64 to !llvm.ptr
+  %v = llvm.load %p {alignment = 16 : i64} : !llvm.ptr -> vector<4xi32>
+  %c0 = llvm.mlir.constant(0 : i32) : i32
+  %c1 = llvm.mlir.constant(1 : i32) : i32
+  %c2 = llvm.mlir.constant(2 : i32) : i32
+  %c3 = llvm.mlir.constant(3 : i32) : i32
+  %w0 = llvm.extractelement %v[%c0 : i32] : vector<4xi32>
+  %w1 = llvm.extractelement %v[%c1 : i32] : vector<4xi32>
+  %w2 = llvm.extractelement %v[%c2 : i32] : vector<4xi32>
+  %w3 = llvm.extractelement %v[%c3 : i32] : vector<4xi32>
+  return %w0, %w1, %w2, %w3 : i32, i32, i32, i32
+}
+
+// Byte j (0..15) of the words w0..w3 (byte 0 the low byte of w0).
+func.func private @byte_of(%w0: i32, %w1: i32, %w2: i32, %w3: i32, %j: index) -> i32 {
+  %c4 = arith.constant 4 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c3 = arith.constant 3 : index
+  %c8 = arith.constant 8 : i32
+  %c255 = arith.constant 255 : i32
+  %word = arith.divui %j, %c4 : index
+  %is1 = arith.cmpi eq, %word, %c1 : index
+  %is2 = arith.cmpi eq, %word, %c2 : index
+  %is3 = arith.cmpi eq, %word, %c3 : index
+  %s1 = arith.select %is1, %w1, %w0 : i32
+  %s2 = arith.select %is2, %w2, %s1 : i32
+  %s3 = arith.select %is3, %w3, %s2 : i32
+  %in = arith.remui %j, %c4 : index
+  %in32 = arith.index_cast %in : index to i32
+  %sh = arith.muli %in32, %c8 : i32
+  %b = arith.shrui %s3, %sh : i32
+  %r = arith.andi %b, %c255 : i32
+  return %r : i32
+}
+
 // W4A16-style decode/prefill GEMV: y[t, r] = sum_c (code - z) * s * x[t, c]
-// for 4-bit nibble blocks. A lane takes blocks lane, lane + 32, ...; groups
-// are whole blocks in this layout, so one scale serves a block.
+// for 4-bit nibble blocks. A lane takes blocks lane, lane + 32, ..., each in
+// one 16-byte load; groups are whole blocks in this layout, so one scale
+// serves a block.
 gpu.func @qnt_gemv_q4(%w: memref<?xi8>, %scales: memref<?xf16>, %zeros: memref<?xi8>,
                       %x: memref<?xf32>, %y: memref<?xf32>, %rows: index, %cols: index,
                       %row_bytes: index, %groups_per_row: index, %group_width: index) kernel {
@@ -139,10 +184,10 @@ gpu.func @qnt_gemv_q4(%w: memref<?xi8>, %scales: memref<?xf16>, %zeros: memref<?
       %rb = arith.muli %r, %row_bytes : index
       %bb = arith.muli %b, %c16 : index
       %base = arith.addi %rb, %bb : index
+      %w0, %w1, %w2, %w3 = func.call @load_16_bytes(%w, %base)
+        : (memref<?xi8>, index) -> (i32, i32, i32, i32)
       %dot = scf.for %j = %c0 to %c16 step %c1 iter_args(%d = %zero) -> (f32) {
-        %at = arith.addi %base, %j : index
-        %byte = memref.load %w[%at] : memref<?xi8>
-        %u = arith.extui %byte : i8 to i32
+        %u = func.call @byte_of(%w0, %w1, %w2, %w3, %j) : (i32, i32, i32, i32, index) -> i32
         %lo = arith.andi %u, %c15 : i32
         %hi = arith.shrui %u, %c4i : i32
         %col_lo = arith.addi %first_col, %j : index
