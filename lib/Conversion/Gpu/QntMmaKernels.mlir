@@ -135,6 +135,41 @@ func.func private @mma_s8u8(%a0: i32, %a1: i32, %a2: i32, %a3: i32, %b0: i32, %b
   return %d0, %d1, %d2, %d3 : i32, i32, i32, i32
 }
 
+// Where accumulator i (of a warp's 32 per lane: tile-major over 2 x 4
+// tiles, c0..c3 within a tile) sits in the block's 64 x 64 output: its
+// token (c0, c1 row g, c2, c3 row g + 8 of tile mt) ...
+func.func private @acc_token(%i: index, %wm32: index, %g: index) -> index {
+  %c2 = arith.constant 2 : index
+  %c4 = arith.constant 4 : index
+  %c8 = arith.constant 8 : index
+  %c16 = arith.constant 16 : index
+  %tile = arith.divui %i, %c4 : index
+  %mt = arith.divui %tile, %c4 : index
+  %e = arith.remui %i, %c4 : index
+  %lower = arith.divui %e, %c2 : index
+  %mo = arith.muli %mt, %c16 : index
+  %lo8 = arith.muli %lower, %c8 : index
+  %t0 = arith.addi %wm32, %mo : index
+  %t1 = arith.addi %t0, %g : index
+  %t = arith.addi %t1, %lo8 : index
+  return %t : index
+}
+
+// ... and its weight row (c0, c2 column 2q, c1, c3 column 2q + 1 of tile nt).
+func.func private @acc_row(%i: index, %wn32: index, %q2: index) -> index {
+  %c2 = arith.constant 2 : index
+  %c4 = arith.constant 4 : index
+  %c8 = arith.constant 8 : index
+  %tile = arith.divui %i, %c4 : index
+  %nt = arith.remui %tile, %c4 : index
+  %odd = arith.remui %i, %c2 : index
+  %no = arith.muli %nt, %c8 : index
+  %r0 = arith.addi %wn32, %no : index
+  %r1 = arith.addi %r0, %q2 : index
+  %r = arith.addi %r1, %odd : index
+  return %r : index
+}
+
 // y[t * rows + r] = v where (t, r) is inside the output.
 func.func private @store_out(%y: memref<?xf32>, %t: index, %r: index, %n: index, %rows: index,
                              %v: f32) {
@@ -469,22 +504,9 @@ gpu.func @qnt_gemm_f16(%w: memref<?xi8>, %scales: memref<?xf16>, %zeros: memref<
     // acc += part * s[weight row] * 2^k[token]: c0, c2 are column 2q of
     // the tile, c1, c3 column 2q + 1; c0, c1 row g, c2, c3 row g + 8
     scf.for %i = %c0 to %c32 step %c1 {
-      %tile = arith.divui %i, %c4 : index
-      %mt = arith.divui %tile, %c4 : index
-      %nt = arith.remui %tile, %c4 : index
-      %e = arith.remui %i, %c2 : index
-      %no = arith.muli %nt, %c8 : index
-      %col0 = arith.addi %wn32, %no : index
-      %col1 = arith.addi %col0, %q2 : index
-      %col = arith.addi %col1, %e : index
+      %col = func.call @acc_row(%i, %wn32, %q2) : (index, index, index) -> index
       %s = memref.load %ss[%col] : memref<64xf32, #gpu.address_space<workgroup>>
-      %ei = arith.remui %i, %c4 : index
-      %lower = arith.divui %ei, %c2 : index
-      %lo8 = arith.muli %lower, %c8 : index
-      %mo = arith.muli %mt, %c16 : index
-      %tk0 = arith.addi %wm32, %mo : index
-      %tk1 = arith.addi %tk0, %g : index
-      %tk = arith.addi %tk1, %lo8 : index
+      %tk = func.call @acc_token(%i, %wm32, %g) : (index, index, index) -> index
       %up = memref.load %ts[%tk] : memref<64xf32, #gpu.address_space<workgroup>>
       %pv = memref.load %part[%i] : memref<32xf32, #gpu.address_space<private>>
       %av = memref.load %acc[%i] : memref<32xf32, #gpu.address_space<private>>
@@ -506,29 +528,12 @@ func.func private @store_tiles(%acc: memref<32xf32, #gpu.address_space<private>>
                                %wn32: index, %g: index, %q2: index, %n: index, %rows: index) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
-  %c2 = arith.constant 2 : index
-  %c4 = arith.constant 4 : index
-  %c8 = arith.constant 8 : index
-  %c16 = arith.constant 16 : index
   %c32 = arith.constant 32 : index
   scf.for %i = %c0 to %c32 step %c1 {
-    %tile = arith.divui %i, %c4 : index
-    %mt = arith.divui %tile, %c4 : index
-    %nt = arith.remui %tile, %c4 : index
-    %e = arith.remui %i, %c4 : index
-    %lower = arith.divui %e, %c2 : index
-    %odd = arith.remui %e, %c2 : index
-    %mo = arith.muli %mt, %c16 : index
-    %lo8 = arith.muli %lower, %c8 : index
-    %t0 = arith.addi %m0, %wm32 : index
-    %t1 = arith.addi %t0, %mo : index
-    %t2 = arith.addi %t1, %g : index
-    %t = arith.addi %t2, %lo8 : index
-    %no = arith.muli %nt, %c8 : index
-    %r0 = arith.addi %n0, %wn32 : index
-    %r1 = arith.addi %r0, %no : index
-    %r2 = arith.addi %r1, %q2 : index
-    %r = arith.addi %r2, %odd : index
+    %tl = func.call @acc_token(%i, %wm32, %g) : (index, index, index) -> index
+    %t = arith.addi %m0, %tl : index
+    %rl = func.call @acc_row(%i, %wn32, %q2) : (index, index, index) -> index
+    %r = arith.addi %n0, %rl : index
     %v = memref.load %acc[%i] : memref<32xf32, #gpu.address_space<private>>
     func.call @store_out(%y, %t, %r, %n, %rows, %v)
       : (memref<?xf32>, index, index, index, index, f32) -> ()
@@ -742,13 +747,7 @@ gpu.func @qnt_gemm_w8a8(%w: memref<?xi8>, %scales: memref<?xf16>, %zeros: memref
     %flush = arith.ori %at_end, %new_group : i1
     scf.if %flush {
       scf.for %i = %c0 to %c32 step %c1 {
-        %tile = arith.divui %i, %c4 : index
-        %nt = arith.remui %tile, %c4 : index
-        %e = arith.remui %i, %c2 : index
-        %no = arith.muli %nt, %c8 : index
-        %col0 = arith.addi %wn32, %no : index
-        %col1 = arith.addi %col0, %q2 : index
-        %col = arith.addi %col1, %e : index
+        %col = func.call @acc_row(%i, %wn32, %q2) : (index, index, index) -> index
         %s = memref.load %ss[%col] : memref<64xf32, #gpu.address_space<workgroup>>
         %dv = memref.load %iacc[%i] : memref<32xi32, #gpu.address_space<private>>
         %df = arith.sitofp %dv : i32 to f32
@@ -762,16 +761,8 @@ gpu.func @qnt_gemm_w8a8(%w: memref<?xi8>, %scales: memref<?xf16>, %zeros: memref
   }
   // y = xscale[token] * acc
   scf.for %i = %c0 to %c32 step %c1 {
-    %tile = arith.divui %i, %c4 : index
-    %mt = arith.divui %tile, %c4 : index
-    %e = arith.remui %i, %c4 : index
-    %lower = arith.divui %e, %c2 : index
-    %mo = arith.muli %mt, %c16 : index
-    %lo8 = arith.muli %lower, %c8 : index
-    %t0 = arith.addi %m0, %wm32 : index
-    %t1 = arith.addi %t0, %mo : index
-    %t2 = arith.addi %t1, %g : index
-    %t = arith.addi %t2, %lo8 : index
+    %tl = func.call @acc_token(%i, %wm32, %g) : (index, index, index) -> index
+    %t = arith.addi %m0, %tl : index
     %okt = arith.cmpi ult, %t, %n : index
     scf.if %okt {
       %xs = memref.load %xscale[%t] : memref<?xf32>
