@@ -2,8 +2,8 @@
 #include "qopt/InitAll.h"
 
 #include "Qnt/IR/QntDialect.h"
-#include "passes/Fusion/Fusion.h"
 #include "passes/Passes.h"
+#include "qopt/Pipelines/Recipes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -19,7 +19,7 @@ void registerAllDialects(mlir::DialectRegistry &registry) {
 
 void registerAllPasses() {
   registerQoptPasses();
-  registerFusionPipeline();
+  registerQoptPipelines();
 }
 
 } // namespace qopt

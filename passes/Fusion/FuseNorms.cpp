@@ -84,18 +84,4 @@ struct QntFuseNormQuantPass : impl::QntFuseNormQuantBase<QntFuseNormQuantPass> {
 
 } // namespace
 
-void buildFusionPipeline(OpPassManager &pm) {
-  pm.addPass(createQntFuseSwiglu());
-  pm.addPass(createQntFuseLinears());
-  pm.addPass(createQntFuseResidualNorm());
-  pm.addPass(createQntFuseNormQuant());
-}
-
-void registerFusionPipeline() {
-  PassPipelineRegistration<>("qnt-fuse",
-                             "All qnt fusions: swiglu, linears (q/k/v), residual-norm, "
-                             "norm-quant",
-                             buildFusionPipeline);
-}
-
 } // namespace qopt

@@ -18,6 +18,7 @@
 #include "qopt/Driver/CalibrationText.h"
 #include "qopt/Driver/Perplexity.h"
 #include "qopt/Driver/QuantReport.h"
+#include "qopt/Pipelines/Recipes.h"
 #include "qopt/Support/Error.h"
 #include "qopt/Support/SafeTensors.h"
 
@@ -44,7 +45,9 @@ static cl::opt<std::string> outOpt("o", cl::Required,
 static cl::opt<std::string> recipeOpt(
     "recipe",
     cl::desc("Quantization recipe: fp32, rtn, gptq, awq, awq-gptq, w8a8 (SmoothQuant), nf4, "
-             "llm-int8, mixed (default rtn)"),
+             "llm-int8, mixed (default rtn); the same pipeline as qopt-opt's "
+             "qnt-recipe-NAME{...}, printed by --print-pipeline. A recipe refuses the "
+             "options it does not read"),
     cl::init("rtn"), cl::sub(compileCmd), cl::cat(category));
 static cl::opt<std::string> pipelineOpt(
     "pipeline", cl::desc("Explicit pass pipeline instead of a recipe, e.g. "
@@ -105,13 +108,13 @@ static cl::opt<std::string> targetOpt(
     "target",
     cl::desc("After quantizing, also lower to a target: none (default); cpu, which "
              "writes STEM.o (or STEM.ll with --emit llvm) and STEM.qrtw for linking with "
-             "the runtime (`qopt build` makes whole programs); or nvptx, which writes the "
-             "GPU kernels as STEM.ptx for --gpu-arch (the NVPTX host side is not written yet)"),
+             "the runtime; or nvptx, which writes the GPU kernels as STEM.ptx for --gpu-arch "
+             "(`qopt build` makes whole programs for either target)"),
     cl::init("none"), cl::sub(compileCmd), cl::cat(category));
 static cl::opt<std::string> gpuArchOpt("gpu-arch",
-                                       cl::desc("With --target=nvptx: sm_80, sm_86, sm_89, "
-                                                "sm_90 or sm_90a (default sm_90a)"),
-                                       cl::init("sm_90a"), cl::sub(compileCmd),
+                                       cl::desc("With --target=nvptx: sm_80 (default, as "
+                                                "qopt build), sm_86, sm_89, sm_90 or sm_90a"),
+                                       cl::init("sm_80"), cl::sub(compileCmd),
                                        cl::cat(category));
 static cl::opt<std::string> compileEmitOpt("emit",
                                            cl::desc("With --target=cpu: obj (default) or llvm"),
@@ -140,58 +143,72 @@ static cl::opt<bool> printPipelineOpt("print-pipeline",
                                       cl::desc("Print the pass pipeline and exit"),
                                       cl::init(false), cl::sub(compileCmd), cl::cat(category));
 
-/// The pass pipeline a recipe stands for, with the command line's options.
-static llvm::Expected<std::string> recipePipeline(llvm::StringRef recipe) {
-  std::string sym = symOpt ? "true" : "false";
-  auto weights = [&](int64_t bits, int64_t group) {
-    return "bits=" + std::to_string(bits) + " group-size=" + std::to_string(group) +
-           " symmetric=" + sym;
+/// The recipe options the command line gave explicitly, so that the recipe
+/// can refuse those it does not read (and apply its own defaults).
+static void recipeOptionsFromFlags(RecipeOptions &o) {
+  auto set = [](auto &option, const auto &flag) {
+    if (flag.getNumOccurrences())
+      option = flag.getValue();
   };
-  std::string w = weights(bitsOpt, groupOpt);
-  std::string gptq = "qnt-gptq{" + w + " act-order=" + (actOrderOpt ? "true" : "false") +
-                     " static-groups=" + (staticGroupsOpt ? "true" : "false") +
-                     " damp=" + std::to_string(dampOpt) + " clip-search=true}";
-  if (recipe == "fp32")
-    return std::string();
-  if (recipe == "rtn")
-    return "qnt-quantize-weights{" + w + "}";
-  if (recipe == "gptq")
-    return gptq;
-  if (recipe == "awq")
-    return "qnt-awq{" + w + "},qnt-quantize-weights{" + w + "}";
-  // AWQ's clipping clamps weights that GPTQ then compensates for anyway; on
-  // top of GPTQ only AWQ's scales help (measured: +5.2% vs +7.6% PPL at w4).
-  if (recipe == "awq-gptq")
-    return "qnt-awq{" + w + " clip=false}," + gptq;
-  if (recipe == "w8a8")
-    return "qnt-smoothquant{alpha=" + std::to_string(alphaOpt) +
-           " alpha-search=" + (alphaSearchOpt ? "true" : "false") +
-           "},qnt-quantize-weights{bits=8 group-size=0 symmetric=true},"
-           "qnt-quantize-activations{mode=" +
-           actModeOpt + " observer=" + observerOpt + "}";
-  if (recipe == "nf4") {
-    int64_t group = groupOpt.getNumOccurrences() ? groupOpt.getValue() : 64;
-    return "qnt-quantize-weights{format=nf4 group-size=" + std::to_string(group) +
-           " double-quant=true}";
+  set(o.bits, bitsOpt);
+  set(o.groupSize, groupOpt);
+  set(o.symmetric, symOpt);
+  set(o.actOrder, actOrderOpt);
+  set(o.staticGroups, staticGroupsOpt);
+  set(o.damp, dampOpt);
+  set(o.alpha, alphaOpt);
+  set(o.alphaSearch, alphaSearchOpt);
+  set(o.actMode, actModeOpt);
+  set(o.observer, observerOpt);
+  set(o.threshold, thresholdOpt);
+  set(o.targetBpw, targetBpwOpt);
+  set(o.kvCache, kvCacheOpt);
+  set(o.lmHeadBits, lmHeadBitsOpt);
+  set(o.lmHeadGroupSize, lmHeadGroupOpt);
+}
+
+/// The recipe flags, which an explicit --pipeline does not read.
+static llvm::Error refuseRecipeFlagsWithPipeline() {
+  const llvm::cl::Option *recipeFlags[] = {
+      &recipeOpt, &bitsOpt,   &groupOpt,       &symOpt,       &actOrderOpt,
+      &staticGroupsOpt, &dampOpt, &alphaOpt, &alphaSearchOpt, &actModeOpt,
+      &observerOpt,     &thresholdOpt, &targetBpwOpt};
+  for (const llvm::cl::Option *flag : recipeFlags)
+    if (flag->getNumOccurrences())
+      return makeError("--" + flag->ArgStr.str() +
+                       " applies to recipes; with --pipeline, give the pass its own option");
+  return llvm::Error::success();
+}
+
+/// Fills `pm` with the recipe (or the explicit --pipeline) and the options
+/// applied after either.
+static llvm::Error buildPipeline(mlir::PassManager &pm) {
+  RecipeOptions options;
+  recipeOptionsFromFlags(options);
+  if (!pipelineOpt.empty()) {
+    if (llvm::Error err = refuseRecipeFlagsWithPipeline())
+      return err;
+    if (llvm::Error err = checkCommonOptions(options, "--"))
+      return err;
+    std::string parseErrors;
+    llvm::raw_string_ostream parseStream(parseErrors);
+    if (mlir::failed(mlir::parsePassPipeline(pipelineOpt, pm, parseStream)))
+      return makeError("bad pipeline '" + pipelineOpt + "': " +
+                       llvm::StringRef(parseErrors).trim());
+    addCommonPasses(pm, options);
+    return llvm::Error::success();
   }
-  if (recipe == "llm-int8")
-    return "qnt-llm-int8{threshold=" + std::to_string(thresholdOpt) + "}";
-  if (recipe == "mixed") {
-    // AWQ's scales first, so that sensitivity is measured on the weights GPTQ
-    // will round, and with GPTQ itself (quantizer=gptq). Near 4.5 bpw,
-    // symmetric 4-bit at g64 pays for 5- and 8-bit where it matters (g128
-    // asymmetric and 3-bit candidates measured worse there); lower budgets
-    // need 3 bits.
-    std::string candidates = targetBpwOpt >= 4.25
-                                 ? "int4:g64:sym,int4:g32:sym,int5:g64:sym,int8:g0:sym"
-                                 : "int3:g64:asym,int3:g32:sym,int4:g128:asym,int4:g64:asym,"
-                                   "int4:g32:sym";
-    return "qnt-awq{" + w + " clip=false},qnt-mixed-precision{target-bpw=" +
-           std::to_string(targetBpwOpt) + " candidates=" + candidates +
-           " quantizer=gptq samples=16}," + gptq;
-  }
-  return makeError("unknown recipe '" + recipe +
-                   "' (fp32, rtn, gptq, awq, awq-gptq, w8a8, nf4, llm-int8, mixed)");
+  const RecipeInfo *recipe = findRecipe(recipeOpt);
+  if (!recipe)
+    return makeError("unknown recipe '" + recipeOpt + "' (" + recipeNames() + ")");
+  return buildRecipePipeline(pm, *recipe, options, "--");
+}
+
+static std::string pipelineText(mlir::PassManager &pm) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  pm.printAsTextualPipeline(os);
+  return text;
 }
 
 namespace {
@@ -241,33 +258,12 @@ static llvm::Error writeGpuKernels(mlir::MLIRContext &ctx, const std::string &pa
 
 static llvm::Error compile() {
   auto start = std::chrono::steady_clock::now();
-  std::string pipeline;
-  if (!pipelineOpt.empty()) {
-    pipeline = pipelineOpt;
-  } else {
-    auto p = recipePipeline(recipeOpt);
-    if (!p)
-      return p.takeError();
-    pipeline = *p;
-  }
-  if (kvCacheOpt != "f32") {
-    if (kvCacheOpt != "f16")
-      return makeError("--kv-cache must be f32 or f16, not '" + kvCacheOpt + "'");
-    pipeline += std::string(pipeline.empty() ? "" : ",") + "qnt-kv-cache{element-type=f16}";
-  }
-  if (lmHeadBitsOpt != 0) {
-    if (lmHeadBitsOpt < 2 || lmHeadBitsOpt > 8)
-      return makeError("--lm-head-bits must be 0 (keep float) or in [2, 8], got " +
-                       std::to_string(lmHeadBitsOpt));
-    if (lmHeadGroupOpt < 0)
-      return makeError("--lm-head-group-size must be 0 (per output channel) or positive, got " +
-                       std::to_string(lmHeadGroupOpt));
-    pipeline += std::string(pipeline.empty() ? "" : ",") +
-                "qnt-quantize-lm-head{bits=" + std::to_string(lmHeadBitsOpt) +
-                " group-size=" + std::to_string(lmHeadGroupOpt) + "}";
-  } else if (lmHeadGroupOpt != 0) {
-    return makeError("--lm-head-group-size needs --lm-head-bits");
-  }
+  // The pipeline is built, and a typo in it fails, before any long work.
+  mlir::MLIRContext pipelineContext(mlir::MLIRContext::Threading::DISABLED);
+  mlir::PassManager printed(&pipelineContext, mlir::ModuleOp::getOperationName());
+  if (llvm::Error err = buildPipeline(printed))
+    return err;
+  std::string pipeline = pipelineText(printed);
   if (printPipelineOpt) {
     llvm::outs() << pipeline << "\n";
     return llvm::Error::success();
@@ -301,12 +297,9 @@ static llvm::Error compile() {
   LoadedModel &model = session->model;
   mlir::MLIRContext *ctx = model.module->getContext();
 
-  // Parse the pipeline before any long work so a typo fails fast.
   mlir::PassManager pm(ctx, mlir::ModuleOp::getOperationName());
-  std::string parseErrors;
-  llvm::raw_string_ostream parseStream(parseErrors);
-  if (mlir::failed(mlir::parsePassPipeline(pipeline, pm, parseStream)))
-    return makeError("bad pipeline '" + pipeline + "': " + llvm::StringRef(parseErrors).trim());
+  if (llvm::Error err = buildPipeline(pm))
+    return err;
   pm.addInstrumentation(std::make_unique<Progress>());
 
   QuantReport report;

@@ -3,7 +3,7 @@
 #include "qopt/Conversion/QntToNVPTX.h"
 
 #include "Qnt/IR/QntDialect.h"
-#include "passes/Fusion/Fusion.h"
+#include "qopt/Pipelines/Recipes.h"
 #include "qopt/Support/Error.h"
 #include "qopt/Support/SafeTensors.h"
 
