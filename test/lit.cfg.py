@@ -17,6 +17,8 @@ config.substitutions.append(("%shared", shared))
 config.substitutions.append(("%python", "/usr/bin/python3"))
 config.substitutions.append(("%pyref", os.path.join(config.qopt_src_root, "python")))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+# The runtime libraries programs link against.
+config.substitutions.append(("%qrtlib", os.path.join(config.qopt_obj_root, "lib")))
 # The stand-in CUDA driver (test/cuda/mock_driver.c) that emulates the kernels.
 config.substitutions.append(("%mockcuda", os.path.join(config.qopt_obj_root, "lib",
                                                        "libqrt_mock_cuda.so")))

@@ -3,6 +3,7 @@
 #include "ArenaPlan.h"
 #include "Qnt/Utils/LinearOps.h"
 #include "qopt/Support/Error.h"
+#include "qrt_abi.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
@@ -25,17 +26,21 @@
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
+#include <type_traits>
 
 using namespace mlir;
 
 namespace qopt::cpu {
 namespace {
 
-constexpr int kConfigLen = 11; // QRT_CONFIG_LEN
-constexpr int64_t kFlagQ8Activations = 1; // QRT_FLAG_Q8_ACTIVATIONS
-constexpr int64_t kFlagKvF16 = 2;         // QRT_FLAG_KV_F16
-// How a linear's input is given (QRT_INPUT_*).
-constexpr int64_t kInputF32 = 0, kInputW8A8 = 1, kInputTokenQ8 = 2;
+// The contract with the runtime (runtime/include/qrt_abi.h): the config
+// struct is emitted as QRT_CONFIG_LEN i64, filled field by field by name.
+static_assert(sizeof(qrt_program_config) == QRT_CONFIG_LEN * sizeof(int64_t) &&
+                  std::is_standard_layout_v<qrt_program_config>,
+              "qrt_program_config must be QRT_CONFIG_LEN int64_t fields");
+// How a linear's input is given.
+constexpr int64_t kInputF32 = QRT_INPUT_F32, kInputW8A8 = QRT_INPUT_W8A8,
+                  kInputTokenQ8 = QRT_INPUT_TOKEN_Q8;
 constexpr int64_t kMaxFusedLinears = 3; // weights per qrt_linear_multi call
 
 /// The quant_bits of a norm that quantizes `v` (its result), if any.
@@ -446,7 +451,7 @@ private:
   }
 
   void emitConfig(CpuProgram &program) {
-    auto attrs = src->getAttrOfType<DictionaryAttr>("qnt.model");
+    auto attrs = src->getAttrOfType<DictionaryAttr>(kModelAttr);
     auto get = [&](StringRef key) -> int64_t {
       if (!attrs)
         return 0;
@@ -454,25 +459,29 @@ private:
       return a ? a.getInt() : 0;
     };
     auto cache = cast<qnt::KVCacheType>(fwd.getArgument(2).getType());
-    int64_t config[kConfigLen] = {int64_t(programHash(slots)),
-                                  get("dim"),
-                                  get("vocab_size"),
-                                  int64_t(cache.getLayers()),
-                                  int64_t(cache.getKvHeads() * cache.getHeadDim()),
-                                  int64_t(cache.getMaxSeqLen()),
-                                  chunk,
-                                  program.arenaFloats,
-                                  int64_t(slots.size()),
-                                  get("n_heads"),
-                                  (options.int8Activations ? kFlagQ8Activations : 0) |
-                                      (cache.getElementType().isF16() ? kFlagKvF16 : 0)};
+    qrt_program_config config = {};
+    config.program_hash = int64_t(programHash(slots));
+    config.dim = get(kModelDimKey);
+    config.vocab = get(kModelVocabKey);
+    config.layers = int64_t(cache.getLayers());
+    config.kv_width = int64_t(cache.getKvHeads() * cache.getHeadDim());
+    config.max_seq = int64_t(cache.getMaxSeqLen());
+    config.chunk = chunk;
+    config.arena_floats = program.arenaFloats;
+    config.num_slots = int64_t(slots.size());
+    config.n_heads = get(kModelHeadsKey);
+    config.flags = (options.int8Activations ? QRT_FLAG_Q8_ACTIVATIONS : 0) |
+                   (cache.getElementType().isF16() ? QRT_FLAG_KV_F16 : 0);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToEnd(program.module->getBody());
-    auto type = LLVM::LLVMArrayType::get(i64, kConfigLen);
-    auto value = DenseElementsAttr::get(RankedTensorType::get({kConfigLen}, i64),
-                                        ArrayRef<int64_t>(config, kConfigLen));
+    auto type = LLVM::LLVMArrayType::get(i64, QRT_CONFIG_LEN);
+    auto value = DenseElementsAttr::get(
+        RankedTensorType::get({QRT_CONFIG_LEN}, i64),
+        ArrayRef<int64_t>(reinterpret_cast<const int64_t *>(&config), QRT_CONFIG_LEN));
     LLVM::GlobalOp::create(b, loc, type, /*isConstant=*/true, LLVM::Linkage::External,
                              "qopt_program_config", value);
+    LLVM::GlobalOp::create(b, loc, i64, /*isConstant=*/true, LLVM::Linkage::External,
+                             "qopt_program_abi_version", b.getI64IntegerAttr(QRT_ABI_VERSION));
   }
 };
 

@@ -56,7 +56,7 @@ llvm::Error describeQuantization(mlir::ModuleOp module, const ParameterStore &st
       layer.scaleMin = lo;
       layer.scaleMax = hi;
       layer.scaleMean = sum / double(loaded->params.size());
-      if (auto err = q->getAttrOfType<mlir::FloatAttr>("qnt.rel_error"))
+      if (auto err = q->getAttrOfType<mlir::FloatAttr>(kRelErrorAttr))
         layer.relError = err.getValueAsDouble();
     } else {
       return;

@@ -101,12 +101,12 @@ OwningOpRef<ModuleOp> buildLlamaModule(MLIRContext &ctx, const ModelConfig &c,
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
 
   SmallVector<NamedAttribute> model = {
-      b.getNamedAttr("dim", b.getI64IntegerAttr(c.dim)),
+      b.getNamedAttr(kModelDimKey, b.getI64IntegerAttr(c.dim)),
       b.getNamedAttr("hidden_dim", b.getI64IntegerAttr(c.hiddenDim)),
       b.getNamedAttr("n_layers", b.getI64IntegerAttr(c.numLayers)),
-      b.getNamedAttr("n_heads", b.getI64IntegerAttr(c.numHeads)),
+      b.getNamedAttr(kModelHeadsKey, b.getI64IntegerAttr(c.numHeads)),
       b.getNamedAttr("n_kv_heads", b.getI64IntegerAttr(c.numKvHeads)),
-      b.getNamedAttr("vocab_size", b.getI64IntegerAttr(c.vocabSize)),
+      b.getNamedAttr(kModelVocabKey, b.getI64IntegerAttr(c.vocabSize)),
       b.getNamedAttr("max_seq_len", b.getI64IntegerAttr(c.maxSeqLen)),
       b.getNamedAttr("norm_eps", b.getF32FloatAttr(c.normEps)),
       b.getNamedAttr("rope_theta", b.getF32FloatAttr(c.ropeTheta)),

@@ -47,7 +47,7 @@ struct QntCheckParamsPass : impl::QntCheckParamsBase<QntCheckParamsPass> {
     if (result.wasInterrupted())
       return signalPassFailure();
     if (report)
-      getOperation()->setAttr("qnt.param_bytes",
+      getOperation()->setAttr(kParamBytesAttr,
                               IntegerAttr::get(IntegerType::get(&getContext(), 64), bytes));
   }
 };

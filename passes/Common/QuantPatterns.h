@@ -23,13 +23,6 @@
 
 namespace qopt {
 
-/// The discardable attribute mixed precision puts on a linear to choose its
-/// weight scheme; quantizing passes honour it over their own options.
-constexpr llvm::StringLiteral kWeightSchemeAttr = "qnt.weight_scheme";
-/// Set by quantizing passes on the qnt.qparam they create: the relative
-/// output error |(W - Q) X|^2 / |W X|^2 on calibration data, or the relative
-/// weight error |W - Q|^2 / |W|^2 when no calibration data was used.
-constexpr llvm::StringLiteral kRelErrorAttr = "qnt.rel_error";
 
 /// A qnt.linear whose weight is a float qnt.param.
 struct TargetLinear {

@@ -163,7 +163,7 @@ struct QntMixedPrecisionPass : impl::QntMixedPrecisionBase<QntMixedPrecisionPass
     Builder b(module.getContext());
     for (size_t i = 0; i < linears.size(); ++i) {
       linears[i].op->setAttr(kWeightSchemeAttr, schemes[pick[i]].toAttr(b.getContext()));
-      linears[i].op->setAttr("qnt.sensitivity",
+      linears[i].op->setAttr(kSensitivityAttr,
                              b.getF32FloatAttr(float(table[i][pick[i]].loss)));
     }
   }

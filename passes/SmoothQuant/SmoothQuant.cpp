@@ -58,7 +58,7 @@ struct QntSmoothQuantPass : impl::QntSmoothQuantBase<QntSmoothQuantPass> {
       std::vector<double> s = smooth::smoothingScales(weights, actMax, chosen);
       if (llvm::Error err = applyInputScales(g, s, *store))
         return fail(llvm::toString(std::move(err)));
-      g.linears.front().op->setAttr("qnt.smoothquant_alpha",
+      g.linears.front().op->setAttr(kSmoothQuantAlphaAttr,
                                     Builder(module.getContext()).getF32FloatAttr(float(chosen)));
     }
   }

@@ -52,10 +52,10 @@ typedef struct qrt_weights_file {
 } qrt_weights_file;
 
 /* Maps `path` and checks it against the program (qopt_program_config):
- * magic, length, program hash, every slot inside the file. 0, or -1 with a
+ * the ABI version, magic, length, program hash, every slot inside the file. 0, or -1 with a
  * one-line message (the file is then closed). */
-int qrt_weights_open(qrt_weights_file *f, const char *path, const int64_t *config, char *err,
-                     size_t len);
+int qrt_weights_open(qrt_weights_file *f, const char *path, const qrt_program_config *config,
+                     char *err, size_t len);
 void qrt_weights_close(qrt_weights_file *f);
 
 /* Bytes of one row of a slot's data (4-bit rows padded to 32-code blocks). */
@@ -72,7 +72,7 @@ typedef struct qrt_steps {
    * whether or not the other rows' logits are computed */
   int prefill;
 } qrt_steps;
-void qrt_steps_init(qrt_steps *s, const int64_t *config);
+void qrt_steps_init(qrt_steps *s, const qrt_program_config *config);
 /* Checks positions and tokens, then calls qopt_forward chunk by chunk (the
  * arena holds `chunk` tokens). With last_only the classifier runs only for
  * the final token, into logits [vocab]; otherwise for every token, into

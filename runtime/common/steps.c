@@ -3,10 +3,10 @@
 
 #include <stdlib.h>
 
-void qrt_steps_init(qrt_steps *s, const int64_t *config) {
-  s->vocab = config[2];
-  s->max_seq = config[5];
-  s->chunk = config[6];
+void qrt_steps_init(qrt_steps *s, const qrt_program_config *config) {
+  s->vocab = config->vocab;
+  s->max_seq = config->max_seq;
+  s->chunk = config->chunk;
   s->logits_rows = QRT_LOGITS_ALL;
 }
 

@@ -98,10 +98,10 @@ static int map_file(qrt_weights_file *f, const char *path, char *err, size_t len
   return 0;
 }
 
-static int check_file(qrt_weights_file *f, const char *path, const int64_t *cfg, char *err,
+static int check_file(qrt_weights_file *f, const char *path, const qrt_program_config *cfg, char *err,
                       size_t len) {
   const qrtw_header *h = (const qrtw_header *)f->map;
-  f->num_slots = cfg[8];
+  f->num_slots = cfg->num_slots;
   if (memcmp(h->magic, QRTW_MAGIC, 8) != 0) {
     qrt_set_error(err, len, "%s: not a qopt weights file (bad magic)", path);
     return -1;
@@ -112,12 +112,12 @@ static int check_file(qrt_weights_file *f, const char *path, const int64_t *cfg,
                   (unsigned long long)f->map_bytes, (unsigned long long)h->file_bytes);
     return -1;
   }
-  if (h->program_hash != (uint64_t)cfg[0] || h->num_slots != (uint64_t)f->num_slots) {
+  if (h->program_hash != (uint64_t)cfg->program_hash || h->num_slots != (uint64_t)f->num_slots) {
     qrt_set_error(err, len,
                   "%s: weights were built for a different program (hash %016llx, %u slots; "
                   "this program expects %016llx, %lld slots)",
                   path, (unsigned long long)h->program_hash, h->num_slots,
-                  (unsigned long long)cfg[0], (long long)f->num_slots);
+                  (unsigned long long)cfg->program_hash, (long long)f->num_slots);
     return -1;
   }
   if (!in_file(sizeof(qrtw_header), sizeof(qrtw_slot) * (uint64_t)f->num_slots, f->map_bytes)) {
@@ -139,7 +139,7 @@ static int check_file(qrt_weights_file *f, const char *path, const int64_t *cfg,
     return -1;
   }
   if (h->tokenizer_bytes) {
-    f->tokenizer = qrt_tokenizer_load(f->map + h->tokenizer_offset, h->tokenizer_bytes, cfg[2],
+    f->tokenizer = qrt_tokenizer_load(f->map + h->tokenizer_offset, h->tokenizer_bytes, cfg->vocab,
                                       err, len);
     if (!f->tokenizer)
       return -1;
@@ -147,9 +147,17 @@ static int check_file(qrt_weights_file *f, const char *path, const int64_t *cfg,
   return 0;
 }
 
-int qrt_weights_open(qrt_weights_file *f, const char *path, const int64_t *config, char *err,
-                     size_t len) {
+int qrt_weights_open(qrt_weights_file *f, const char *path, const qrt_program_config *config,
+                     char *err, size_t len) {
   memset(f, 0, sizeof *f);
+  /* an object compiled against another contract would misread everything */
+  if (qopt_program_abi_version != QRT_ABI_VERSION) {
+    qrt_set_error(err, len,
+                  "the program was compiled for runtime ABI version %lld, this runtime is "
+                  "version %d: rebuild it with the same qopt",
+                  (long long)qopt_program_abi_version, QRT_ABI_VERSION);
+    return -1;
+  }
   if (map_file(f, path, err, len) != 0 || check_file(f, path, config, err, len) != 0) {
     qrt_weights_close(f);
     return -1;

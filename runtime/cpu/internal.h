@@ -173,7 +173,6 @@ void qrt_profile_report(qrt_profile *p);
 
 /* ---- the model ---- */
 struct qrt_model {
-  const int64_t *config;      /* qopt_program_config */
   int64_t dim, vocab, layers, kv_width, max_seq, chunk, num_slots;
   qrt_weights_file file;      /* the mapped .qrtw */
   qrt_weight *weights;        /* file.weights */

@@ -35,17 +35,16 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
     qrt_set_error(err, len, "out of memory");
     return NULL;
   }
-  const int64_t *cfg = qopt_program_config;
-  m->config = cfg;
-  m->dim = cfg[1];
-  m->vocab = cfg[2];
-  m->layers = cfg[3];
-  m->kv_width = cfg[4];
-  m->max_seq = cfg[5];
-  m->chunk = cfg[6];
-  m->num_slots = cfg[8];
-  m->q8_activations = (cfg[10] & QRT_FLAG_Q8_ACTIVATIONS) != 0;
-  m->kv_f16 = (cfg[10] & QRT_FLAG_KV_F16) != 0;
+  const qrt_program_config *cfg = &qopt_program_config;
+  m->dim = cfg->dim;
+  m->vocab = cfg->vocab;
+  m->layers = cfg->layers;
+  m->kv_width = cfg->kv_width;
+  m->max_seq = cfg->max_seq;
+  m->chunk = cfg->chunk;
+  m->num_slots = cfg->num_slots;
+  m->q8_activations = (cfg->flags & QRT_FLAG_Q8_ACTIVATIONS) != 0;
+  m->kv_f16 = (cfg->flags & QRT_FLAG_KV_F16) != 0;
   qrt_steps_init(&m->steps, cfg);
   if (qrt_weights_open(&m->file, path, cfg, err, len) != 0)
     goto fail;
@@ -62,7 +61,7 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
   if (m->scratch_floats < attend_floats)
     m->scratch_floats = attend_floats;
   m->scratch = (float *)calloc((size_t)(m->scratch_floats * threads), sizeof(float));
-  m->arena = (float *)calloc((size_t)cfg[7] + 16, sizeof(float));
+  m->arena = (float *)calloc((size_t)cfg->arena_floats + 16, sizeof(float));
   /* ordinary pages, faulted in as positions fill: on huge pages
    * (MADV_HUGEPAGE) the first touches stalled prefill and single decode
    * steps by tens of milliseconds on this project's VM (the kernel

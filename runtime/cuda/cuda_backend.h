@@ -41,7 +41,6 @@ enum qrt_gpu_kernel {
 };
 
 struct qrt_model {
-  const int64_t *config;
   int64_t dim, vocab, layers, kv_width, max_seq, chunk;
   qrt_weights_file file;
   qrt_steps steps;
@@ -53,7 +52,7 @@ struct qrt_model {
    * never (QRT_CUDA_GEMM_MIN, default QRT_GEMM_MIN_TOKENS). */
   int64_t gemm_min_tokens;
   qrt_cu_deviceptr weights;   /* the whole .qrtw: slot offsets hold */
-  qrt_cu_deviceptr arena;     /* config[7] floats */
+  qrt_cu_deviceptr arena;     /* config->arena_floats floats */
   qrt_cu_deviceptr key_cache, value_cache; /* [layers, max_seq, kv_width] f32 */
   qrt_cu_deviceptr tokens;    /* [chunk] i32 */
   qrt_cu_deviceptr logits;    /* [chunk, vocab] f32 */

@@ -76,18 +76,17 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
     qrt_set_error(err, len, "out of memory");
     return NULL;
   }
-  const int64_t *cfg = qopt_program_config;
-  m->config = cfg;
-  m->dim = cfg[1];
-  m->vocab = cfg[2];
-  m->layers = cfg[3];
-  m->kv_width = cfg[4];
-  m->max_seq = cfg[5];
-  m->chunk = cfg[6];
+  const qrt_program_config *cfg = &qopt_program_config;
+  m->dim = cfg->dim;
+  m->vocab = cfg->vocab;
+  m->layers = cfg->layers;
+  m->kv_width = cfg->kv_width;
+  m->max_seq = cfg->max_seq;
+  m->chunk = cfg->chunk;
   qrt_steps_init(&m->steps, cfg);
-  if (cfg[10] & (QRT_FLAG_Q8_ACTIVATIONS | QRT_FLAG_KV_F16)) {
+  if (cfg->flags & (QRT_FLAG_Q8_ACTIVATIONS | QRT_FLAG_KV_F16)) {
     qrt_set_error(err, len, "this program uses %s, which the CUDA backend does not run",
-                  cfg[10] & QRT_FLAG_KV_F16 ? "an f16 KV cache" : "int8 activation blocks");
+                  cfg->flags & QRT_FLAG_KV_F16 ? "an f16 KV cache" : "int8 activation blocks");
     goto fail;
   }
   if (qrt_weights_open(&m->file, path, cfg, err, len) != 0)
@@ -117,7 +116,7 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
   size_t cols = (size_t)m->file.max_cols, chunk = (size_t)m->chunk;
   size_t cache = (size_t)(m->layers * m->max_seq * m->kv_width) * sizeof(float);
   if (device_alloc(m, &m->weights, m->file.map_bytes, "the weights", err, len) ||
-      device_alloc(m, &m->arena, ((size_t)cfg[7] + 16) * sizeof(float), "activations", err,
+      device_alloc(m, &m->arena, ((size_t)cfg->arena_floats + 16) * sizeof(float), "activations", err,
                    len) ||
       device_alloc(m, &m->key_cache, cache, "the key cache", err, len) ||
       device_alloc(m, &m->value_cache, cache, "the value cache", err, len) ||

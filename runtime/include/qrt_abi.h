@@ -17,9 +17,30 @@ extern "C" {
 typedef struct qrt_model qrt_ctx;
 
 /* --- exported by the generated object --------------------------------- */
-/* [hash, dim, vocab, layers, kv_width, max_seq, chunk, arena_floats,
- *  num_slots, n_heads, flags]; chunk is the most tokens one qopt_forward
- *  takes. */
+/* The compiler-runtime contract, versioned. QRT_ABI_VERSION changes with
+ * any change to the fields below or to the qrt_* calls and their argument
+ * meanings; the generated object exports the version it was compiled for
+ * (qopt_program_abi_version) and the runtime refuses another at load. */
+#define QRT_ABI_VERSION 1
+extern const int64_t qopt_program_abi_version;
+
+/* What the compiler fixed about the program. Every field is an int64_t so
+ * that the compiler emits the struct as an array of QRT_CONFIG_LEN i64; the
+ * field order is the ABI, and both sides name fields, never indices
+ * (lib/Conversion fills one of these by name and emits its bytes). */
+typedef struct qrt_program_config {
+  int64_t program_hash; /* of the weight slot table; the .qrtw must match */
+  int64_t dim;          /* model width */
+  int64_t vocab;
+  int64_t layers;       /* KV cache layers */
+  int64_t kv_width;     /* kv_heads * head_dim */
+  int64_t max_seq;      /* KV cache positions */
+  int64_t chunk;        /* the most tokens one qopt_forward takes */
+  int64_t arena_floats; /* activation arena size */
+  int64_t num_slots;    /* weight slots in the .qrtw */
+  int64_t n_heads;
+  int64_t flags;        /* QRT_FLAG_* */
+} qrt_program_config;
 #define QRT_CONFIG_LEN 11
 /* flags: weight-only integer linears quantize their activations to int8
  * blocks of 32 and use integer dot products (`qopt build --act-int8`). */
@@ -27,7 +48,7 @@ typedef struct qrt_model qrt_ctx;
 /* flags: the KV cache holds f16 keys and values (rounded to nearest even
  * when stored), as `!qnt.kv_cache<..., element_type = f16>` says. */
 #define QRT_FLAG_KV_F16 2
-extern const int64_t qopt_program_config[QRT_CONFIG_LEN];
+extern const qrt_program_config qopt_program_config;
 void qopt_forward(qrt_ctx *ctx, const int32_t *tokens, int64_t n, int64_t pos, float *logits);
 
 /* --- provided by the runtime ------------------------------------------ */

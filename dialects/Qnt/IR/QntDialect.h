@@ -2,6 +2,7 @@
 #ifndef QNT_IR_QNTDIALECT_H
 #define QNT_IR_QNTDIALECT_H
 
+#include "Qnt/IR/QntAttrNames.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Dialect.h"

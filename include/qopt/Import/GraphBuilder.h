@@ -2,6 +2,7 @@
 #ifndef QOPT_IMPORT_GRAPHBUILDER_H
 #define QOPT_IMPORT_GRAPHBUILDER_H
 
+#include "Qnt/IR/QntAttrNames.h"
 #include "qopt/Import/ModelConfig.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -13,12 +14,6 @@ namespace qopt {
 /// cache: !qnt.kv_cache) -> logits tensor<?xVOCABxf32>. Prefill passes many
 /// tokens, a decode step passes one; both append to the cache at `pos`.
 inline constexpr const char *kForwardFunc = "forward";
-/// Module attribute: the parameter file, relative to the .mlir file.
-inline constexpr const char *kParamsAttr = "qnt.parameters";
-/// Module attribute: the tokenizer file, relative to the .mlir file.
-inline constexpr const char *kTokenizerAttr = "qnt.tokenizer";
-/// Module attribute: a dictionary with the model's hyperparameters.
-inline constexpr const char *kModelAttr = "qnt.model";
 
 /// Builds the float qnt graph of `config`. Parameter element types come from
 /// the tensors in `params`.
