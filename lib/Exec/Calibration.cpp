@@ -131,25 +131,6 @@ llvm::Expected<ActivationMap> recordActivations(ModuleOp module,
   return stats;
 }
 
-llvm::Expected<double> meanNextTokenNll(Executor &exec, const CalibrationSet &calib,
-                                        int64_t count) {
-  size_t n = count > 0 ? std::min(calib.samples.size(), size_t(count)) : calib.samples.size();
-  double sum = 0;
-  int64_t predictions = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const std::vector<int32_t> &seq = calib.samples[i];
-    exec.resetCache();
-    auto logits = exec.forward(seq, 0);
-    if (!logits)
-      return logits.takeError();
-    int64_t vocab = exec.vocabSize();
-    for (size_t t = 0; t + 1 < seq.size(); ++t, ++predictions)
-      sum += kernels::negativeLogLikelihood(
-          llvm::ArrayRef<float>(logits->data() + t * vocab, size_t(vocab)), seq[t + 1]);
-  }
-  return predictions ? sum / double(predictions) : 0.0;
-}
-
 namespace {
 /// Logits [positions, vocab] -> log-softmax in place.
 void logSoftmaxRows(std::vector<float> &x, int64_t vocab) {

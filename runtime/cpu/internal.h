@@ -136,6 +136,9 @@ typedef struct qrt_kernels {
 /* Queries per attend_block call: one per 32-bit lane of a 512-bit vector. */
 #define QRT_ATTEND_BLOCK 16
 extern const qrt_kernels qrt_kernels_portable, qrt_kernels_avx2, qrt_kernels_avx512;
+/* Whether this CPU runs family k (1) or this build lacks it or the CPU does
+ * not support it (0); QRT_DISABLE is not consulted. */
+int qrt_cpu_runs(const qrt_kernels *k);
 const qrt_kernels *qrt_select_kernels(void);
 
 /* y[m, r] += outlier columns of rows [r0, r1) times their f32 activations. */

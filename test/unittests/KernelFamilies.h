@@ -7,15 +7,6 @@ extern "C" {
 #include "internal.h"
 }
 
-inline bool hasFamily(const qrt_kernels *k) {
-  __builtin_cpu_init();
-  if (k == &qrt_kernels_avx512)
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vnni");
-  if (k == &qrt_kernels_avx2)
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
-  return true;
-}
+inline bool hasFamily(const qrt_kernels *k) { return qrt_cpu_runs(k) != 0; }
 
 #endif

@@ -71,11 +71,6 @@ llvm::Expected<ActivationMap> recordActivations(mlir::ModuleOp module,
                                                 llvm::ArrayRef<mlir::Operation *> linears,
                                                 const RecordOptions &options);
 
-/// Mean next-token NLL over the first `count` sequences of `calib` (all
-/// when count <= 0): the loss that sensitivity measurements compare.
-llvm::Expected<double> meanNextTokenNll(Executor &exec, const CalibrationSet &calib,
-                                        int64_t count);
-
 /// Log-probabilities at every position of the first `count` sequences of
 /// `calib` (all when count <= 0), one vector per sequence: the reference
 /// that meanKlDivergence compares a modified model against.
