@@ -141,7 +141,7 @@ typedef struct attention_job {
 /* Where query head h's KV head starts in this layer's cache, in bytes. */
 static size_t kv_head_offset(const attention_job *j, int64_t h) {
   int64_t kv_head = h / (j->heads / j->kv_heads);
-  return (size_t)(kv_head * j->ctx->max_seq * j->head_dim) * (j->ctx->kv_f16 ? 2 : 4);
+  return (size_t)(kv_head * j->ctx->program->max_seq * j->head_dim) * (j->ctx->kv_f16 ? 2 : 4);
 }
 
 static void attention_task(void *raw, int64_t begin, int64_t end, int worker) {
@@ -197,11 +197,11 @@ void qrt_attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, 
 static void attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, const float *v,
                       int64_t n, int64_t pos, int64_t heads, int64_t kv_heads, int64_t head_dim,
                       float scale, float *out) {
-  int64_t kv_width = kv_heads * head_dim, at = layer * ctx->max_seq * ctx->kv_width;
+  int64_t kv_width = kv_heads * head_dim, at = layer * ctx->program->max_seq * ctx->program->kv_width;
   /* token m's head kh goes to [kh][pos + m] of this layer (internal.h) */
   for (int64_t m = 0; m < n; ++m)
     for (int64_t kh = 0; kh < kv_heads; ++kh) {
-      int64_t to = at + (kh * ctx->max_seq + pos + m) * head_dim,
+      int64_t to = at + (kh * ctx->program->max_seq + pos + m) * head_dim,
               from = m * kv_width + kh * head_dim;
       if (ctx->kv_f16) {
         ctx->kernels->to_f16(k + from, head_dim, (uint16_t *)ctx->key_cache + to);

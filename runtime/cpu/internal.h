@@ -176,7 +176,8 @@ void qrt_profile_report(qrt_profile *p);
 
 /* ---- the model ---- */
 struct qrt_model {
-  int64_t dim, vocab, layers, kv_width, max_seq, chunk, num_slots;
+  const qrt_program_config *program; /* dim, vocab, layers, ... as compiled */
+  int64_t num_slots;
   qrt_weights_file file;      /* the mapped .qrtw */
   qrt_weight *weights;        /* file.weights */
   qrt_tiled_weight *tiled;    /* [num_slots]: tiles of the weights that have them */

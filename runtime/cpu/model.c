@@ -36,12 +36,7 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
     return NULL;
   }
   const qrt_program_config *cfg = &qopt_program_config;
-  m->dim = cfg->dim;
-  m->vocab = cfg->vocab;
-  m->layers = cfg->layers;
-  m->kv_width = cfg->kv_width;
-  m->max_seq = cfg->max_seq;
-  m->chunk = cfg->chunk;
+  m->program = cfg;
   m->num_slots = cfg->num_slots;
   m->q8_activations = (cfg->flags & QRT_FLAG_Q8_ACTIVATIONS) != 0;
   m->kv_f16 = (cfg->flags & QRT_FLAG_KV_F16) != 0;
@@ -55,9 +50,9 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
   m->pool = qrt_pool_create(threads);
   m->kernels = qrt_select_kernels();
   /* linear_rows' panel and decoded row, its group sums, attend_head's scores */
-  m->scratch_floats = (QRT_TILE_ROWS + 1) * max_cols + m->chunk * max_groups + m->max_seq + 64;
+  m->scratch_floats = (QRT_TILE_ROWS + 1) * max_cols + m->program->chunk * max_groups + m->program->max_seq + 64;
   /* attend_block's, with kv_width >= head_dim */
-  int64_t attend_floats = QRT_ATTEND_BLOCK * (m->max_seq + m->kv_width) + m->kv_width + 64;
+  int64_t attend_floats = QRT_ATTEND_BLOCK * (m->program->max_seq + m->program->kv_width) + m->program->kv_width + 64;
   if (m->scratch_floats < attend_floats)
     m->scratch_floats = attend_floats;
   m->scratch = (float *)calloc((size_t)(m->scratch_floats * threads), sizeof(float));
@@ -66,14 +61,14 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
    * (MADV_HUGEPAGE) the first touches stalled prefill and single decode
    * steps by tens of milliseconds on this project's VM (the kernel
    * compacting memory), and no steady-state speed was gained */
-  size_t cache = (size_t)(m->layers * m->max_seq * m->kv_width);
+  size_t cache = (size_t)(m->program->layers * m->program->max_seq * m->program->kv_width);
   m->key_cache = calloc(cache, m->kv_f16 ? 2 : sizeof(float));
   m->value_cache = calloc(cache, m->kv_f16 ? 2 : sizeof(float));
-  m->xq = (int8_t *)calloc((size_t)(m->chunk * max_cols), 1);
-  m->xscale = (float *)calloc((size_t)m->chunk, sizeof(float));
-  m->xblock_scale = (float *)calloc((size_t)(m->chunk * (max_cols / QRT_Q8_BLOCK + 1)),
+  m->xq = (int8_t *)calloc((size_t)(m->program->chunk * max_cols), 1);
+  m->xscale = (float *)calloc((size_t)m->program->chunk, sizeof(float));
+  m->xblock_scale = (float *)calloc((size_t)(m->program->chunk * (max_cols / QRT_Q8_BLOCK + 1)),
                                     sizeof(float));
-  m->xgroup_sum = (float *)calloc((size_t)(m->chunk * max_groups), sizeof(float));
+  m->xgroup_sum = (float *)calloc((size_t)(m->program->chunk * max_groups), sizeof(float));
   if (!m->pool || !m->scratch || !m->arena || !m->key_cache || !m->value_cache || !m->xq ||
       !m->xscale || !m->xblock_scale || !m->xgroup_sum) {
     qrt_set_error(err, len, "out of memory allocating the KV cache and activations");
@@ -112,9 +107,9 @@ void qrt_free(qrt_model *m) {
   free(m);
 }
 
-int64_t qrt_vocab_size(const qrt_model *m) { return m->vocab; }
-int64_t qrt_max_seq_len(const qrt_model *m) { return m->max_seq; }
-int64_t qrt_dim(const qrt_model *m) { return m->dim; }
+int64_t qrt_vocab_size(const qrt_model *m) { return m->program->vocab; }
+int64_t qrt_max_seq_len(const qrt_model *m) { return m->program->max_seq; }
+int64_t qrt_dim(const qrt_model *m) { return m->program->dim; }
 uint64_t qrt_weight_bytes(const qrt_model *m) { return m->file.weight_bytes; }
 uint64_t qrt_decode_bytes(const qrt_model *m) { return m->file.decode_bytes; }
 const char *qrt_isa(const qrt_model *m) { return m->kernels->name; }

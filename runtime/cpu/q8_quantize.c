@@ -161,7 +161,7 @@ void qrt_quantize_tokens(const float *x, int64_t n, int64_t cols, const int32_t 
 }
 
 int64_t qrt_token_q8_scale_offset(const qrt_ctx *ctx, int64_t cols) {
-  return (ctx->chunk * cols + 3) / 4;
+  return (ctx->program->chunk * cols + 3) / 4;
 }
 
 int qrt_q8_same_layout(const qrtw_slot *a, const qrtw_slot *b) {

@@ -41,7 +41,7 @@ enum qrt_gpu_kernel {
 };
 
 struct qrt_model {
-  int64_t dim, vocab, layers, kv_width, max_seq, chunk;
+  const qrt_program_config *program; /* dim, vocab, layers, ... as compiled */
   qrt_weights_file file;
   qrt_steps steps;
   qrt_cuda cuda;

@@ -77,12 +77,7 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
     return NULL;
   }
   const qrt_program_config *cfg = &qopt_program_config;
-  m->dim = cfg->dim;
-  m->vocab = cfg->vocab;
-  m->layers = cfg->layers;
-  m->kv_width = cfg->kv_width;
-  m->max_seq = cfg->max_seq;
-  m->chunk = cfg->chunk;
+  m->program = cfg;
   qrt_steps_init(&m->steps, cfg);
   if (cfg->flags & (QRT_FLAG_Q8_ACTIVATIONS | QRT_FLAG_KV_F16)) {
     qrt_set_error(err, len, "this program uses %s, which the CUDA backend does not run",
@@ -113,15 +108,15 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
            m->cuda.name);
   if (load_kernels(m, err, len) != 0)
     goto fail;
-  size_t cols = (size_t)m->file.max_cols, chunk = (size_t)m->chunk;
-  size_t cache = (size_t)(m->layers * m->max_seq * m->kv_width) * sizeof(float);
+  size_t cols = (size_t)m->file.max_cols, chunk = (size_t)m->program->chunk;
+  size_t cache = (size_t)(m->program->layers * m->program->max_seq * m->program->kv_width) * sizeof(float);
   if (device_alloc(m, &m->weights, m->file.map_bytes, "the weights", err, len) ||
       device_alloc(m, &m->arena, ((size_t)cfg->arena_floats + 16) * sizeof(float), "activations", err,
                    len) ||
       device_alloc(m, &m->key_cache, cache, "the key cache", err, len) ||
       device_alloc(m, &m->value_cache, cache, "the value cache", err, len) ||
       device_alloc(m, &m->tokens, chunk * 4, "token ids", err, len) ||
-      device_alloc(m, &m->logits, chunk * (size_t)m->vocab * 4, "logits", err, len) ||
+      device_alloc(m, &m->logits, chunk * (size_t)m->program->vocab * 4, "logits", err, len) ||
       device_alloc(m, &m->norm_tmp, chunk * cols * 4, "norm rows", err, len) ||
       device_alloc(m, &m->xq, chunk * cols, "int8 activations", err, len) ||
       device_alloc(m, &m->xscale, chunk * 4, "activation scales", err, len))
@@ -155,9 +150,9 @@ void qrt_free(qrt_model *m) {
   free(m);
 }
 
-int64_t qrt_vocab_size(const qrt_model *m) { return m->vocab; }
-int64_t qrt_max_seq_len(const qrt_model *m) { return m->max_seq; }
-int64_t qrt_dim(const qrt_model *m) { return m->dim; }
+int64_t qrt_vocab_size(const qrt_model *m) { return m->program->vocab; }
+int64_t qrt_max_seq_len(const qrt_model *m) { return m->program->max_seq; }
+int64_t qrt_dim(const qrt_model *m) { return m->program->dim; }
 uint64_t qrt_weight_bytes(const qrt_model *m) { return m->file.weight_bytes; }
 uint64_t qrt_decode_bytes(const qrt_model *m) { return m->file.decode_bytes; }
 const char *qrt_isa(const qrt_model *m) { return m->isa; }

@@ -32,7 +32,7 @@ void qrt_embed(qrt_ctx *ctx, int64_t slot, const int32_t *tokens, int64_t n, flo
 
 /* The float offset of a token-quantized buffer's scales (qrt_abi.h). */
 static int64_t token_scale_offset(const qrt_ctx *ctx, int64_t cols) {
-  return (ctx->chunk * cols + 3) / 4;
+  return (ctx->program->chunk * cols + 3) / 4;
 }
 
 static void quantize_tokens(qrt_ctx *ctx, qrt_cu_deviceptr x, int64_t n, int64_t cols,
@@ -232,10 +232,10 @@ void qrt_rope(qrt_ctx *ctx, const float *x, int64_t n, int64_t width, int64_t he
 void qrt_attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, const float *v,
                    int64_t n, int64_t pos, int64_t heads, int64_t kv_heads, int64_t head_dim,
                    float scale, float *out) {
-  size_t layer_bytes = (size_t)(ctx->max_seq * ctx->kv_width) * 4;
+  size_t layer_bytes = (size_t)(ctx->program->max_seq * ctx->program->kv_width) * 4;
   qrt_cu_deviceptr keys = ctx->key_cache + (qrt_cu_deviceptr)layer * layer_bytes;
   qrt_cu_deviceptr values = ctx->value_cache + (qrt_cu_deviceptr)layer * layer_bytes;
-  size_t at = (size_t)(pos * ctx->kv_width) * 4, bytes = (size_t)(n * kv_heads * head_dim) * 4;
+  size_t at = (size_t)(pos * ctx->program->kv_width) * 4, bytes = (size_t)(n * kv_heads * head_dim) * 4;
   qrt_gpu_check(ctx, ctx->cuda.cuMemcpyDtoD(keys + at, qrt_dev(k), bytes), "storing keys");
   qrt_gpu_check(ctx, ctx->cuda.cuMemcpyDtoD(values + at, qrt_dev(v), bytes), "storing values");
   qrt_gpu_args a = {0};
