@@ -201,7 +201,7 @@ llvm::Error ProgramBuilder::lower(Operation *op) {
     if (Operation *def = operand.getDefiningOp())
       if (isa<qnt::DynamicQuantOp>(def) && !arenaPlan.folded.contains(def))
         return unsupported(def, "only per-token int8 feeding int8 linears is lowered");
-  if (const LoweringTable::Lowering *lowering = lowerings.find(op->getName().getStringRef()))
+  if (const LoweringTable::Handler *lowering = lowerings.find(op))
     return (*lowering)(*this, op);
   return unsupported(op);
 }

@@ -13,37 +13,19 @@
 
 #include "../ArenaPlan.h"
 #include "qopt/Conversion/QntToLLVM.h"
+#include "qopt/Support/OpTable.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/StringMap.h"
 
-#include <functional>
-
 namespace qopt::cpu {
 
 class ProgramBuilder;
 
 /// How each op is lowered, by op name; every family adds its ops.
-class LoweringTable {
-public:
-  using Lowering = std::function<llvm::Error(ProgramBuilder &, mlir::Operation *)>;
-
-  template <typename OpT>
-  void add(std::function<llvm::Error(ProgramBuilder &, OpT)> lower) {
-    table[OpT::getOperationName()] = [lower](ProgramBuilder &b, mlir::Operation *op) {
-      return lower(b, mlir::cast<OpT>(op));
-    };
-  }
-  const Lowering *find(llvm::StringRef opName) const {
-    auto it = table.find(opName);
-    return it == table.end() ? nullptr : &it->second;
-  }
-
-private:
-  llvm::StringMap<Lowering> table;
-};
+using LoweringTable = OpTable<ProgramBuilder>;
 
 // The op families (one file each).
 void addNormLowerings(LoweringTable &table);        // LowerNormOps.cpp
