@@ -26,6 +26,8 @@ struct CalibrationSet;
 #define GET_TYPEDEF_CLASSES
 #include "Qnt/IR/QntTypes.h.inc"
 
+#include "Qnt/IR/QntInterfaces.h.inc"
+
 #define GET_OP_CLASSES
 #include "Qnt/IR/QntOps.h.inc"
 

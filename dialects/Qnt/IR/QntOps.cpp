@@ -253,5 +253,20 @@ LogicalResult AttentionOp::verify() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// The linear family (QntInterfaces.td)
+//===----------------------------------------------------------------------===//
+
+Value LinearOp::getLinearInput() { return getInput(); }
+SmallVector<Value, 3> LinearOp::getLinearWeights() { return {getWeight()}; }
+Value MultiLinearOp::getLinearInput() { return getInput(); }
+SmallVector<Value, 3> MultiLinearOp::getLinearWeights() { return SmallVector<Value, 3>(getWeights()); }
+Value SwigluLinearOp::getLinearInput() { return getInput(); }
+SmallVector<Value, 3> SwigluLinearOp::getLinearWeights() {
+  return {getGateWeight(), getUpWeight()};
+}
+
+#include "Qnt/IR/QntInterfaces.cpp.inc"
+
 #define GET_OP_CLASSES
 #include "Qnt/IR/QntOps.cpp.inc"

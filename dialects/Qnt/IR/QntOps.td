@@ -10,6 +10,7 @@
 #define QNT_OPS_TD
 
 include "Qnt/IR/QntTypes.td"
+include "Qnt/IR/QntInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/IR/OpBase.td"
@@ -84,7 +85,8 @@ def Qnt_RmsNormOp : Qnt_Op<"rms_norm", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Qnt_LinearOp : Qnt_Op<"linear", [Pure]> {
+def Qnt_LinearOp : Qnt_Op<"linear",
+    [Pure, DeclareOpInterfaceMethods<Qnt_LinearFamilyOpInterface>]> {
   let summary = "y = x W^T + b, W is [out_features, in_features]";
   let arguments = (ins Qnt_FloatTensor:$input, Qnt_FloatTensor:$weight,
                        Optional<Qnt_FloatTensor>:$bias);
@@ -94,7 +96,8 @@ def Qnt_LinearOp : Qnt_Op<"linear", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Qnt_MultiLinearOp : Qnt_Op<"multi_linear", [Pure]> {
+def Qnt_MultiLinearOp : Qnt_Op<"multi_linear",
+    [Pure, DeclareOpInterfaceMethods<Qnt_LinearFamilyOpInterface>]> {
   let summary = "several bias-free linears of one input: result i = x W_i^T";
   let description = [{
     Made by qnt-fuse-linears from linears that read the same value (q, k and
@@ -109,7 +112,8 @@ def Qnt_MultiLinearOp : Qnt_Op<"multi_linear", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Qnt_SwigluLinearOp : Qnt_Op<"swiglu_linear", [Pure]> {
+def Qnt_SwigluLinearOp : Qnt_Op<"swiglu_linear",
+    [Pure, DeclareOpInterfaceMethods<Qnt_LinearFamilyOpInterface>]> {
   let summary = "silu(x Wg^T) * (x Wu^T): the gate and up projections with SwiGLU";
   let description = [{
     Made by qnt-fuse-swiglu from two linears of one input feeding qnt.swiglu.

@@ -1,28 +1,16 @@
 //===- LinearOps.cpp -------------------------------------------------------===//
 #include "Qnt/Utils/LinearOps.h"
 
-#include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
 
 namespace qopt::qnt {
 
 SmallVector<Value, 3> weightsReading(Operation *op, Value input) {
-  return llvm::TypeSwitch<Operation *, SmallVector<Value, 3>>(op)
-      .Case([&](LinearOp l) {
-        return l.getInput() == input ? SmallVector<Value, 3>{l.getWeight()}
-                                     : SmallVector<Value, 3>{};
-      })
-      .Case([&](MultiLinearOp l) {
-        return l.getInput() == input ? SmallVector<Value, 3>(l.getWeights())
-                                     : SmallVector<Value, 3>{};
-      })
-      .Case([&](SwigluLinearOp l) {
-        return l.getInput() == input
-                   ? SmallVector<Value, 3>{l.getGateWeight(), l.getUpWeight()}
-                   : SmallVector<Value, 3>{};
-      })
-      .Default([](Operation *) { return SmallVector<Value, 3>{}; });
+  auto linear = dyn_cast<LinearFamilyOpInterface>(op);
+  if (!linear || linear.getLinearInput() != input)
+    return {};
+  return linear.getLinearWeights();
 }
 
 bool isInt8Weight(Value weight, bool allowOutliers) {

@@ -1,9 +1,9 @@
 //===- LinearOps.h - questions asked of the linear-family ops ---*- C++ -*-===//
 //
 // qnt.linear, qnt.multi_linear and qnt.swiglu_linear all multiply one input
-// by weights. The fusion passes and the CPU lowering ask the same things of
-// them: which weights read a value, and whether a weight is int8 codes that
-// the W8A8 kernels take.
+// by weights (LinearFamilyOpInterface, QntInterfaces.td). The fusion passes
+// and the CPU lowering ask the same things of them: which weights read a
+// value, and whether a weight is int8 codes that the W8A8 kernels take.
 //
 //===----------------------------------------------------------------------===//
 #ifndef QNT_UTILS_LINEAROPS_H
