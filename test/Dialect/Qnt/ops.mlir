@@ -43,3 +43,27 @@ func.func @block(%tokens: tensor<?xi32>, %pos: index,
   %logits = qnt.lm_head %mm, %emb : (tensor<?x16xf32>, tensor<32x16xf32>) -> tensor<?x32xf32>
   return %logits : tensor<?x32xf32>
 }
+
+// The ops the quantization and fusion passes make.
+// CHECK-LABEL: func.func @quantized_block
+func.func @quantized_block(%x: tensor<?x32xf32>, %y: tensor<?x32xf32>)
+    -> (tensor<?x32xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x48xf32>, tensor<?x16xf32>) {
+  %nw = qnt.param "norm" : tensor<32xf32>
+  // CHECK: %[[SUM:.*]], %[[N:.*]] = qnt.add_rms_norm %{{.*}}, %{{.*}}, %{{.*}} {eps = 9.99999974E-6 : f32, quant_bits = 8 : i64}
+  %sum, %n = qnt.add_rms_norm %x, %y, %nw {eps = 1.0e-5 : f32, quant_bits = 8 : i64} : (tensor<?x32xf32>, tensor<?x32xf32>, tensor<32xf32>) -> (tensor<?x32xf32>, tensor<?x32xf32>)
+  // CHECK: %[[WQ:.*]] = qnt.qparam "wq" <format = int, bits = 4, group_size = 32, symmetric = true, double_quant = false, outliers = 0> : tensor<16x32xf32>
+  %wq = qnt.qparam "wq" <format = int, bits = 4, group_size = 32, symmetric = true, double_quant = false, outliers = 0> : tensor<16x32xf32>
+  // CHECK: qnt.qparam "wk" <format = nf4, bits = 4, group_size = 32, symmetric = true, double_quant = true, outliers = 0>
+  %wk = qnt.qparam "wk" <format = nf4, bits = 4, group_size = 32, symmetric = true, double_quant = true, outliers = 0> : tensor<16x32xf32>
+  // CHECK: %{{.*}}:2 = qnt.multi_linear %[[N]], %[[WQ]], %{{.*}} : (tensor<?x32xf32>, tensor<16x32xf32>, tensor<16x32xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>)
+  %q, %k = qnt.multi_linear %n, %wq, %wk : (tensor<?x32xf32>, tensor<16x32xf32>, tensor<16x32xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>)
+  %wg = qnt.qparam "wg" <format = int, bits = 8, group_size = 0, symmetric = true, double_quant = false, outliers = 2> : tensor<48x32xf32>
+  %wu = qnt.param "wu" : tensor<48x32xf32>
+  // CHECK: %[[DQ:.*]] = qnt.dynamic_quant %{{.*}} {bits = 8 : i64, keep_channels = array<i64: 1, 7>} : tensor<?x32xf32>
+  %xq = qnt.dynamic_quant %sum {bits = 8 : i64, keep_channels = array<i64: 1, 7>} : tensor<?x32xf32>
+  // CHECK: qnt.swiglu_linear %[[DQ]], %{{.*}}, %{{.*}} : (tensor<?x32xf32>, tensor<48x32xf32>, tensor<48x32xf32>) -> tensor<?x48xf32>
+  %s = qnt.swiglu_linear %xq, %wg, %wu : (tensor<?x32xf32>, tensor<48x32xf32>, tensor<48x32xf32>) -> tensor<?x48xf32>
+  %wd = qnt.param "wd" : tensor<16x48xf32>
+  %d = qnt.linear %s, %wd : (tensor<?x48xf32>, tensor<16x48xf32>) -> tensor<?x16xf32>
+  return %sum, %q, %k, %s, %d : tensor<?x32xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x48xf32>, tensor<?x16xf32>
+}
