@@ -22,15 +22,11 @@ using namespace mlir;
 namespace qopt {
 namespace {
 
-struct QntAWQPass : impl::QntAWQBase<QntAWQPass> {
-  using Base::Base;
+struct QntAWQPass : QuantPass<QntAWQPass, impl::QntAWQBase> {
+  using QuantPass::QuantPass;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto fail = [&](const llvm::Twine &why) {
-      module.emitError() << "qnt-awq: " << why;
-      signalPassFailure();
-    };
     auto scheme = parseScheme(format, bits, groupSize, symmetric);
     if (!scheme)
       return fail(llvm::toString(scheme.takeError()));
@@ -38,10 +34,10 @@ struct QntAWQPass : impl::QntAWQBase<QntAWQPass> {
       return fail("grid must be at least 1, got " + llvm::Twine(int64_t(grid)));
     if (maxShrink < 0 || maxShrink >= 1)
       return fail("max-shrink must be in [0, 1), got " + std::to_string(double(maxShrink)));
-    auto store = requireStore(module, "qnt-awq");
-    auto calib = requireCalibration(module, "qnt-awq");
+    auto store = requireStore();
+    auto calib = requireCalibration();
     if (!store || !calib)
-      return signalPassFailure();
+      return;
 
     std::vector<TargetLinear> linears = collectFloatLinears(module);
     RecordOptions record;

@@ -24,16 +24,11 @@ using namespace mlir;
 namespace qopt {
 namespace {
 
-struct QntQuantizeActivationsPass
-    : impl::QntQuantizeActivationsBase<QntQuantizeActivationsPass> {
-  using Base::Base;
+struct QntQuantizeActivationsPass : QuantPass<QntQuantizeActivationsPass, impl::QntQuantizeActivationsBase> {
+  using QuantPass::QuantPass;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto fail = [&](const llvm::Twine &why) {
-      module.emitError() << "qnt-quantize-activations: " << why;
-      signalPassFailure();
-    };
     if (mode != "static" && mode != "dynamic")
       return fail("mode must be 'static' or 'dynamic', got '" + mode + "'");
     if (bits < 2 || bits > 8)
@@ -66,10 +61,10 @@ struct QntQuantizeActivationsPass
       }
       return;
     }
-    auto store = requireStore(module, "qnt-quantize-activations");
-    auto calib = requireCalibration(module, "qnt-quantize-activations");
+    auto store = requireStore();
+    auto calib = requireCalibration();
     if (!store || !calib)
-      return signalPassFailure();
+      return;
     RecordOptions record;
     record.maxSampleRows = *kind == observers::Kind::MinMax ? 0 : 4096;
     auto stats = recordActivations(module, store, *calib, linears, record);

@@ -43,11 +43,51 @@ llvm::Expected<ActivationMap> recordAtLinears(mlir::ModuleOp module,
                                               const std::vector<TargetLinear> &linears,
                                               const RecordOptions &options);
 
+/// What every quantization pass shares on top of its generated base
+/// (impl::QntXBase): errors that start with the pass's flag name and land
+/// on the module, and the parameter store and calibration data the tool
+/// attached, each with the standard message when missing.
+///   struct QntXPass : QuantPass<QntXPass, impl::QntXBase> { ... };
+template <typename Derived, template <typename> class GeneratedBase>
+class QuantPass : public GeneratedBase<Derived> {
+  using Generated = GeneratedBase<Derived>;
+
+public:
+  using Generated::Generated;
+
+protected:
+  /// "PASS: why" on the module, and the pass fails.
+  void fail(const llvm::Twine &why) {
+    this->getOperation().emitError() << this->getArgument() << ": " << why;
+    this->signalPassFailure();
+  }
+  /// The attached store; null (the error emitted, the pass failed) if none.
+  std::shared_ptr<ParameterStore> requireStore();
+  /// The attached calibration data; null (error emitted, failed) if none.
+  std::shared_ptr<const CalibrationSet> requireCalibration();
+};
+
 /// The store the tool attached, or an error emitted on the module.
 std::shared_ptr<ParameterStore> requireStore(mlir::ModuleOp module, llvm::StringRef pass);
 /// The calibration set the tool attached, or an error emitted on the module.
 std::shared_ptr<const CalibrationSet> requireCalibration(mlir::ModuleOp module,
                                                          llvm::StringRef pass);
+
+template <typename Derived, template <typename> class GeneratedBase>
+std::shared_ptr<ParameterStore> QuantPass<Derived, GeneratedBase>::requireStore() {
+  auto store = qopt::requireStore(this->getOperation(), this->getArgument());
+  if (!store)
+    this->signalPassFailure();
+  return store;
+}
+
+template <typename Derived, template <typename> class GeneratedBase>
+std::shared_ptr<const CalibrationSet> QuantPass<Derived, GeneratedBase>::requireCalibration() {
+  auto calib = qopt::requireCalibration(this->getOperation(), this->getArgument());
+  if (!calib)
+    this->signalPassFailure();
+  return calib;
+}
 
 /// A float weight as f32 values (errors on missing tensors or NaN/Inf).
 llvm::Expected<std::vector<float>> readWeight(const ParameterStore &store, llvm::StringRef name);

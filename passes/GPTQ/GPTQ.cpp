@@ -23,15 +23,11 @@ using namespace mlir;
 namespace qopt {
 namespace {
 
-struct QntGPTQPass : impl::QntGPTQBase<QntGPTQPass> {
-  using Base::Base;
+struct QntGPTQPass : QuantPass<QntGPTQPass, impl::QntGPTQBase> {
+  using QuantPass::QuantPass;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto fail = [&](const llvm::Twine &why) {
-      module.emitError() << "qnt-gptq: " << why;
-      signalPassFailure();
-    };
     auto scheme = parseScheme(format, bits, groupSize, symmetric);
     if (!scheme)
       return fail(llvm::toString(scheme.takeError()));
@@ -39,12 +35,12 @@ struct QntGPTQPass : impl::QntGPTQBase<QntGPTQPass> {
       return fail("damp must be in (0, 1), got " + std::to_string(double(damp)));
     if (blockSize <= 0)
       return fail("block-size must be positive, got " + llvm::Twine(int64_t(blockSize)));
-    auto store = requireStore(module, "qnt-gptq");
+    auto store = requireStore();
     if (!store)
-      return signalPassFailure();
-    auto calib = requireCalibration(module, "qnt-gptq");
+      return;
+    auto calib = requireCalibration();
     if (!calib)
-      return signalPassFailure();
+      return;
 
     // Steps: linears sharing an input, in program order.
     std::vector<std::vector<Operation *>> steps;

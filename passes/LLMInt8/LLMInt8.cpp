@@ -21,21 +21,17 @@ using namespace mlir;
 namespace qopt {
 namespace {
 
-struct QntLLMInt8Pass : impl::QntLLMInt8Base<QntLLMInt8Pass> {
-  using Base::Base;
+struct QntLLMInt8Pass : QuantPass<QntLLMInt8Pass, impl::QntLLMInt8Base> {
+  using QuantPass::QuantPass;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto fail = [&](const llvm::Twine &why) {
-      module.emitError() << "qnt-llm-int8: " << why;
-      signalPassFailure();
-    };
     if (!(threshold > 0))
       return fail("threshold must be positive, got " + std::to_string(double(threshold)));
-    auto store = requireStore(module, "qnt-llm-int8");
-    auto calib = requireCalibration(module, "qnt-llm-int8");
+    auto store = requireStore();
+    auto calib = requireCalibration();
     if (!store || !calib)
-      return signalPassFailure();
+      return;
     std::vector<TargetLinear> linears = collectFloatLinears(module);
     RecordOptions record;
     record.hessian = true;

@@ -63,15 +63,11 @@ llvm::Expected<qmath::Scheme> parseCandidate(llvm::StringRef text) {
   return s;
 }
 
-struct QntMixedPrecisionPass : impl::QntMixedPrecisionBase<QntMixedPrecisionPass> {
-  using Base::Base;
+struct QntMixedPrecisionPass : QuantPass<QntMixedPrecisionPass, impl::QntMixedPrecisionBase> {
+  using QuantPass::QuantPass;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto fail = [&](const llvm::Twine &why) {
-      module.emitError() << "qnt-mixed-precision: " << why;
-      signalPassFailure();
-    };
     std::vector<qmath::Scheme> schemes;
     llvm::SmallVector<llvm::StringRef> texts;
     llvm::StringRef(candidates).split(texts, ',', -1, false);
@@ -87,10 +83,10 @@ struct QntMixedPrecisionPass : impl::QntMixedPrecisionBase<QntMixedPrecisionPass
       return fail("samples must be positive");
     if (quantizer != "rtn" && quantizer != "gptq")
       return fail("quantizer must be rtn or gptq, not '" + quantizer + "'");
-    auto store = requireStore(module, "qnt-mixed-precision");
-    auto calib = requireCalibration(module, "qnt-mixed-precision");
+    auto store = requireStore();
+    auto calib = requireCalibration();
     if (!store || !calib)
-      return signalPassFailure();
+      return;
     std::vector<TargetLinear> linears = collectFloatLinears(module);
     if (linears.empty())
       return;

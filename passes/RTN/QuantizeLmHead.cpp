@@ -23,23 +23,19 @@ using namespace mlir;
 namespace qopt {
 namespace {
 
-struct QntQuantizeLmHeadPass : impl::QntQuantizeLmHeadBase<QntQuantizeLmHeadPass> {
-  using Base::Base;
+struct QntQuantizeLmHeadPass : QuantPass<QntQuantizeLmHeadPass, impl::QntQuantizeLmHeadBase> {
+  using QuantPass::QuantPass;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto fail = [&](const llvm::Twine &why) {
-      module.emitError() << "qnt-quantize-lm-head: " << why;
-      signalPassFailure();
-    };
     if (bits < 2 || bits > 8)
       return fail("bits must be in [2, 8], got " + llvm::Twine(int64_t(bits)));
     if (groupSize < 0)
       return fail("group-size must be 0 (per output channel) or positive, got " +
                   llvm::Twine(int64_t(groupSize)));
-    auto store = requireStore(module, "qnt-quantize-lm-head");
+    auto store = requireStore();
     if (!store)
-      return signalPassFailure();
+      return;
     SmallVector<qnt::LmHeadOp> heads;
     module.walk([&](qnt::LmHeadOp op) { heads.push_back(op); });
     for (qnt::LmHeadOp head : heads) {

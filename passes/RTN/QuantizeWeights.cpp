@@ -12,19 +12,18 @@ using namespace mlir;
 namespace qopt {
 namespace {
 
-struct QntQuantizeWeightsPass : impl::QntQuantizeWeightsBase<QntQuantizeWeightsPass> {
-  using Base::Base;
+struct QntQuantizeWeightsPass : QuantPass<QntQuantizeWeightsPass, impl::QntQuantizeWeightsBase> {
+  using QuantPass::QuantPass;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
     auto scheme = parseScheme(format, bits, groupSize, symmetric, doubleQuant);
     if (!scheme) {
-      module.emitError() << "qnt-quantize-weights: " << llvm::toString(scheme.takeError());
-      return signalPassFailure();
+      return fail(llvm::toString(scheme.takeError()));
     }
-    auto store = requireStore(module, "qnt-quantize-weights");
+    auto store = requireStore();
     if (!store)
-      return signalPassFailure();
+      return;
     std::vector<TargetLinear> linears = collectFloatLinears(module);
     // With calibration data the error is measured where it matters: on the
     // linear's outputs.
@@ -35,8 +34,7 @@ struct QntQuantizeWeightsPass : impl::QntQuantizeWeightsBase<QntQuantizeWeightsP
       options.hessian = true;
       auto recorded = recordAtLinears(module, store, *calib, linears, options);
       if (!recorded) {
-        module.emitError() << "qnt-quantize-weights: " << llvm::toString(recorded.takeError());
-        return signalPassFailure();
+        return fail(llvm::toString(recorded.takeError()));
       }
       stats = std::move(*recorded);
     }
@@ -44,8 +42,7 @@ struct QntQuantizeWeightsPass : impl::QntQuantizeWeightsBase<QntQuantizeWeightsP
       qmath::Scheme s = schemeFor(l.op, *scheme);
       auto w = readWeight(*store, l.name);
       if (!w) {
-        module.emitError() << "qnt-quantize-weights: " << llvm::toString(w.takeError());
-        return signalPassFailure();
+        return fail(llvm::toString(w.takeError()));
       }
       qmath::QuantizedWeight q = qmath::quantizeRTN(s, w->data(), l.rows, l.cols, clipSearch);
       std::vector<float> deq = q.dequantize();

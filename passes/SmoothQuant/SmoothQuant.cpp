@@ -20,21 +20,17 @@ using namespace mlir;
 namespace qopt {
 namespace {
 
-struct QntSmoothQuantPass : impl::QntSmoothQuantBase<QntSmoothQuantPass> {
-  using Base::Base;
+struct QntSmoothQuantPass : QuantPass<QntSmoothQuantPass, impl::QntSmoothQuantBase> {
+  using QuantPass::QuantPass;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto fail = [&](const llvm::Twine &why) {
-      module.emitError() << "qnt-smoothquant: " << why;
-      signalPassFailure();
-    };
     if (!(alpha >= 0 && alpha <= 1))
       return fail("alpha must be in [0, 1], got " + std::to_string(double(alpha)));
-    auto store = requireStore(module, "qnt-smoothquant");
-    auto calib = requireCalibration(module, "qnt-smoothquant");
+    auto store = requireStore();
+    auto calib = requireCalibration();
     if (!store || !calib)
-      return signalPassFailure();
+      return;
     std::vector<TargetLinear> linears = collectFloatLinears(module);
     RecordOptions record;
     record.maxSampleRows = alphaSearch ? 1024 : 0;
