@@ -256,18 +256,9 @@ static llvm::Error writeGpuKernels(mlir::MLIRContext &ctx, const std::string &pa
   return llvm::Error::success();
 }
 
-static llvm::Error compile() {
-  auto start = std::chrono::steady_clock::now();
-  // The pipeline is built, and a typo in it fails, before any long work.
-  mlir::MLIRContext pipelineContext(mlir::MLIRContext::Threading::DISABLED);
-  mlir::PassManager printed(&pipelineContext, mlir::ModuleOp::getOperationName());
-  if (llvm::Error err = buildPipeline(printed))
-    return err;
-  std::string pipeline = pipelineText(printed);
-  if (printPipelineOpt) {
-    llvm::outs() << pipeline << "\n";
-    return llvm::Error::success();
-  }
+/// The output, target and sampling options, checked before minutes of
+/// quantization rather than when they are first used.
+static llvm::Error checkCompileOptions() {
   if (!llvm::StringRef(outOpt).ends_with(".mlir"))
     return makeError("-o must name a .mlir file, got '" + outOpt + "'");
   if (targetOpt != "none" && targetOpt != "cpu" && targetOpt != "nvptx")
@@ -283,21 +274,102 @@ static llvm::Error compile() {
       std::find(archs.begin(), archs.end(), gpuArchOpt.getValue()) == archs.end())
     return makeError("--gpu-arch must be one of sm_80, sm_86, sm_89, sm_90, sm_90a, not '" +
                      gpuArchOpt + "'");
-  // checked here, before minutes of quantization, not only when lowering
   if (compileEmitOpt != "obj" && compileEmitOpt != "llvm")
     return makeError("--emit must be obj or llvm, not '" + compileEmitOpt + "'");
   if (calibSamplesOpt <= 0 || calibSeqLenOpt < 2)
     return makeError("--calib-samples must be positive and --calib-seqlen at least 2");
   if (evalWindowsOpt < 0)
     return makeError("--eval-windows must be >= 0");
+  return llvm::Error::success();
+}
+
+/// Attaches the parameter store and (with --calib) the calibration set to
+/// the qnt dialect, where the passes find them.
+static llvm::Error attachPassInputs(Session &session) {
+  auto *qnt = session.model.module->getContext()->getOrLoadDialect<qnt::QntDialect>();
+  qnt->setParameterStore(session.model.params);
+  if (calibOpt.empty())
+    return llvm::Error::success();
+  auto calib =
+      loadCalibrationText(calibOpt, *session.tokenizer, calibSamplesOpt, calibSeqLenOpt);
+  if (!calib)
+    return calib.takeError();
+  llvm::errs() << "calibration: " << calib->samples.size() << " x " << calibSeqLenOpt
+               << " tokens from " << calibOpt << "\n";
+  qnt->setCalibrationSet(std::make_shared<CalibrationSet>(std::move(*calib)));
+  return llvm::Error::success();
+}
+
+/// Runs `pm`; pass failures arrive as diagnostics and come back as the
+/// first one, a one-line error.
+static llvm::Error runPasses(mlir::PassManager &pm, mlir::ModuleOp module) {
+  std::string firstError;
+  mlir::ScopedDiagnosticHandler handler(module.getContext(), [&](mlir::Diagnostic &d) {
+    std::string msg = d.str();
+    if (d.getSeverity() == mlir::DiagnosticSeverity::Error) {
+      if (firstError.empty())
+        firstError = msg;
+    } else if (d.getSeverity() == mlir::DiagnosticSeverity::Warning) {
+      llvm::errs() << "qopt compile: warning: " << msg << "\n";
+    }
+    return mlir::success();
+  });
+  if (mlir::failed(pm.run(module)))
+    return makeError(firstError.empty() ? "the pass pipeline failed" : firstError);
+  return llvm::Error::success();
+}
+
+/// The report as STEM.report.json (or --report) and as a table on stdout.
+static llvm::Error writeReport(const QuantReport &report, const std::string &paramsPath) {
+  std::string reportPath = reportOpt;
+  if (reportPath.empty())
+    reportPath = llvm::StringRef(outOpt).drop_back(5).str() + ".report.json";
+  if (llvm::Error err = writeFileAtomically(reportPath, [&](llvm::raw_ostream &os) {
+        writeReportJson(report, os);
+        return llvm::Error::success();
+      }))
+    return err;
+  printReportTable(report, llvm::outs());
+  llvm::errs() << "wrote " << outOpt << ", " << paramsPath << ", " << reportPath
+               << llvm::format(" (%.1f s)\n", report.seconds);
+  return llvm::Error::success();
+}
+
+/// With --target: the GPU kernels, or the CPU object and weights.
+static llvm::Error lowerToTarget(LoadedModel &model, const std::string &tokenizerPath) {
+  std::string stem = llvm::StringRef(outOpt).drop_back(5).str();
+  if (targetOpt == "nvptx")
+    return writeGpuKernels(*model.module->getContext(), stem + ".ptx");
+  if (targetOpt == "cpu") {
+    CpuArtifactRequest request;
+    request.out = stem;
+    request.emit = compileEmitOpt;
+    request.fuse = compileFuseOpt;
+    return emitCpuArtifacts(*model.module, *model.params, tokenizerPath, request);
+  }
+  return llvm::Error::success();
+}
+
+static llvm::Error compile() {
+  auto start = std::chrono::steady_clock::now();
+  // The pipeline is built, and a typo in it fails, before any long work.
+  mlir::MLIRContext pipelineContext(mlir::MLIRContext::Threading::DISABLED);
+  mlir::PassManager printed(&pipelineContext, mlir::ModuleOp::getOperationName());
+  if (llvm::Error err = buildPipeline(printed))
+    return err;
+  std::string pipeline = pipelineText(printed);
+  if (printPipelineOpt) {
+    llvm::outs() << pipeline << "\n";
+    return llvm::Error::success();
+  }
+  if (llvm::Error err = checkCompileOptions())
+    return err;
 
   auto session = openSession(modelArg, /*needTokenizer=*/!calibOpt.empty() || !evalOpt.empty());
   if (!session)
     return session.takeError();
   LoadedModel &model = session->model;
-  mlir::MLIRContext *ctx = model.module->getContext();
-
-  mlir::PassManager pm(ctx, mlir::ModuleOp::getOperationName());
+  mlir::PassManager pm(model.module->getContext(), mlir::ModuleOp::getOperationName());
   if (llvm::Error err = buildPipeline(pm))
     return err;
   pm.addInstrumentation(std::make_unique<Progress>());
@@ -317,34 +389,10 @@ static llvm::Error compile() {
     if (llvm::Error err = measurePerplexity(*session, evalStream, /*after=*/false, report))
       return err;
   }
-
-  auto *qnt = ctx->getOrLoadDialect<qnt::QntDialect>();
-  qnt->setParameterStore(model.params);
-  if (!calibOpt.empty()) {
-    auto calib = loadCalibrationText(calibOpt, *session->tokenizer, calibSamplesOpt,
-                                     calibSeqLenOpt);
-    if (!calib)
-      return calib.takeError();
-    llvm::errs() << "calibration: " << calib->samples.size() << " x " << calibSeqLenOpt
-                 << " tokens from " << calibOpt << "\n";
-    qnt->setCalibrationSet(std::make_shared<CalibrationSet>(std::move(*calib)));
-  }
-
-  // Pass failures arrive as diagnostics: print them as one-line errors.
-  std::string firstError;
-  mlir::ScopedDiagnosticHandler handler(ctx, [&](mlir::Diagnostic &d) {
-    std::string msg = d.str();
-    if (d.getSeverity() == mlir::DiagnosticSeverity::Error) {
-      if (firstError.empty())
-        firstError = msg;
-    } else if (d.getSeverity() == mlir::DiagnosticSeverity::Warning) {
-      llvm::errs() << "qopt compile: warning: " << msg << "\n";
-    }
-    return mlir::success();
-  });
-  if (mlir::failed(pm.run(*model.module)))
-    return makeError(firstError.empty() ? "the pass pipeline failed" : firstError);
-
+  if (llvm::Error err = attachPassInputs(*session))
+    return err;
+  if (llvm::Error err = runPasses(pm, *model.module))
+    return err;
   if (llvm::Error err = describeQuantization(*model.module, *model.params, report))
     return err;
   if (!evalOpt.empty()) {
@@ -361,28 +409,9 @@ static llvm::Error compile() {
     return written.takeError();
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-
-  std::string reportPath = reportOpt;
-  if (reportPath.empty())
-    reportPath = llvm::StringRef(outOpt).drop_back(5).str() + ".report.json";
-  if (llvm::Error err = writeFileAtomically(reportPath, [&](llvm::raw_ostream &os) {
-        writeReportJson(report, os);
-        return llvm::Error::success();
-      }))
+  if (llvm::Error err = writeReport(report, written->paramsPath))
     return err;
-  printReportTable(report, llvm::outs());
-  llvm::errs() << "wrote " << outOpt << ", " << written->paramsPath << ", " << reportPath
-               << llvm::format(" (%.1f s)\n", report.seconds);
-  if (targetOpt == "nvptx")
-    return writeGpuKernels(*ctx, llvm::StringRef(outOpt).drop_back(5).str() + ".ptx");
-  if (targetOpt == "cpu") {
-    CpuArtifactRequest request;
-    request.out = llvm::StringRef(outOpt).drop_back(5).str();
-    request.emit = compileEmitOpt;
-    request.fuse = compileFuseOpt;
-    return emitCpuArtifacts(*model.module, *model.params, written->tokenizerPath, request);
-  }
-  return llvm::Error::success();
+  return lowerToTarget(model, written->tokenizerPath);
 }
 
 int runCompile() { return finish("compile", compile()); }
