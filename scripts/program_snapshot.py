@@ -3,8 +3,9 @@
 
 For each scheme below, on stories260K: `qopt compile` (small calibration so
 the whole set takes a few minutes), `qopt build`, then the program's prompt
-logits (`--logits`). Writes into DIR the quantized .mlir, its .safetensors,
-the logits .npy and a manifest of SHA-256 digests.
+logits (`--logits`) on every CPU kernel family this machine runs
+(QRT_ISA=avx512vnni, avx2, portable). Writes into DIR the quantized .mlir,
+its .safetensors, the logits .npy files and a manifest of SHA-256 digests.
 
   /usr/bin/python3 scripts/program_snapshot.py --out DIR [--qopt build/bin/qopt]
   /usr/bin/python3 scripts/program_snapshot.py --compare DIR_BEFORE DIR_AFTER
@@ -46,8 +47,12 @@ SCHEMES = [
 PROMPT = "Once upon a time, there was a little girl named Lily. She"
 
 
-def run(cmd):
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+FAMILIES = ["avx512vnni", "avx2", "portable"]
+
+
+def run(cmd, env=None):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       env=dict(os.environ, **(env or {})))
     if r.returncode != 0:
         sys.exit("failed: " + " ".join(cmd) + "\n" + r.stdout[-3000:])
 
@@ -73,9 +78,12 @@ def snapshot(args):
         run([args.qopt, "compile", base, "-o", mlir] + compile_args + extra)
         exe = os.path.join(args.out, name)
         run([args.qopt, "build", mlir, "-o", exe] + build_args)
-        npy = os.path.join(args.out, name + ".logits.npy")
-        run([exe, "-p", PROMPT, "--logits", npy, "--threads", "2"])
-        for f in (mlir, mlir[:-5] + ".safetensors", npy):
+        outputs = [mlir, mlir[:-5] + ".safetensors"]
+        for isa in FAMILIES:
+            npy = os.path.join(args.out, f"{name}.{isa}.logits.npy")
+            run([exe, "-p", PROMPT, "--logits", npy, "--threads", "2"], {"QRT_ISA": isa})
+            outputs.append(npy)
+        for f in outputs:
             manifest[os.path.basename(f)] = digest(f)
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)

@@ -89,7 +89,7 @@ int qrt_decode_takes_tiles(const qrt_weight *w);
 int qrt_tiled_pack(const qrt_weight *w, qrt_tiled_weight *t);
 void qrt_tiled_free(qrt_tiled_weight *t);
 
-/* ---- kernel families (linear_kernels.c + q8_kernels.c, compiled once per ISA) ---- */
+/* ---- kernel families (the kernel files, compiled once per family; arch/) ---- */
 typedef struct qrt_kernels {
   const char *name;
   /* y[n, rows] = x[n, cols] W^T for rows [r0, r1). */

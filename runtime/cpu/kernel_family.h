@@ -1,6 +1,6 @@
 /* kernel_family.h - what the per-instruction-set kernel files share.
  *
- * linear_kernels.c and q8_kernels.c are compiled once per family
+ * linear_kernels.c, q8_kernels.c and attention_kernels.c are compiled once per family
  * (portable, AVX2+FMA+F16C, AVX-512 VNNI). QRT_FAMILY names the family;
  * QRT_FAMILY_FN(f) gives a function its family-specific name so the builds
  * can live in one library. Helpers here are static inline: each build gets
@@ -11,9 +11,18 @@
 
 #include "internal.h"
 
-#if defined(__AVX2__) || defined(__AVX512F__)
-#include <immintrin.h>
+/* Each family's instruction-set code lives in runtime/cpu/arch/QRT_ARCH/
+ * (QRT_ARCH from runtime/CMakeLists.txt: generic, x86/avx2, x86/avx512):
+ * the kernel files include QRT_ARCH_FILE(name.h) where they need the
+ * family's primitives, and hold no instruction-set branches themselves. */
+#ifndef QRT_ARCH
+#define QRT_ARCH generic
 #endif
+#define QRT_STRINGIFY2(x) #x
+#define QRT_STRINGIFY(x) QRT_STRINGIFY2(x)
+#define QRT_ARCH_FILE(name) QRT_STRINGIFY(arch/QRT_ARCH/name)
+
+#include QRT_ARCH_FILE(base.h)
 
 #ifndef QRT_FAMILY
 #define QRT_FAMILY portable
@@ -44,34 +53,6 @@ void QRT_FAMILY_FN(attend_block)(const float *q, int64_t q_stride, int64_t count
 
 void QRT_FAMILY_FN(to_f16)(const float *x, int64_t n, uint16_t *out);
 
-#if defined(__AVX512F__)
-/* r[j] lane i becomes r[i] lane j (a 16x16 float transpose in registers):
- * four rounds of shuffles, each swapping blocks twice the size of the last
- * (floats, float pairs, 128-bit quarters, 256-bit halves). */
-static inline void transpose16_regs(__m512 *r) {
-  __m512 t[16];
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) {
-    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
-  for (int i = 0; i < 4; ++i) {
-    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
-    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
-    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
-    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
-  }
-  for (int i = 0; i < 8; ++i) {
-    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
-  }
-}
-#endif
 
 static inline int64_t num_groups(const qrtw_slot *s) {
   return s->groups_per_row ? s->groups_per_row : 1;
@@ -84,13 +65,6 @@ static inline int64_t group_end(const qrtw_slot *s, int64_t g) {
 }
 static inline int64_t scale_index(const qrtw_slot *s, int64_t r, int64_t g) {
   return s->groups_per_row ? r * s->groups_per_row + g : 0;
-}
-static inline float half_to_float(uint16_t h) {
-#if defined(__F16C__)
-  return _cvtsh_ss(h);
-#else
-  return qrt_f16_to_f32(h);
-#endif
 }
 static inline float scale_at(const qrt_weight *w, int64_t i) {
   return w->slot->scales_f32 ? ((const float *)w->scales)[i]

@@ -1,5 +1,6 @@
 /* q8_tiled_kernels.c - int8 activations times tiled integer weights
- * (AVX-512 VNNI; layout in internal.h, qrt_tiled_weight).
+ * (AVX-512 VNNI only: built in that family alone; layout in internal.h,
+ * qrt_tiled_weight).
  *
  * One call computes QRT_TILE_ROWS rows (one per lane) for up to TILE_TOKENS
  * tokens. Per 32-code block and token, 8 vpdpbusd (each 4 activation bytes
@@ -14,8 +15,6 @@
  * once per TILE_TOKENS tokens, from cache.
  */
 #include "kernel_family.h"
-
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
 
 #include <stdlib.h>
 #include <string.h>
@@ -263,5 +262,3 @@ void QRT_FAMILY_FN(w8a8_tiled)(const qrt_weight *w, const int8_t *xq, const floa
   if (xsum != stack)
     free(xsum);
 }
-
-#endif
