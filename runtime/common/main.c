@@ -3,8 +3,10 @@
  *   NAME --ppl FILE [--ctx N] [--max-windows N]
  *   NAME --bench [--prefill N] [--decode N]
  *   NAME -p PROMPT --logits FILE.npy
- * Weights: NAME.qrtw beside the executable, or -w FILE. */
+ * Weights: NAME.qrtw beside the executable, or -w FILE. The options are
+ * parsed in program_options.c. */
 #include "logits_file.h"
+#include "program_options.h"
 #include "qrt.h"
 #include "qrt_common.h"
 
@@ -12,44 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(const char *argv0) {
-  fprintf(stderr,
-          "usage: %s [options]\n"
-          "  -p TEXT          prompt (default: empty, generation starts after BOS)\n"
-          "  -f FILE          read the prompt from a file\n"
-          "  -n N             total tokens including the prompt (default 256, at most the "
-          "context)\n"
-          "  -t T             temperature (default 1.0; 0 = greedy)\n"
-          "  --top-p P        nucleus sampling (default 0.9)\n"
-          "  --seed S         sampling seed (default 42)\n"
-          "  --threads N      worker threads (default: all CPUs)\n"
-          "  -w FILE          weights file (default: this program's path + .qrtw)\n"
-          "  --ppl FILE       perplexity of a text file (qopt's protocol)\n"
-          "  --ctx N          perplexity window (default 256)\n"
-          "  --max-windows N  evaluate at most N windows\n"
-          "  --bench          time prefill and decode; print tokens/s, the weight bandwidth\n"
-          "                   of decode, and the memory read bandwidth measured after\n"
-          "                   each quarter of decode (it drifts on shared machines)\n"
-          "  --prefill N      bench prompt length (default 128)\n"
-          "  --decode N       bench decode steps (default 64)\n"
-          "  --logits FILE    write the prompt's logits (with BOS) as .npy, float32\n"
-          "                   [tokens, vocab], as `qopt logits -o` does\n",
-          argv0);
-}
-
 static int fail(const char *argv0, const char *msg) {
   fprintf(stderr, "%s: error: %s\n", argv0, msg);
   return 1;
-}
-
-static int parse_long(const char *argv0, const char *flag, const char *v, long long *out) {
-  char *end;
-  *out = strtoll(v, &end, 10);
-  if (*v == '\0' || *end != '\0') {
-    fprintf(stderr, "%s: error: %s expects an integer, got '%s'\n", argv0, flag, v);
-    return -1;
-  }
-  return 0;
 }
 
 static int generate(qrt_model *m, const char *argv0, const char *prompt, long long steps,
@@ -188,113 +155,43 @@ static int bench(qrt_model *m, const char *argv0, long long prefill, long long d
 
 int main(int argc, char **argv) {
   const char *argv0 = argv[0];
-  const char *prompt = "", *weights = NULL, *ppl_file = NULL, *prompt_file = NULL;
-  const char *logits_file = NULL;
-  long long steps = 256, threads = 0, ctx = 256, max_windows = 0, prefill = 128, decode = 64;
-  unsigned long long seed = 42;
-  float temp = 1.0f, top_p = 0.9f;
-  int do_bench = 0;
-  for (int i = 1; i < argc; ++i) {
-    const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      usage(argv0);
-      return 0;
-    }
-    if (!strcmp(a, "--bench")) {
-      do_bench = 1;
-      continue;
-    }
-    if (!v) {
-      fprintf(stderr, "%s: error: %s %s\n", argv0, a,
-              a[0] == '-' ? "needs a value" : "is not an option (see --help)");
-      return 1;
-    }
-    long long num = 0;
-    int numeric = !strcmp(a, "-n") || !strcmp(a, "--threads") || !strcmp(a, "--ctx") ||
-                  !strcmp(a, "--max-windows") || !strcmp(a, "--prefill") ||
-                  !strcmp(a, "--decode") || !strcmp(a, "--seed");
-    if (numeric && parse_long(argv0, a, v, &num) != 0)
-      return 1;
-    if (!strcmp(a, "-p"))
-      prompt = v;
-    else if (!strcmp(a, "-f"))
-      prompt_file = v;
-    else if (!strcmp(a, "-w"))
-      weights = v;
-    else if (!strcmp(a, "--ppl"))
-      ppl_file = v;
-    else if (!strcmp(a, "--logits"))
-      logits_file = v;
-    else if (!strcmp(a, "-t"))
-      temp = strtof(v, NULL);
-    else if (!strcmp(a, "--top-p"))
-      top_p = strtof(v, NULL);
-    else if (!strcmp(a, "-n"))
-      steps = num;
-    else if (!strcmp(a, "--threads"))
-      threads = num;
-    else if (!strcmp(a, "--ctx"))
-      ctx = num;
-    else if (!strcmp(a, "--max-windows"))
-      max_windows = num;
-    else if (!strcmp(a, "--prefill"))
-      prefill = num;
-    else if (!strcmp(a, "--decode"))
-      decode = num;
-    else if (!strcmp(a, "--seed"))
-      seed = (unsigned long long)num;
-    else {
-      fprintf(stderr, "%s: error: unknown option %s (see --help)\n", argv0, a);
-      return 1;
-    }
-    ++i;
-  }
-  if (temp < 0.0f)
-    return fail(argv0, "temperature must be >= 0");
-  static char file_prompt[1 << 20];
-  if (prompt_file) {
-    FILE *f = fopen(prompt_file, "rb");
-    if (!f) {
-      fprintf(stderr, "%s: error: %s: cannot open prompt file\n", argv0, prompt_file);
-      return 1;
-    }
-    size_t got = fread(file_prompt, 1, sizeof file_prompt - 1, f);
-    fclose(f);
-    while (got && (file_prompt[got - 1] == '\n' || file_prompt[got - 1] == '\r'))
-      --got;
-    file_prompt[got] = '\0';
-    prompt = file_prompt;
-  }
-  char default_weights[4096];
-  if (!weights) {
-    snprintf(default_weights, sizeof default_weights, "%s.qrtw", argv0);
-    weights = default_weights;
-  }
   char err[512];
-  qrt_model *m = qrt_load(weights, (int)threads, err, sizeof err);
-  if (!m)
+  qrt_program_options o;
+  if (qrt_parse_program_options(argc, argv, &o, err, sizeof err) != 0) {
+    qrt_program_options_free(&o);
     return fail(argv0, err);
+  }
+  if (o.help) {
+    qrt_program_usage(argv0);
+    return 0;
+  }
+  qrt_model *m = qrt_load(o.weights, (int)o.threads, err, sizeof err);
+  if (!m) {
+    qrt_program_options_free(&o);
+    return fail(argv0, err);
+  }
   int rc;
-  if (ppl_file) {
+  if (o.ppl_file) {
     double ppl = 0;
     int64_t predictions = 0;
     double t0 = qrt_seconds();
-    rc = qrt_perplexity(m, ppl_file, ctx, max_windows, &ppl, &predictions, err, sizeof err);
+    rc = qrt_perplexity(m, o.ppl_file, o.ctx, o.max_windows, &ppl, &predictions, err,
+                        sizeof err);
     if (rc == 0)
       printf("perplexity %.4f over %lld predictions (%.1f s)\n", ppl, (long long)predictions,
              qrt_seconds() - t0);
     else
       rc = fail(argv0, err);
-  } else if (logits_file) {
-    rc = qrt_write_prompt_logits(m, prompt, logits_file, err, sizeof err) == 0
+  } else if (o.logits_file) {
+    rc = qrt_write_prompt_logits(m, o.prompt, o.logits_file, err, sizeof err) == 0
              ? 0
              : fail(argv0, err);
-  } else if (do_bench) {
-    rc = bench(m, argv0, prefill, decode, qrt_threads(m));
+  } else if (o.bench) {
+    rc = bench(m, argv0, o.prefill, o.decode, qrt_threads(m));
   } else {
-    rc = generate(m, argv0, prompt, steps, temp, top_p, seed);
+    rc = generate(m, argv0, o.prompt, o.steps, o.temp, o.top_p, o.seed);
   }
   qrt_free(m);
+  qrt_program_options_free(&o);
   return rc;
 }
