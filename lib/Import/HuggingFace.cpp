@@ -17,6 +17,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+#include <limits>
 #include <set>
 
 using nlohmann::json;
@@ -37,80 +39,126 @@ llvm::Expected<json> readJson(llvm::StringRef path) {
   return value;
 }
 
-llvm::Expected<int64_t> requireInt(const json &cfg, const char *key,
-                                   llvm::StringRef path) {
-  if (!cfg.contains(key))
-    return makeError(path + ": missing field '" + key + "'");
-  if (!cfg[key].is_number_integer())
-    return makeError(path + ": field '" + key + "' must be an integer");
-  return cfg[key].get<int64_t>();
-}
+/// Typed access to config.json's fields: a field of the wrong JSON type, or
+/// an integer beyond int64, is a one-line error naming the field, never an
+/// exception.
+class ConfigFields {
+public:
+  ConfigFields(const json &cfg, llvm::StringRef path) : cfg(cfg), path(path.str()) {}
+
+  bool has(const char *key) const { return cfg.contains(key) && !cfg.at(key).is_null(); }
+
+  llvm::Expected<int64_t> requireInt(const char *key) const {
+    if (!cfg.contains(key))
+      return makeError(path + ": missing field '" + key + "'");
+    return intField(key);
+  }
+  llvm::Expected<int64_t> optionalInt(const char *key, int64_t fallback) const {
+    return has(key) ? intField(key) : llvm::Expected<int64_t>(fallback);
+  }
+  llvm::Expected<float> optionalFloat(const char *key, float fallback) const {
+    if (!has(key))
+      return fallback;
+    const json &v = cfg.at(key);
+    if (!v.is_number())
+      return wrongType(key, "a number");
+    double d = v.get<double>();
+    if (!std::isfinite(d) || std::fabs(d) > double(std::numeric_limits<float>::max()))
+      return makeError(path + ": field '" + key + "' is " + v.dump() +
+                       ", beyond what a float holds");
+    return float(d);
+  }
+  llvm::Expected<bool> optionalBool(const char *key, bool fallback) const {
+    if (!has(key))
+      return fallback;
+    if (!cfg.at(key).is_boolean())
+      return wrongType(key, "true or false");
+    return cfg.at(key).get<bool>();
+  }
+  llvm::Expected<std::string> optionalString(const char *key, std::string fallback) const {
+    if (!has(key))
+      return fallback;
+    if (!cfg.at(key).is_string())
+      return wrongType(key, "a string");
+    return cfg.at(key).get<std::string>();
+  }
+
+private:
+  const json &cfg;
+  std::string path;
+
+  llvm::Error wrongType(const char *key, const char *expected) const {
+    return makeError(path + ": field '" + key + "' must be " + expected + ", not " +
+                     cfg.at(key).type_name() + " " + cfg.at(key).dump());
+  }
+  llvm::Expected<int64_t> intField(const char *key) const {
+    const json &v = cfg.at(key);
+    if (!v.is_number_integer())
+      return wrongType(key, "an integer");
+    if (v.is_number_unsigned() &&
+        v.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
+      return makeError(path + ": field '" + key + "' is " + v.dump() + ", too large");
+    return v.get<int64_t>();
+  }
+};
 
 llvm::Expected<ModelConfig> parseConfig(llvm::StringRef path) {
   auto cfgOr = readJson(path);
   if (!cfgOr)
     return cfgOr.takeError();
-  const json &cfg = *cfgOr;
+  ConfigFields fields(*cfgOr, path);
   ModelConfig c;
   c.source = "hf safetensors";
   c.rope = RopePairing::RotateHalf;
-  if (cfg.contains("model_type")) {
-    if (!cfg["model_type"].is_string())
-      return makeError(path + ": field 'model_type' must be a string");
-    std::string type = cfg["model_type"].get<std::string>();
-    if (type != "llama" && type != "mistral")
-      return makeError(path + ": model_type '" + type +
-                       "' is not supported (llama, mistral)");
-  }
+  auto type = fields.optionalString("model_type", "llama");
+  if (!type)
+    return type.takeError();
+  if (*type != "llama" && *type != "mistral")
+    return makeError(path + ": model_type '" + *type + "' is not supported (llama, mistral)");
   struct { const char *key; int64_t *field; } required[] = {
       {"hidden_size", &c.dim}, {"intermediate_size", &c.hiddenDim},
       {"num_hidden_layers", &c.numLayers}, {"num_attention_heads", &c.numHeads},
       {"vocab_size", &c.vocabSize}};
   for (auto &r : required) {
-    auto v = requireInt(cfg, r.key, path);
+    auto v = fields.requireInt(r.key);
     if (!v)
       return v.takeError();
     *r.field = *v;
   }
-  auto optionalInt = [&](const char *key, int64_t fallback) -> llvm::Expected<int64_t> {
-    if (!cfg.contains(key) || cfg[key].is_null())
-      return fallback;
-    return requireInt(cfg, key, path);
-  };
-  auto kv = optionalInt("num_key_value_heads", c.numHeads);
-  auto seq = optionalInt("max_position_embeddings", 2048);
+  auto kv = fields.optionalInt("num_key_value_heads", c.numHeads);
   if (!kv)
     return kv.takeError();
+  auto seq = fields.optionalInt("max_position_embeddings", 2048);
   if (!seq)
     return seq.takeError();
   c.numKvHeads = *kv;
   c.maxSeqLen = *seq;
-  auto optionalFloat = [&](const char *key, float fallback) -> llvm::Expected<float> {
-    if (!cfg.contains(key) || cfg[key].is_null())
-      return fallback;
-    if (!cfg[key].is_number())
-      return makeError(path + ": field '" + key + "' must be a number");
-    return cfg[key].get<float>();
-  };
-  auto eps = optionalFloat("rms_norm_eps", 1e-6f);
-  auto theta = optionalFloat("rope_theta", 10000.0f);
+  auto eps = fields.optionalFloat("rms_norm_eps", 1e-6f);
   if (!eps)
     return eps.takeError();
+  auto theta = fields.optionalFloat("rope_theta", 10000.0f);
   if (!theta)
     return theta.takeError();
   c.normEps = *eps;
   c.ropeTheta = *theta;
-  c.tiedClassifier = cfg.value("tie_word_embeddings", false) == true;
-  if (cfg.contains("hidden_act") && cfg["hidden_act"] != "silu")
-    return makeError(path + ": hidden_act " + cfg["hidden_act"].dump() +
-                     " is not supported (silu)");
-  if (cfg.contains("rope_scaling") && !cfg["rope_scaling"].is_null())
+  auto tied = fields.optionalBool("tie_word_embeddings", false);
+  if (!tied)
+    return tied.takeError();
+  c.tiedClassifier = *tied;
+  auto act = fields.optionalString("hidden_act", "silu");
+  if (!act)
+    return act.takeError();
+  if (*act != "silu")
+    return makeError(path + ": hidden_act '" + *act + "' is not supported (silu)");
+  if (fields.has("rope_scaling"))
     return makeError(path + ": rope_scaling is not supported");
   if (llvm::Error err = c.validate())
     return makeError(path + ": " + llvm::toString(std::move(err)));
-  if (cfg.contains("head_dim") && !cfg["head_dim"].is_null() &&
-      cfg["head_dim"] != c.headDim())
-    return makeError(path + ": head_dim " + cfg["head_dim"].dump() +
+  auto headDim = fields.optionalInt("head_dim", c.headDim());
+  if (!headDim)
+    return headDim.takeError();
+  if (*headDim != c.headDim())
+    return makeError(path + ": head_dim " + llvm::Twine(*headDim) +
                      " is inconsistent with hidden_size / num_attention_heads = " +
                      llvm::Twine(c.headDim()));
   return c;

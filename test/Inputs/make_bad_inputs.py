@@ -85,6 +85,15 @@ gqa = dict(config, num_key_value_heads=3)
 hf_dir("hf-bad-gqa", gqa, None)
 hf_dir("hf-bad-json", "{\"hidden_size\": 64,", None)
 hf_dir("hf-no-weights", config, None)
+# config.json fields of the wrong JSON type, or out of range.
+hf_dir("hf-type-bool", dict(config, tie_word_embeddings="yes"), None)
+hf_dir("hf-type-int", dict(config, hidden_size="64"), None)
+hf_dir("hf-type-float", dict(config, rms_norm_eps="small"), None)
+hf_dir("hf-type-string", dict(config, model_type=7), None)
+hf_dir("hf-type-act", dict(config, hidden_act=["silu"]), None)
+hf_dir("hf-huge-int", '{"model_type": "llama", "hidden_size": 18446744073709551615}', None)
+hf_dir("hf-fraction", dict(config, num_key_value_heads=2.5), None)
+hf_dir("hf-huge-float", dict(config, rope_theta=1e300), None)
 
 # Text and IR.
 write("empty.txt", b"")
