@@ -25,9 +25,12 @@ llvm::Expected<Tokenizer> Tokenizer::load(llvm::StringRef path, int64_t vocabSiz
     at += n;
     return true;
   };
-  int32_t maxLen;
-  if (!read(&maxLen, 4) || maxLen <= 0)
-    return makeError(path + ": not a llama2.c tokenizer (bad max_token_length)");
+  int32_t maxLen = 0;
+  // the runtime's bound too (runtime/common/tokenizer.c)
+  constexpr int32_t kMaxTokenLength = 4096;
+  if (!read(&maxLen, 4) || maxLen <= 0 || maxLen > kMaxTokenLength)
+    return makeError(path + ": not a llama2.c tokenizer (max_token_length " +
+                     llvm::Twine(maxLen) + " is not in [1, 4096])");
   Tokenizer tok;
   while (at < data.size()) {
     float score;

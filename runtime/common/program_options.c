@@ -45,8 +45,8 @@ void qrt_program_usage(const char *argv0) {
 }
 
 /* The whole of v as an integer in [lo, hi]. */
-static int parse_int(const char *flag, const char *v, long long lo, long long hi,
-                     long long *out, char *err, size_t len) {
+static int parse_int(const char *flag, const char *v, long long lo, long long hi, long long *out,
+                     char *err, size_t len) {
   char *end;
   errno = 0;
   long long x = strtoll(v, &end, 10);
@@ -63,8 +63,8 @@ static int parse_int(const char *flag, const char *v, long long lo, long long hi
 }
 
 /* The whole of v as a finite number in [lo, hi]. */
-static int parse_float(const char *flag, const char *v, float lo, float hi, float *out,
-                       char *err, size_t len) {
+static int parse_float(const char *flag, const char *v, float lo, float hi, float *out, char *err,
+                       size_t len) {
   char *end;
   errno = 0;
   float x = strtof(v, &end);
@@ -108,8 +108,8 @@ static char *read_prompt_file(const char *path, char *err, size_t len) {
   }
   if ((uint64_t)st.st_size > QRT_MAX_PROMPT_BYTES) {
     fclose(f);
-    qrt_set_error(err, len, "%s: prompt file is %lld bytes, more than the %u a prompt may be",
-                  path, (long long)st.st_size, QRT_MAX_PROMPT_BYTES);
+    qrt_set_error(err, len, "%s: prompt file is %lld bytes, more than the %u a prompt may be", path,
+                  (long long)st.st_size, QRT_MAX_PROMPT_BYTES);
     return NULL;
   }
   size_t size = (size_t)st.st_size;
@@ -186,19 +186,18 @@ int qrt_parse_program_options(int argc, char **argv, qrt_program_options *o, cha
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   if (cpus < 1)
     cpus = 1;
-  static const struct option longs[] = {
-      {"help", no_argument, NULL, 'h'},
-      {"top-p", required_argument, NULL, OPT_TOP_P},
-      {"seed", required_argument, NULL, OPT_SEED},
-      {"threads", required_argument, NULL, OPT_THREADS},
-      {"ppl", required_argument, NULL, OPT_PPL},
-      {"ctx", required_argument, NULL, OPT_CTX},
-      {"max-windows", required_argument, NULL, OPT_MAX_WINDOWS},
-      {"bench", no_argument, NULL, OPT_BENCH},
-      {"prefill", required_argument, NULL, OPT_PREFILL},
-      {"decode", required_argument, NULL, OPT_DECODE},
-      {"logits", required_argument, NULL, OPT_LOGITS},
-      {NULL, 0, NULL, 0}};
+  static const struct option longs[] = {{"help", no_argument, NULL, 'h'},
+                                        {"top-p", required_argument, NULL, OPT_TOP_P},
+                                        {"seed", required_argument, NULL, OPT_SEED},
+                                        {"threads", required_argument, NULL, OPT_THREADS},
+                                        {"ppl", required_argument, NULL, OPT_PPL},
+                                        {"ctx", required_argument, NULL, OPT_CTX},
+                                        {"max-windows", required_argument, NULL, OPT_MAX_WINDOWS},
+                                        {"bench", no_argument, NULL, OPT_BENCH},
+                                        {"prefill", required_argument, NULL, OPT_PREFILL},
+                                        {"decode", required_argument, NULL, OPT_DECODE},
+                                        {"logits", required_argument, NULL, OPT_LOGITS},
+                                        {NULL, 0, NULL, 0}};
   const char *prompt_file = NULL;
   opterr = 0; /* our messages, not getopt's */
   optind = 1;
@@ -211,24 +210,54 @@ int qrt_parse_program_options(int argc, char **argv, qrt_program_options *o, cha
     const char *flag = argv[prev];
     int rc = 0;
     switch (c) {
-    case 'h': o->help = 1; break;
-    case 'p': o->prompt = optarg; break;
-    case 'f': prompt_file = optarg; break;
-    case 'w': o->weights = optarg; break;
-    case 'n': rc = parse_int("-n", optarg, 1, INT32_MAX, &o->steps, err, len); break;
-    case 't': rc = parse_float("-t", optarg, 0.0f, INFINITY, &o->temp, err, len); break;
-    case OPT_TOP_P: rc = parse_float("--top-p", optarg, 0.0f, 1.0f, &o->top_p, err, len); break;
-    case OPT_SEED: rc = parse_seed(optarg, &o->seed, err, len); break;
-    case OPT_THREADS: rc = parse_int("--threads", optarg, 1, cpus, &o->threads, err, len); break;
-    case OPT_PPL: o->ppl_file = optarg; break;
-    case OPT_CTX: rc = parse_int("--ctx", optarg, 2, INT32_MAX, &o->ctx, err, len); break;
+    case 'h':
+      o->help = 1;
+      break;
+    case 'p':
+      o->prompt = optarg;
+      break;
+    case 'f':
+      prompt_file = optarg;
+      break;
+    case 'w':
+      o->weights = optarg;
+      break;
+    case 'n':
+      rc = parse_int("-n", optarg, 1, INT32_MAX, &o->steps, err, len);
+      break;
+    case 't':
+      rc = parse_float("-t", optarg, 0.0f, INFINITY, &o->temp, err, len);
+      break;
+    case OPT_TOP_P:
+      rc = parse_float("--top-p", optarg, 0.0f, 1.0f, &o->top_p, err, len);
+      break;
+    case OPT_SEED:
+      rc = parse_seed(optarg, &o->seed, err, len);
+      break;
+    case OPT_THREADS:
+      rc = parse_int("--threads", optarg, 1, cpus, &o->threads, err, len);
+      break;
+    case OPT_PPL:
+      o->ppl_file = optarg;
+      break;
+    case OPT_CTX:
+      rc = parse_int("--ctx", optarg, 2, INT32_MAX, &o->ctx, err, len);
+      break;
     case OPT_MAX_WINDOWS:
       rc = parse_int("--max-windows", optarg, 0, INT32_MAX, &o->max_windows, err, len);
       break;
-    case OPT_BENCH: o->bench = 1; break;
-    case OPT_PREFILL: rc = parse_int("--prefill", optarg, 1, INT32_MAX, &o->prefill, err, len); break;
-    case OPT_DECODE: rc = parse_int("--decode", optarg, 1, INT32_MAX, &o->decode, err, len); break;
-    case OPT_LOGITS: o->logits_file = optarg; break;
+    case OPT_BENCH:
+      o->bench = 1;
+      break;
+    case OPT_PREFILL:
+      rc = parse_int("--prefill", optarg, 1, INT32_MAX, &o->prefill, err, len);
+      break;
+    case OPT_DECODE:
+      rc = parse_int("--decode", optarg, 1, INT32_MAX, &o->decode, err, len);
+      break;
+    case OPT_LOGITS:
+      o->logits_file = optarg;
+      break;
     case ':':
       qrt_set_error(err, len, "%s needs a value", flag);
       rc = -1;

@@ -16,13 +16,12 @@ typedef struct qrt_program_options {
   unsigned long long seed;
   float temp, top_p;
   int bench, help;
-  char *owned_prompt;   /* the -f text */
-  char *owned_weights;  /* the default weights path */
+  char *owned_prompt;  /* the -f text */
+  char *owned_weights; /* the default weights path */
 } qrt_program_options;
 
 /* 0, or -1 with a one-line message (no program name) in err. */
-int qrt_parse_program_options(int argc, char **argv, qrt_program_options *o, char *err,
-                              size_t len);
+int qrt_parse_program_options(int argc, char **argv, qrt_program_options *o, char *err, size_t len);
 void qrt_program_options_free(qrt_program_options *o);
 
 /* The usage text. */

@@ -4,6 +4,7 @@
 #include "qrt_common.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,36 +40,74 @@ void qrt_tokenizer_free(qrt_tokenizer *t) {
   free(t);
 }
 
+/* Bounds on the header, shared with lib/Support/Tokenizer.cpp: llama2.c
+ * vocabularies have pieces of a few dozen bytes, and byte fallback needs
+ * tokens 3..258. */
+#define QRT_TOKEN_MAX_LENGTH 4096
+#define QRT_TOKENIZER_MIN_VOCAB 259
+
+/* Frees a partly loaded tokenizer (the message is already in err). */
+static qrt_tokenizer *load_failed(qrt_tokenizer *t) {
+  qrt_tokenizer_free(t);
+  return NULL;
+}
+
 qrt_tokenizer *qrt_tokenizer_load(const uint8_t *bytes, size_t size, int64_t vocab, char *err,
                                   size_t err_len) {
+  if (vocab < QRT_TOKENIZER_MIN_VOCAB || vocab > INT32_MAX) {
+    qrt_set_error(err, err_len,
+                  "tokenizer: a vocabulary of %lld tokens cannot hold byte fallback "
+                  "(needs at least %d)",
+                  (long long)vocab, QRT_TOKENIZER_MIN_VOCAB);
+    return NULL;
+  }
   qrt_tokenizer *t = (qrt_tokenizer *)calloc(1, sizeof(qrt_tokenizer));
+  if (!t) {
+    qrt_set_error(err, err_len, "out of memory loading the tokenizer");
+    return NULL;
+  }
   t->size = vocab;
   t->vocab = (char **)calloc((size_t)vocab, sizeof(char *));
   t->scores = (float *)calloc((size_t)vocab, sizeof(float));
-  size_t at = 0;
+  t->sorted = (token_index *)malloc(sizeof(token_index) * (size_t)vocab);
+  if (!t->vocab || !t->scores || !t->sorted) {
+    qrt_set_error(err, err_len, "out of memory loading the tokenizer");
+    return load_failed(t);
+  }
   if (size < 4) {
     qrt_set_error(err, err_len, "tokenizer section is truncated");
-    qrt_tokenizer_free(t);
-    return NULL;
+    return load_failed(t);
   }
   memcpy(&t->max_token_length, bytes, 4);
-  at = 4;
+  if (t->max_token_length < 1 || t->max_token_length > QRT_TOKEN_MAX_LENGTH) {
+    qrt_set_error(err, err_len, "tokenizer: max_token_length %lld is not in [1, 4096]",
+                  (long long)t->max_token_length);
+    return load_failed(t);
+  }
+  size_t at = 4;
   for (int64_t i = 0; i < vocab; ++i) {
     int32_t len;
-    if (at + 8 > size) {
+    if (size - at < 8) {
       qrt_set_error(err, err_len, "tokenizer section is truncated at token %lld", (long long)i);
-      qrt_tokenizer_free(t);
-      return NULL;
+      return load_failed(t);
     }
     memcpy(&t->scores[i], bytes + at, 4);
     memcpy(&len, bytes + at + 4, 4);
     at += 8;
-    if (len < 0 || at + (size_t)len > size) {
+    if (len < 0 || (size_t)len > size - at) {
       qrt_set_error(err, err_len, "tokenizer section is truncated at token %lld", (long long)i);
-      qrt_tokenizer_free(t);
-      return NULL;
+      return load_failed(t);
+    }
+    if (len > t->max_token_length) {
+      qrt_set_error(err, err_len, "tokenizer: token %lld is longer than its max_token_length",
+                    (long long)i);
+      return load_failed(t);
     }
     t->vocab[i] = (char *)malloc((size_t)len + 1);
+    if (!t->vocab[i]) {
+      qrt_set_error(err, err_len, "out of memory loading the tokenizer");
+      return load_failed(t);
+    }
     memcpy(t->vocab[i], bytes + at, (size_t)len);
     t->vocab[i][len] = '\0';
     at += (size_t)len;
@@ -77,13 +116,18 @@ qrt_tokenizer *qrt_tokenizer_load(const uint8_t *bytes, size_t size, int64_t voc
     t->byte_pieces[i * 2] = (unsigned char)i;
     t->byte_pieces[i * 2 + 1] = '\0';
   }
-  t->sorted = (token_index *)malloc(sizeof(token_index) * (size_t)vocab);
   for (int64_t i = 0; i < vocab; ++i) {
     t->sorted[i].str = t->vocab[i];
     t->sorted[i].id = (int32_t)i;
   }
   qsort(t->sorted, (size_t)vocab, sizeof(token_index), compare_tokens);
-  t->buffer = (char *)malloc((size_t)t->max_token_length * 2 + 1 + 2);
+  /* two pieces joined, or one UTF-8 code point (4 bytes), and a NUL */
+  size_t buffer = (size_t)t->max_token_length * 2 + 1;
+  t->buffer = (char *)malloc(buffer < 8 ? 8 : buffer);
+  if (!t->buffer) {
+    qrt_set_error(err, err_len, "out of memory loading the tokenizer");
+    return load_failed(t);
+  }
   return t;
 }
 
@@ -131,8 +175,10 @@ int64_t qrt_tokenizer_encode(const qrt_tokenizer *t, const char *text, int bos, 
   if (bos)
     out[n++] = 1;
   if (text[0] != '\0') {
+    /* SentencePiece's dummy prefix, when the vocabulary has it */
     int32_t dummy = lookup(t, " ");
-    out[n++] = dummy;
+    if (dummy != -1)
+      out[n++] = dummy;
   }
   for (const char *c = text; *c != '\0'; c++) {
     /* a UTF-8 continuation byte extends the current codepoint */
