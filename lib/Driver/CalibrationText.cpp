@@ -3,6 +3,7 @@
 
 #include "qopt/Driver/Perplexity.h"
 #include "qopt/Support/Error.h"
+#include "qopt/Support/TextCheck.h"
 
 #include "llvm/Support/MemoryBuffer.h"
 
@@ -16,6 +17,8 @@ llvm::Expected<CalibrationSet> loadCalibrationText(llvm::StringRef path,
     return makeError("cannot read calibration text '" + path +
                      "': " + buffer.getError().message());
   llvm::StringRef text = (*buffer)->getBuffer();
+  if (llvm::Error err = checkText(text, "calibration text '" + path + "'"))
+    return std::move(err);
   if (text.trim().empty())
     return makeError("calibration text '" + path + "' is empty");
   auto set = makeCalibrationSet(encodeDocuments(tokenizer, text), samples, seqLen);

@@ -9,19 +9,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The whole file, when it is UTF-8 text (a binary file is refused, not
+ * scored). */
 static char *read_text(const char *path, char *err, size_t len) {
   FILE *f = fopen(path, "rb");
   if (!f) {
     qrt_set_error(err, len, "%s: cannot open: %s", path, strerror(errno));
     return NULL;
   }
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, 0, SEEK_SET);
+  long size = -1;
+  if (fseek(f, 0, SEEK_END) == 0)
+    size = ftell(f);
+  if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
+    fclose(f);
+    qrt_set_error(err, len, "%s: not a regular file", path);
+    return NULL;
+  }
   char *text = (char *)malloc((size_t)size + 1);
+  if (!text) {
+    fclose(f);
+    qrt_set_error(err, len, "%s: out of memory reading %ld bytes", path, size);
+    return NULL;
+  }
   size_t got = fread(text, 1, (size_t)size, f);
   fclose(f);
   text[got] = '\0';
+  int64_t bad = qrt_text_invalid_at(text, got);
+  if (bad >= 0) {
+    qrt_set_error(err, len, "%s is not UTF-8 text (byte 0x%02X at offset %lld)", path,
+                  (unsigned)(unsigned char)text[bad], (long long)bad);
+    free(text);
+    return NULL;
+  }
   return text;
 }
 

@@ -19,6 +19,10 @@ uint16_t qrt_f32_to_f16(float f);
 extern const float qrt_nf4_levels[16];
 
 /* ---- tokenizer (tokenizer.c) ---- */
+/* The offset of the first byte of text[0, n) that is not part of valid
+ * UTF-8 (or is NUL), or -1 when it is all text. */
+int64_t qrt_text_invalid_at(const char *text, size_t n);
+
 typedef struct qrt_tokenizer qrt_tokenizer;
 qrt_tokenizer *qrt_tokenizer_load(const uint8_t *bytes, size_t size, int64_t vocab, char *err,
                                   size_t err_len);

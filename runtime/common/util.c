@@ -88,3 +88,25 @@ void qrt_set_error(char *err, size_t len, const char *fmt, ...) {
   va_end(ap);
 }
 
+
+int64_t qrt_text_invalid_at(const char *text, size_t n) {
+  const unsigned char *s = (const unsigned char *)text;
+  for (size_t i = 0; i < n;) {
+    unsigned c = s[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (c == 0 || len == 0 || i + len > n)
+      return (int64_t)i;
+    unsigned cp = len == 1 ? c : len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
+    for (size_t k = 1; k < len; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80)
+        return (int64_t)i;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    /* overlong forms, surrogates and code points past U+10FFFF */
+    static const unsigned min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[len] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+      return (int64_t)i;
+    i += len;
+  }
+  return -1;
+}

@@ -1,6 +1,8 @@
 //===- Common.cpp ----------------------------------------------------------===//
 #include "Common.h"
 
+#include "qopt/Support/TextCheck.h"
+
 #include "qopt/Support/Error.h"
 
 #include "Qnt/Utils/QuantScheme.h"
@@ -67,6 +69,8 @@ llvm::Expected<std::string> readTextFile(llvm::StringRef path) {
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
   if (!buffer)
     return makeError("cannot open '" + path + "': " + buffer.getError().message());
+  if (llvm::Error err = checkText((*buffer)->getBuffer(), "'" + path + "'"))
+    return std::move(err);
   return (*buffer)->getBuffer().str();
 }
 
