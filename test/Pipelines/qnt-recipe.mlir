@@ -51,3 +51,10 @@
 // HELP-DAG: qnt-recipe-awq-gptq {{.*}}Recipe awq-gptq: AWQ scales, then GPTQ
 // HELP-DAG: qnt-recipe-mixed
 // HELP-DAG: qnt-recipe-w8a8
+//
+// A recipe that needs calibration fails before any work (here: before the
+// perplexity of --eval is measured), with its first pass's message.
+// RUN: not qopt compile %shared/models/stories260K/stories260K.bin -o %t/x.mlir --recipe awq-gptq --eval %shared/data/tinystories/sample.txt 2>&1 | FileCheck %s --check-prefix=EARLY
+// EARLY-NOT: perplexity before
+// EARLY: qopt compile: error: qnt-awq needs calibration data (--calib FILE)
+// EARLY-NOT: perplexity before

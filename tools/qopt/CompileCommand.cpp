@@ -364,6 +364,12 @@ static llvm::Error compile() {
   }
   if (llvm::Error err = checkCompileOptions())
     return err;
+  // A recipe that needs calibration fails now, not after the model loads
+  // and the perplexity before is measured; the message is the one its
+  // first pass would give.
+  const RecipeInfo *recipe = pipelineOpt.empty() ? findRecipe(recipeOpt) : nullptr;
+  if (recipe && recipe->needsCalibration && calibOpt.empty())
+    return makeError(printed.begin()->getArgument() + " needs calibration data (--calib FILE)");
 
   auto session = openSession(modelArg, /*needTokenizer=*/!calibOpt.empty() || !evalOpt.empty());
   if (!session)
