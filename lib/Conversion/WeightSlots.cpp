@@ -200,6 +200,9 @@ llvm::Error writeWeightsFile(const std::string &path, const std::vector<WeightSl
     header.tokenizer_offset = blob.append((*tok)->getBufferStart(), (*tok)->getBufferSize());
   }
   header.file_bytes = blob.bytes.size();
+  header.content_hash =
+      qrtw_content_hash(table.data(), table.size(), blob.bytes.data() + header.tokenizer_offset,
+                        header.tokenizer_bytes);
   std::memcpy(blob.bytes.data(), &header, sizeof header);
   std::memcpy(blob.bytes.data() + sizeof header, table.data(), table.size() * sizeof(qrtw_slot));
 

@@ -25,26 +25,73 @@ static int in_file(uint64_t offset, uint64_t bytes, size_t size) {
   return offset <= size && bytes <= size - offset;
 }
 
+/* a * b and a + b in uint64, or 0 on overflow: every size computed from
+ * the file's fields goes through these. */
+static int mul_size(uint64_t a, uint64_t b, uint64_t *out) {
+  return !__builtin_mul_overflow(a, b, out);
+}
+static int add_size(uint64_t a, uint64_t b, uint64_t *out) {
+  return !__builtin_add_overflow(a, b, out);
+}
+
+/* Why slot s's own fields are inconsistent, or NULL: the kernels index
+ * rows, groups and outlier columns by these without further checks. */
+static const char *malformed(const qrtw_slot *s) {
+  if (s->rows <= 0 || s->cols <= 0)
+    return "a shape that is not positive";
+  if (s->kind != QRTW_F32 && s->kind != QRTW_Q4 && s->kind != QRTW_CODES)
+    return "an unknown kind";
+  if (s->kind == QRTW_F32)
+    return s->outliers != 0 ? "outlier columns on f32 weights" : NULL;
+  if (s->format != QRTW_FORMAT_INT && s->format != QRTW_FORMAT_NF4)
+    return "an unknown code format";
+  if (s->bits < 2 || s->bits > 8 || (s->kind == QRTW_Q4 && s->bits != 4) ||
+      (s->format == QRTW_FORMAT_NF4 && (s->bits != 4 || s->kind != QRTW_CODES)))
+    return "code bits its kind cannot hold";
+  if (s->groups_per_row < 0 || s->groups_per_row > s->cols)
+    return "a group count out of range";
+  uint64_t covered;
+  if (s->groups_per_row > 0 &&
+      (s->group_width <= 0 || !mul_size((uint64_t)s->group_width, (uint64_t)s->groups_per_row,
+                                        &covered) ||
+       covered > (uint64_t)s->cols))
+    return "groups that do not fit the row";
+  if (s->outliers < 0 || s->outliers > s->cols)
+    return "an outlier count out of range";
+  return NULL;
+}
+
 /* Resolves slot i against the map; 0 on success. */
 static int resolve_slot(qrt_weights_file *f, int64_t i, const qrtw_slot *s, char *err,
                         size_t len) {
   qrt_weight *w = &f->weights[i];
   w->slot = s;
-  int64_t groups = s->groups_per_row ? s->rows * s->groups_per_row : 1;
-  if (s->rows <= 0 || s->cols <= 0 || (s->kind != QRTW_F32 && s->kind != QRTW_Q4 &&
-                                       s->kind != QRTW_CODES)) {
-    qrt_set_error(err, len, "weights slot %lld (%.*s) is malformed", (long long)i,
-                  QRTW_NAME_LEN, s->name);
+  const char *why = malformed(s);
+  if (why) {
+    qrt_set_error(err, len, "weights slot %lld (%.*s) is malformed: %s", (long long)i,
+                  QRTW_NAME_LEN, s->name, why);
+    return -1;
+  }
+  uint64_t rows = (uint64_t)s->rows, cols = (uint64_t)s->cols;
+  uint64_t row_bytes, data, groups = 1, scale_bytes = 0, outlier_weights = 0, tail, bytes;
+  int ok = mul_size(cols, s->kind == QRTW_F32 ? 4 : 1, &row_bytes) &&
+           mul_size(s->kind == QRTW_Q4 ? (cols + 31) / 32 * 16 : row_bytes, rows, &data) &&
+           (!s->groups_per_row || mul_size(rows, (uint64_t)s->groups_per_row, &groups)) &&
+           mul_size(groups, s->scales_f32 ? 4 : 2, &scale_bytes) &&
+           mul_size((uint64_t)s->outliers, rows, &outlier_weights) &&
+           mul_size(outlier_weights, 4, &outlier_weights);
+  if (!ok) {
+    qrt_set_error(err, len, "weights slot %lld (%.*s) is malformed: its size overflows",
+                  (long long)i, QRTW_NAME_LEN, s->name);
     return -1;
   }
   w->row_bytes = qrt_slot_row_bytes(s);
-  uint64_t data = (uint64_t)(w->row_bytes * s->rows);
-  int ok = data == s->data_bytes && in_file(s->data_offset, data, f->map_bytes);
+  ok = data == s->data_bytes && in_file(s->data_offset, data, f->map_bytes);
   if (s->kind != QRTW_F32)
-    ok = ok && in_file(s->scales_offset, (uint64_t)groups * (s->scales_f32 ? 4 : 2), f->map_bytes) &&
-         in_file(s->zeros_offset, (uint64_t)groups, f->map_bytes) &&
+    ok = ok && in_file(s->scales_offset, scale_bytes, f->map_bytes) &&
+         in_file(s->zeros_offset, groups, f->map_bytes) &&
          in_file(s->outlier_index_offset, (uint64_t)s->outliers * 4, f->map_bytes) &&
-         in_file(s->outlier_weight_offset, (uint64_t)(s->outliers * s->rows) * 4, f->map_bytes);
+         in_file(s->outlier_weight_offset, outlier_weights, f->map_bytes);
   if (!ok) {
     qrt_set_error(err, len, "weights slot %lld (%.*s) points outside the file", (long long)i,
                   QRTW_NAME_LEN, s->name);
@@ -61,11 +108,13 @@ static int resolve_slot(qrt_weights_file *f, int64_t i, const qrtw_slot *s, char
                     (long long)i, QRTW_NAME_LEN, s->name);
       return -1;
     }
-  uint64_t bytes = data + (s->kind == QRTW_F32 ? 0 : (uint64_t)groups * (s->scales_f32 ? 5 : 3)) +
-                   (uint64_t)(s->outliers * (s->rows + 1)) * 4;
+  /* all bounded by the file's size, so the sums cannot wrap either */
+  tail = s->kind == QRTW_F32 ? 0 : scale_bytes + groups;
+  if (!add_size(data, tail, &bytes) || !add_size(bytes, outlier_weights, &bytes) ||
+      !add_size(bytes, (uint64_t)s->outliers * 4, &bytes))
+    bytes = UINT64_MAX;
   f->weight_bytes += bytes;
-  f->decode_bytes += (s->flags & QRTW_SLOT_GATHER_ONLY) && s->rows > 0 ? bytes / (uint64_t)s->rows
-                                                                        : bytes;
+  f->decode_bytes += (s->flags & QRTW_SLOT_GATHER_ONLY) ? bytes / rows : bytes;
   int64_t g = s->groups_per_row ? s->groups_per_row : 1;
   if (g > f->max_groups)
     f->max_groups = g;
@@ -125,6 +174,19 @@ static int check_file(qrt_weights_file *f, const char *path, const qrt_program_c
     return -1;
   }
   const qrtw_slot *slots = (const qrtw_slot *)(f->map + sizeof(qrtw_header));
+  if (!in_file(h->tokenizer_offset, h->tokenizer_bytes, f->map_bytes)) {
+    qrt_set_error(err, len, "%s: tokenizer section points outside the file", path);
+    return -1;
+  }
+  uint64_t content = qrtw_content_hash(slots, (uint64_t)f->num_slots,
+                                       f->map + h->tokenizer_offset, h->tokenizer_bytes);
+  if (content != h->content_hash) {
+    qrt_set_error(err, len,
+                  "%s: the slot table or the tokenizer changed after the file was built "
+                  "(content hash %016llx, recorded %016llx): rebuild it",
+                  path, (unsigned long long)content, (unsigned long long)h->content_hash);
+    return -1;
+  }
   f->weights = (qrt_weight *)calloc((size_t)f->num_slots, sizeof(qrt_weight));
   if (!f->weights) {
     qrt_set_error(err, len, "out of memory");
@@ -134,10 +196,6 @@ static int check_file(qrt_weights_file *f, const char *path, const qrt_program_c
   for (int64_t i = 0; i < f->num_slots; ++i)
     if (resolve_slot(f, i, &slots[i], err, len) != 0)
       return -1;
-  if (!in_file(h->tokenizer_offset, h->tokenizer_bytes, f->map_bytes)) {
-    qrt_set_error(err, len, "%s: tokenizer section points outside the file", path);
-    return -1;
-  }
   if (h->tokenizer_bytes) {
     f->tokenizer = qrt_tokenizer_load(f->map + h->tokenizer_offset, h->tokenizer_bytes, cfg->vocab,
                                       err, len);

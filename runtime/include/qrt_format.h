@@ -17,7 +17,7 @@
 
 #include <stdint.h>
 
-#define QRTW_MAGIC "QRTW0002"
+#define QRTW_MAGIC "QRTW0003"
 #define QRTW_ALIGN 64
 #define QRTW_NAME_LEN 48
 
@@ -57,6 +57,27 @@ typedef struct qrtw_header {
   uint64_t program_hash; /* hash of the slot table (shapes, schemes) */
   uint32_t num_slots, reserved;
   uint64_t tokenizer_offset, tokenizer_bytes; /* llama2.c tokenizer.bin */
+  uint64_t content_hash; /* qrtw_content_hash: a slot table or tokenizer byte
+                            changed after build is detected at load */
 } qrtw_header;
+
+/* FNV-1a, continuing from h (start with QRTW_FNV_OFFSET). */
+#define QRTW_FNV_OFFSET 1469598103934665603ull
+static inline uint64_t qrtw_fnv1a(uint64_t h, const void *data, uint64_t n) {
+  const uint8_t *p = (const uint8_t *)data;
+  for (uint64_t i = 0; i < n; ++i) {
+    h ^= p[i];
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+/* The header's content_hash: over the slot table and the tokenizer section
+ * as written. */
+static inline uint64_t qrtw_content_hash(const qrtw_slot *slots, uint64_t num_slots,
+                                         const uint8_t *tokenizer, uint64_t tokenizer_bytes) {
+  uint64_t h = qrtw_fnv1a(QRTW_FNV_OFFSET, slots, num_slots * sizeof(qrtw_slot));
+  return qrtw_fnv1a(h, tokenizer, tokenizer_bytes);
+}
 
 #endif
