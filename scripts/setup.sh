@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(
   cmake ninja-build g++ git
-  llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools clang-22
+  llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools clang-22 libclang-rt-22-dev
   nlohmann-json3-dev libgtest-dev libeigen3-dev
   python3 python3-numpy
 )

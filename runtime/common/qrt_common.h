@@ -53,7 +53,13 @@ typedef struct qrt_weights_file {
   uint64_t weight_bytes;      /* all weights */
   uint64_t decode_bytes;      /* weight bytes one decode step reads */
   qrt_tokenizer *tokenizer;   /* NULL when the file carries none */
+  int borrowed;               /* map is the caller's (qrt_weights_check), not mmapped */
 } qrt_weights_file;
+
+/* The checks of qrt_weights_open on bytes the caller keeps alive (the fuzz
+ * target of the loader). 0, or -1 with a message (f is then closed). */
+int qrt_weights_check(qrt_weights_file *f, const uint8_t *bytes, size_t size, const char *name,
+                      const qrt_program_config *config, char *err, size_t len);
 
 /* Maps `path` and checks it against the program (qopt_program_config):
  * the ABI version, magic, length, program hash, every slot inside the file. 0, or -1 with a

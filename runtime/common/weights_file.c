@@ -98,10 +98,14 @@ static int resolve_slot(qrt_weights_file *f, int64_t i, const qrtw_slot *s, char
     return -1;
   }
   w->data = f->map + s->data_offset;
-  w->scales = f->map + s->scales_offset;
-  w->zeros = f->map + s->zeros_offset;
-  w->outlier_index = (const int32_t *)(f->map + s->outlier_index_offset);
-  w->outlier_weight = (const float *)(f->map + s->outlier_weight_offset);
+  /* f32 slots have no scales, zeros or outliers: their offsets are not
+   * checked, so no pointer is formed from them */
+  if (s->kind != QRTW_F32) {
+    w->scales = f->map + s->scales_offset;
+    w->zeros = f->map + s->zeros_offset;
+    w->outlier_index = (const int32_t *)(f->map + s->outlier_index_offset);
+    w->outlier_weight = (const float *)(f->map + s->outlier_weight_offset);
+  }
   for (int64_t j = 0; j < s->outliers; ++j)
     if (w->outlier_index[j] < 0 || w->outlier_index[j] >= s->cols) {
       qrt_set_error(err, len, "weights slot %lld (%.*s) has an outlier channel out of range",
@@ -223,8 +227,27 @@ int qrt_weights_open(qrt_weights_file *f, const char *path, const qrt_program_co
   return 0;
 }
 
+int qrt_weights_check(qrt_weights_file *f, const uint8_t *bytes, size_t size, const char *name,
+                      const qrt_program_config *config, char *err, size_t len) {
+  memset(f, 0, sizeof *f);
+  f->map = bytes;
+  f->map_bytes = size;
+  f->borrowed = 1;
+  if (size < sizeof(qrtw_header)) {
+    qrt_set_error(err, len, "%s: too short for a weights file (%llu bytes)", name,
+                  (unsigned long long)size);
+    qrt_weights_close(f);
+    return -1;
+  }
+  if (check_file(f, name, config, err, len) != 0) {
+    qrt_weights_close(f);
+    return -1;
+  }
+  return 0;
+}
+
 void qrt_weights_close(qrt_weights_file *f) {
-  if (f->map)
+  if (f->map && !f->borrowed)
     munmap((void *)(uintptr_t)f->map, f->map_bytes);
   free(f->weights);
   qrt_tokenizer_free(f->tokenizer);

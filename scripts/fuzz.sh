@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (test/fuzz/*.c, with clang-22, ASan and UBSan)
+# into build/fuzz, seeds each from real files, and runs each for SECONDS
+# (default 60), or for RUNS inputs from a fixed seed (--runs RUNS, what
+# ctest does: the same inputs every time). Prints each target's executions
+# and coverage; exits non-zero when a target finds a crash (the reproducer
+# is left in build/fuzz/TARGET/crash-*).
+#
+#   bash scripts/fuzz.sh [SECONDS | --runs RUNS] [TARGET ...]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+shared="${QOPT_SHARED:-$root/../shared}"
+limit=(-max_total_time="${1:-60}")
+what="${1:-60} s"
+if [ "${1:-}" = "--runs" ]; then
+  limit=(-runs="$2" -seed=1)
+  what="$2 inputs from seed 1"
+  shift 2
+else
+  shift || true
+fi
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(qrtw tokenizer)
+out="$root/build/fuzz"
+mkdir -p "$out"
+cc=/usr/lib/llvm-22/bin/clang
+flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+       -I"$root/runtime/include" -I"$root/runtime/common")
+common=("$root/runtime/common/weights_file.c" "$root/runtime/common/tokenizer.c"
+        "$root/runtime/common/util.c")
+
+seed_qrtw() {
+  # the one-block test model, built: four slots and a tokenizer
+  local work="$out/seed-model"
+  mkdir -p "$work" "$1"
+  cp "$root/test/Inputs/tiny-model.mlir" "$work/tiny.mlir"
+  /usr/bin/python3 "$root/test/Inputs/make_params.py" --tiny "$work/tiny.safetensors"
+  "$root/build/bin/qopt" build "$work/tiny.mlir" -o "$work/tiny" \
+    --tokenizer "$shared/models/stories260K/tok512.bin" > /dev/null 2>&1
+  { printf '\001'; cat "$work/tiny.qrtw"; } > "$1/trusting"
+  { printf '\000'; cat "$work/tiny.qrtw"; } > "$1/strict"
+  { printf '\001'; head -c 1024 "$work/tiny.qrtw"; } > "$1/table-only"
+}
+
+seed_tokenizer() {
+  mkdir -p "$1"
+  # 0xFD 0x00: a vocabulary of 259 + 253 = 512 tokens, tok512.bin's
+  { printf '\375\000'; cat "$shared/models/stories260K/tok512.bin"; printf '\377\000';
+    printf 'Once upon a time, there was a little girl. caf\303\251 \342\202\254 \360\237\230\200'; } > "$1/tok512"
+}
+
+status=0
+for t in "${targets[@]}"; do
+  echo "== fuzz_$t: building"
+  "$cc" "${flags[@]}" "$root/test/fuzz/fuzz_$t.c" "${common[@]}" -lm -o "$out/fuzz_$t"
+  corpus="$out/$t/corpus"
+  if [ ! -d "$corpus" ]; then "seed_$t" "$corpus"; fi
+  mkdir -p "$out/$t"
+  echo "== fuzz_$t: $what"
+  if (cd "$out/$t" && "$out/fuzz_$t" "${limit[@]}" -max_len=200000 \
+        -print_final_stats=1 "$corpus" > log.txt 2>&1); then
+    grep -E "^#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss" "$out/$t/log.txt" || true
+  else
+    echo "fuzz_$t FAILED: see $out/$t/log.txt"
+    tail -30 "$out/$t/log.txt"
+    status=1
+  fi
+done
+exit $status
