@@ -53,6 +53,17 @@ status=0
 for t in "${targets[@]}"; do
   echo "== fuzz_$t: building"
   "$cc" "${flags[@]}" "$root/test/fuzz/fuzz_$t.c" "${common[@]}" -lm -o "$out/fuzz_$t"
+  # inputs that once crashed it run first, every time
+  regressions="$root/test/fuzz/regressions/$t"
+  if [ -d "$regressions" ]; then
+    echo "== fuzz_$t: $(ls "$regressions" | wc -l) regression inputs"
+    if ! "$out/fuzz_$t" "$regressions"/* > "$out/regressions-$t.txt" 2>&1; then
+      echo "fuzz_$t FAILED on a regression input:"
+      tail -30 "$out/regressions-$t.txt"
+      status=1
+      continue
+    fi
+  fi
   corpus="$out/$t/corpus"
   if [ ! -d "$corpus" ]; then "seed_$t" "$corpus"; fi
   mkdir -p "$out/$t"

@@ -85,7 +85,6 @@ static int resolve_slot(qrt_weights_file *f, int64_t i, const qrtw_slot *s, char
                   (long long)i, QRTW_NAME_LEN, s->name);
     return -1;
   }
-  w->row_bytes = qrt_slot_row_bytes(s);
   ok = data == s->data_bytes && in_file(s->data_offset, data, f->map_bytes);
   if (s->kind != QRTW_F32)
     ok = ok && in_file(s->scales_offset, scale_bytes, f->map_bytes) &&
@@ -97,6 +96,8 @@ static int resolve_slot(qrt_weights_file *f, int64_t i, const qrtw_slot *s, char
                   QRTW_NAME_LEN, s->name);
     return -1;
   }
+  /* within the file now, so the int64 arithmetic of kernels cannot wrap */
+  w->row_bytes = qrt_slot_row_bytes(s);
   w->data = f->map + s->data_offset;
   /* f32 slots have no scales, zeros or outliers: their offsets are not
    * checked, so no pointer is formed from them */
