@@ -20,7 +20,7 @@ else
   shift || true
 fi
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(qrtw tokenizer)
+[ ${#targets[@]} -gt 0 ] || targets=(qrtw tokenizer checkpoint)
 out="$root/build/fuzz"
 mkdir -p "$out"
 cc=/usr/lib/llvm-22/bin/clang
@@ -28,6 +28,24 @@ flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
        -I"$root/runtime/include" -I"$root/runtime/common")
 common=("$root/runtime/common/weights_file.c" "$root/runtime/common/tokenizer.c"
         "$root/runtime/common/util.c")
+# The checkpoint readers are C++ over LLVM's support library: the readers'
+# own sources are compiled here, instrumented, and linked with libLLVM
+# (built without RTTI, as the project is).
+cxx_sources=("$root/lib/Import/Llama2c.cpp" "$root/lib/Import/HuggingFace.cpp"
+             "$root/lib/Import/ModelConfig.cpp" "$root/lib/Support/SafeTensors.cpp"
+             "$root/lib/Support/TensorView.cpp" "$root/lib/Support/DType.cpp"
+             "$root/lib/Support/ParameterStore.cpp")
+
+build_target() {
+  if [ -f "$root/test/fuzz/fuzz_$1.c" ]; then
+    "$cc" "${flags[@]}" "$root/test/fuzz/fuzz_$1.c" "${common[@]}" -lm -o "$out/fuzz_$1"
+  else
+    "$cc++" -std=c++17 "${flags[@]}" -fno-rtti -fno-sanitize=vptr -I"$root/include" \
+      -I"$root/dialects" -I"$root/build/dialects" -I/usr/lib/llvm-22/include \
+      "$root/test/fuzz/fuzz_$1.cpp" "${cxx_sources[@]}" -L/usr/lib/llvm-22/lib -lLLVM \
+      -Wl,-rpath,/usr/lib/llvm-22/lib -o "$out/fuzz_$1"
+  fi
+}
 
 seed_qrtw() {
   # the one-block test model, built: four slots and a tokenizer
@@ -42,6 +60,35 @@ seed_qrtw() {
   { printf '\001'; head -c 1024 "$work/tiny.qrtw"; } > "$1/table-only"
 }
 
+seed_checkpoint() {
+  mkdir -p "$1"
+  # 0: a tiny llama2.c checkpoint; 1: a safetensors file; 2: a config.json
+  /usr/bin/python3 - "$1" <<'PY'
+import json, os, struct, sys
+out = sys.argv[1]
+dim, hidden, layers, heads, kv, vocab, seq = 8, 16, 1, 2, 2, 16, 4
+head = dim // heads
+sizes = [vocab * dim, layers * dim, layers * dim * dim, layers * kv * head * dim,
+         layers * kv * head * dim, layers * dim * dim, layers * dim, layers * hidden * dim,
+         layers * dim * hidden, layers * hidden * dim, dim, seq * head // 2, seq * head // 2]
+floats = [((i * 37) % 17 - 8) / 64.0 for i in range(sum(sizes))]
+with open(os.path.join(out, "llama2c"), "wb") as f:
+    f.write(b"\0" + struct.pack("<7i", dim, hidden, layers, heads, kv, vocab, seq))
+    f.write(struct.pack(f"<{len(floats)}f", *floats))
+header = {"norm": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
+          "w": {"dtype": "BF16", "shape": [2, 2], "data_offsets": [16, 24]}}
+text = json.dumps(header).encode()
+with open(os.path.join(out, "safetensors"), "wb") as f:
+    f.write(b"\1" + struct.pack("<Q", len(text)) + text + bytes(24))
+config = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 172,
+          "num_hidden_layers": 5, "num_attention_heads": 8, "num_key_value_heads": 4,
+          "vocab_size": 512, "max_position_embeddings": 512, "rms_norm_eps": 1e-5,
+          "tie_word_embeddings": True, "head_dim": 8, "rope_theta": 10000.0}
+with open(os.path.join(out, "config"), "wb") as f:
+    f.write(b"\2" + json.dumps(config).encode())
+PY
+}
+
 seed_tokenizer() {
   mkdir -p "$1"
   # 0xFD 0x00: a vocabulary of 259 + 253 = 512 tokens, tok512.bin's
@@ -52,7 +99,7 @@ seed_tokenizer() {
 status=0
 for t in "${targets[@]}"; do
   echo "== fuzz_$t: building"
-  "$cc" "${flags[@]}" "$root/test/fuzz/fuzz_$t.c" "${common[@]}" -lm -o "$out/fuzz_$t"
+  build_target "$t"
   # inputs that once crashed it run first, every time
   regressions="$root/test/fuzz/regressions/$t"
   if [ -d "$regressions" ]; then
