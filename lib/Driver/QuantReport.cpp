@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <sys/resource.h>
 
 namespace qopt {
 
@@ -91,6 +92,15 @@ void writeReportJson(const QuantReport &r, llvm::raw_ostream &os) {
   j["stored_parameter_bytes"] = r.storedBytes;
   j["activation_quant_points"] = r.activationQuantPoints;
   j["seconds"] = r.seconds;
+  j["peak_rss_bytes"] = r.peakRssBytes;
+  if (!r.calibrationFile.empty())
+    j["calibration"] = {{"file", r.calibrationFile},
+                        {"samples", r.calibrationSamples},
+                        {"seq_len", r.calibrationSeqLen}};
+  nlohmann::json passes = nlohmann::json::array();
+  for (const auto &[name, seconds] : r.passSeconds)
+    passes.push_back({{"pass", name}, {"seconds", seconds}});
+  j["passes"] = passes;
   if (r.pplBefore) {
     j["eval"] = {{"tokens", r.evalTokens},
                  {"nll_before", *r.nllBefore},
@@ -153,6 +163,20 @@ void printReportTable(const QuantReport &r, llvm::raw_ostream &os) {
   else if (r.pplAfter)
     os << llvm::format("perplexity: %.4f over %lld tokens\n", *r.pplAfter,
                        (long long)r.evalTokens);
+  if (!r.passSeconds.empty()) {
+    os << "passes:";
+    for (const auto &[name, seconds] : r.passSeconds)
+      os << llvm::format(" %s %.1f s;", name.c_str(), seconds);
+    os << "\n";
+  }
+  os << llvm::format("peak memory: %.1f MiB resident\n", r.peakRssBytes / 1048576.0);
+}
+
+int64_t peakResidentBytes() {
+  struct rusage usage;
+  if (getrusage(RUSAGE_SELF, &usage) != 0)
+    return 0;
+  return int64_t(usage.ru_maxrss) * 1024; // Linux reports KiB
 }
 
 } // namespace qopt

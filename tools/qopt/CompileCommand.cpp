@@ -211,17 +211,29 @@ static std::string pipelineText(mlir::PassManager &pm) {
   return text;
 }
 
+static cl::opt<bool> quietOpt("quiet",
+                              cl::desc("No progress lines on stderr (errors and warnings "
+                                       "still appear)"),
+                              cl::init(false), cl::sub(compileCmd), cl::cat(category));
+
 namespace {
-/// Prints each pass as it starts and how long it took.
+/// Prints each pass as it starts and how long it took (unless --quiet), and
+/// records the times for the report.
 struct Progress : mlir::PassInstrumentation {
   std::chrono::steady_clock::time_point start;
+  QuantReport &report;
+  explicit Progress(QuantReport &report) : report(report) {}
   void runBeforePass(mlir::Pass *pass, mlir::Operation *) override {
-    llvm::errs() << "running " << pass->getArgument() << " ...\n";
+    if (!quietOpt)
+      llvm::errs() << "running " << pass->getArgument() << " ...\n";
     start = std::chrono::steady_clock::now();
   }
   void runAfterPass(mlir::Pass *pass, mlir::Operation *) override {
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    llvm::errs() << llvm::format("  %s done in %.1f s\n", pass->getArgument().str().c_str(), s);
+    report.passSeconds.emplace_back(pass->getArgument().str(), s);
+    if (!quietOpt)
+      llvm::errs() << llvm::format("  %s done in %.1f s\n", pass->getArgument().str().c_str(),
+                                   s);
   }
 };
 } // namespace
@@ -229,7 +241,8 @@ struct Progress : mlir::PassInstrumentation {
 /// Perplexity of the session's executor on the eval stream, for the report.
 static llvm::Error measurePerplexity(Session &session, const std::vector<int32_t> &stream,
                                      bool after, QuantReport &report) {
-  llvm::errs() << "perplexity " << (after ? "after" : "before") << " ...\n";
+  if (!quietOpt)
+    llvm::errs() << "perplexity " << (after ? "after" : "before") << " ...\n";
   auto r = evaluatePerplexity(*session.exec, stream, 256, evalWindowsOpt,
                               [](int64_t, int64_t) {});
   if (!r)
@@ -294,8 +307,9 @@ static llvm::Error attachPassInputs(Session &session) {
       loadCalibrationText(calibOpt, *session.tokenizer, calibSamplesOpt, calibSeqLenOpt);
   if (!calib)
     return calib.takeError();
-  llvm::errs() << "calibration: " << calib->samples.size() << " x " << calibSeqLenOpt
-               << " tokens from " << calibOpt << "\n";
+  if (!quietOpt)
+    llvm::errs() << "calibration: " << calib->samples.size() << " x " << calibSeqLenOpt
+                 << " tokens from " << calibOpt << "\n";
   qnt->setCalibrationSet(std::make_shared<CalibrationSet>(std::move(*calib)));
   return llvm::Error::success();
 }
@@ -330,8 +344,9 @@ static llvm::Error writeReport(const QuantReport &report, const std::string &par
       }))
     return err;
   printReportTable(report, llvm::outs());
-  llvm::errs() << "wrote " << outOpt << ", " << paramsPath << ", " << reportPath
-               << llvm::format(" (%.1f s)\n", report.seconds);
+  if (!quietOpt)
+    llvm::errs() << "wrote " << outOpt << ", " << paramsPath << ", " << reportPath
+                 << llvm::format(" (%.1f s)\n", report.seconds);
   return llvm::Error::success();
 }
 
@@ -378,9 +393,8 @@ static llvm::Error compile() {
   mlir::PassManager pm(model.module->getContext(), mlir::ModuleOp::getOperationName());
   if (llvm::Error err = buildPipeline(pm))
     return err;
-  pm.addInstrumentation(std::make_unique<Progress>());
-
   QuantReport report;
+  pm.addInstrumentation(std::make_unique<Progress>(report));
   report.model = modelArg;
   report.recipe = pipelineOpt.empty() ? recipeOpt.getValue() : "custom";
   report.pipeline = pipeline;
@@ -397,6 +411,11 @@ static llvm::Error compile() {
   }
   if (llvm::Error err = attachPassInputs(*session))
     return err;
+  if (!calibOpt.empty()) {
+    report.calibrationFile = calibOpt;
+    report.calibrationSamples = calibSamplesOpt;
+    report.calibrationSeqLen = calibSeqLenOpt;
+  }
   if (llvm::Error err = runPasses(pm, *model.module))
     return err;
   if (llvm::Error err = describeQuantization(*model.module, *model.params, report))
@@ -415,6 +434,7 @@ static llvm::Error compile() {
     return written.takeError();
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report.peakRssBytes = peakResidentBytes();
   if (llvm::Error err = writeReport(report, written->paramsPath))
     return err;
   return lowerToTarget(model, written->tokenizerPath);

@@ -37,7 +37,15 @@ struct QuantReport {
   std::optional<double> pplBefore, pplAfter, nllBefore, nllAfter;
   int64_t evalTokens = 0;
   double seconds = 0;
+  // How the work was done, for reproducing it and sizing a machine for it.
+  std::string calibrationFile; // empty without calibration
+  int64_t calibrationSamples = 0, calibrationSeqLen = 0;
+  std::vector<std::pair<std::string, double>> passSeconds; // in pipeline order
+  int64_t peakRssBytes = 0; // of the qopt process, at the end
 };
+
+/// The process's peak resident set so far (getrusage), in bytes.
+int64_t peakResidentBytes();
 
 /// Fills layers and sizes from the compiled module and its store.
 llvm::Error describeQuantization(mlir::ModuleOp module, const ParameterStore &store,
