@@ -117,7 +117,7 @@ for t in "${targets[@]}"; do
   echo "== fuzz_$t: $what"
   if (cd "$out/$t" && "$out/fuzz_$t" "${limit[@]}" -max_len=200000 \
         -print_final_stats=1 "$corpus" > log.txt 2>&1); then
-    grep -E "^#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss" "$out/$t/log.txt" || true
+    grep -aE "^#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss" "$out/$t/log.txt" || true
   else
     echo "fuzz_$t FAILED: see $out/$t/log.txt"
     tail -30 "$out/$t/log.txt"
