@@ -48,7 +48,9 @@ struct QntAWQPass : QuantPass<QntAWQPass, impl::QntAWQBase> {
 
     // 1. Scale search per foldable group; remember s to rescale H later.
     llvm::DenseMap<Value, std::vector<double>> inputScales;
-    for (ScaleGroup &g : findScaleGroups(linears)) {
+    std::vector<ScaleGroup> groups = findScaleGroups(linears);
+    int64_t done = 0;
+    for (ScaleGroup &g : groups) {
       const ActivationStats &st = (*stats)[g.input];
       std::vector<double> h = st.hessian(), meanAbs(g.channels);
       for (int64_t c = 0; c < g.channels; ++c)
@@ -64,6 +66,7 @@ struct QntAWQPass : QuantPass<QntAWQPass, impl::QntAWQBase> {
       if (llvm::Error err = applyInputScales(g, s, *store))
         return fail(llvm::toString(std::move(err)));
       inputScales[g.input] = std::move(s);
+      progress(++done, int64_t(groups.size()), "scale groups (" + g.linears.front().name + ")");
     }
 
     // 2. Clipping search on every linear, with H of its (scaled) input.

@@ -13,6 +13,7 @@
 #include "Qnt/Utils/QuantScheme.h"
 #include "qopt/Exec/Calibration.h"
 #include "qopt/Support/ParameterStore.h"
+#include "qopt/Support/Progress.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/Pass.h"
@@ -65,6 +66,11 @@ protected:
   std::shared_ptr<ParameterStore> requireStore();
   /// The attached calibration data; null (error emitted, failed) if none.
   std::shared_ptr<const CalibrationSet> requireCalibration();
+  /// `done` of `total` units finished, the last `what` (to the tool's sink).
+  void progress(int64_t done, int64_t total, llvm::StringRef what) {
+    auto *qnt = this->getOperation().getContext()->template getOrLoadDialect<qnt::QntDialect>();
+    reportProgress(qnt->getProgressSink(), this->getArgument(), done, total, what);
+  }
 };
 
 /// The store the tool attached, or an error emitted on the module.

@@ -72,6 +72,9 @@ struct QntGPTQPass : QuantPass<QntGPTQPass, impl::QntGPTQBase> {
         return fail(llvm::toString(stats.takeError()));
       allStats = std::move(*stats);
     }
+    int64_t total = 0, done = 0;
+    for (auto &step : steps)
+      total += int64_t(step.size());
     for (auto &step : steps) {
       ActivationMap stepStats;
       ActivationMap &stats = trueSequential ? stepStats : allStats;
@@ -102,6 +105,7 @@ struct QntGPTQPass : QuantPass<QntGPTQPass, impl::QntGPTQBase> {
         std::vector<float> deq = result->weight.dequantize();
         double err = relativeOutputError(w->data(), deq.data(), target.rows, target.cols, h);
         replaceWithQuantized(target, result->weight, *store, err);
+        progress(++done, total, "linears (" + target.name + ")");
       }
     }
   }

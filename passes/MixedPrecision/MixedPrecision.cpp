@@ -154,6 +154,7 @@ struct QntMixedPrecisionPass : QuantPass<QntMixedPrecisionPass, impl::QntMixedPr
           return fail(llvm::toString(kl.takeError()));
         table[i].push_back({q.bitsPerWeight() * double(l.rows * l.cols), *kl});
       }
+      progress(int64_t(i + 1), int64_t(linears.size()), "linears measured (" + l.name + ")");
     }
     std::vector<size_t> pick = mixed::allocate(table, targetBpw * totalWeights);
     Builder b(module.getContext());

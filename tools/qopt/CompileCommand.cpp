@@ -19,6 +19,7 @@
 #include "qopt/Driver/Perplexity.h"
 #include "qopt/Driver/QuantReport.h"
 #include "qopt/Pipelines/Recipes.h"
+#include "qopt/Support/Progress.h"
 #include "qopt/Support/Error.h"
 #include "qopt/Support/SafeTensors.h"
 
@@ -222,10 +223,14 @@ namespace {
 struct Progress : mlir::PassInstrumentation {
   std::chrono::steady_clock::time_point start;
   QuantReport &report;
-  explicit Progress(QuantReport &report) : report(report) {}
+  std::shared_ptr<ProgressSink> sink; // the passes' own progress lines
+  Progress(QuantReport &report, std::shared_ptr<ProgressSink> sink)
+      : report(report), sink(std::move(sink)) {}
   void runBeforePass(mlir::Pass *pass, mlir::Operation *) override {
     if (!quietOpt)
       llvm::errs() << "running " << pass->getArgument() << " ...\n";
+    if (sink)
+      sink->begin(pass->getArgument());
     start = std::chrono::steady_clock::now();
   }
   void runAfterPass(mlir::Pass *pass, mlir::Operation *) override {
@@ -394,7 +399,9 @@ static llvm::Error compile() {
   if (llvm::Error err = buildPipeline(pm))
     return err;
   QuantReport report;
-  pm.addInstrumentation(std::make_unique<Progress>(report));
+  std::shared_ptr<ProgressSink> sink = quietOpt ? nullptr : makeStderrProgress();
+  model.module->getContext()->getOrLoadDialect<qnt::QntDialect>()->setProgressSink(sink);
+  pm.addInstrumentation(std::make_unique<Progress>(report, sink));
   report.model = modelArg;
   report.recipe = pipelineOpt.empty() ? recipeOpt.getValue() : "custom";
   report.pipeline = pipeline;

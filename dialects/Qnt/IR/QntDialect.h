@@ -15,6 +15,7 @@
 namespace qopt {
 class ParameterStore;
 struct CalibrationSet;
+class ProgressSink;
 } // namespace qopt
 
 #include "Qnt/IR/QntDialect.h.inc"

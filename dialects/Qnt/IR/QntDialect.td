@@ -27,9 +27,13 @@ def Qnt_Dialect : Dialect {
     /// qopt compile --calib). Null when the tool was given none.
     std::shared_ptr<const ::qopt::CalibrationSet> getCalibrationSet() const { return calib; }
     void setCalibrationSet(std::shared_ptr<const ::qopt::CalibrationSet> c) { calib = std::move(c); }
+    /// Where long passes report progress (qopt compile); null: nowhere.
+    std::shared_ptr<::qopt::ProgressSink> getProgressSink() const { return progress; }
+    void setProgressSink(std::shared_ptr<::qopt::ProgressSink> p) { progress = std::move(p); }
   private:
     std::shared_ptr<::qopt::ParameterStore> store;
     std::shared_ptr<const ::qopt::CalibrationSet> calib;
+    std::shared_ptr<::qopt::ProgressSink> progress;
   public:
     void registerTypes();
     void registerAttrs();
