@@ -97,6 +97,19 @@ static double make_matrix(matrix *m, int64_t rows, int64_t cols, int bits, const
                     : (double)rows * row_bytes + (double)groups * 2;
 }
 
+/* Everything make_matrix allocated. */
+static void free_matrix(matrix *m) {
+  free((void *)m->w.data);
+  free((void *)m->w.scales);
+  free((void *)m->w.zeros);
+  if (m->w.tiled)
+    qrt_tiled_free(&m->tiles);
+  free((void *)m->x.q);
+  free((void *)m->x.d);
+  free((void *)m->x.group_sum);
+  free(m->y);
+}
+
 static void rows_task(void *raw, int64_t begin, int64_t end, int worker) {
   matrix *m = (matrix *)raw;
   int64_t r0 = begin * QRT_TILE_ROWS, r1 = end * QRT_TILE_ROWS;
@@ -180,5 +193,10 @@ int main(int argc, char **argv) {
          sh->name, bits, k->name, ms[0].w.tiled ? "/tiles" : "/rows", qrt_pool_threads(pool),
          bytes / 1e6, steps, gbps[steps / 2], gbps[steps - 1], read, 100.0 * gbps[steps / 2] / read,
          read_small);
+  for (int64_t i = 0; i < count; ++i)
+    free_matrix(&ms[i]);
+  free(ms);
+  free(gbps);
+  qrt_pool_destroy(pool);
   return 0;
 }

@@ -83,8 +83,9 @@ int main(int argc, char **argv) {
   printf("device %d: %s, sm_%d%d\n", device, cuda.name, cuda.cc_major, cuda.cc_minor);
   int rc = 0;
   if (ptx) {
-    qrt_cu_module module;
+    qrt_cu_module module = NULL;
     qrt_cu_result r = cuda.cuModuleLoadData(&module, ptx);
+    int loaded = r == 0;
     if (r != 0) {
       fprintf(stderr, "%s: error: loading %s: %s\n", argv[0], ptx_path, qrt_cuda_error(&cuda, r));
       rc = 1;
@@ -108,6 +109,8 @@ int main(int argc, char **argv) {
       rc = qrt_bench_gemv(&cuda, module, 16384, 8192, 50);
     if (rc == 0 && bench_gemm)
       rc = qrt_bench_gemm(&cuda, module, shape[0], shape[1], shape[2], 20);
+    if (loaded)
+      cuda.cuModuleUnload(module);
   }
   qrt_cuda_close(&cuda);
   free(ptx);
