@@ -99,14 +99,14 @@ static double make_matrix(matrix *m, int64_t rows, int64_t cols, int bits, const
 
 /* Everything make_matrix allocated. */
 static void free_matrix(matrix *m) {
-  free((void *)m->w.data);
-  free((void *)m->w.scales);
-  free((void *)m->w.zeros);
+  free((void *)(uintptr_t)m->w.data);
+  free((void *)(uintptr_t)m->w.scales);
+  free((void *)(uintptr_t)m->w.zeros);
   if (m->w.tiled)
     qrt_tiled_free(&m->tiles);
-  free((void *)m->x.q);
-  free((void *)m->x.d);
-  free((void *)m->x.group_sum);
+  free((void *)(uintptr_t)m->x.q);
+  free((void *)(uintptr_t)m->x.d);
+  free((void *)(uintptr_t)m->x.group_sum);
   free(m->y);
 }
 
