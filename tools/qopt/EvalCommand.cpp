@@ -1,6 +1,7 @@
 //===- EvalCommand.cpp - qopt eval -----------------------------------------===//
 #include "Common.h"
 
+#include "qopt/Driver/ModelComparison.h"
 #include "qopt/Driver/Perplexity.h"
 #include "qopt/Support/Error.h"
 
@@ -24,6 +25,11 @@ static cl::opt<int64_t> maxWindowsOpt("max-windows",
                                       cl::desc("Evaluate at most this many windows "
                                                "(default 0 = all)"),
                                       cl::init(0), cl::sub(evalCmd), cl::cat(category));
+static cl::opt<std::string> baseOpt(
+    "base",
+    cl::desc("Also run this model (the float original of a quantized one) on the same "
+             "windows: its perplexity, KL(base || model) per prediction and top-1 agreement"),
+    cl::value_desc("model"), cl::init(""), cl::sub(evalCmd), cl::cat(category));
 
 static llvm::Error evaluate() {
   auto text = readTextFile(textArg);
@@ -51,6 +57,26 @@ static llvm::Error evaluate() {
     }
     lastReported = done;
   };
+  if (!baseOpt.empty()) {
+    auto base = openSession(baseOpt, /*needTokenizer=*/false);
+    if (!base)
+      return base.takeError();
+    auto cmp = compareModels(*session->exec, *base->exec, stream, ctxOpt, maxWindowsOpt, progress);
+    if (!cmp)
+      return cmp.takeError();
+    llvm::outs() << "tokens:      " << cmp->model.tokens << "\n"
+                 << "windows:     " << cmp->model.windows << " x " << ctxOpt.getValue() << " ("
+                 << cmp->model.predictions << " predictions)\n"
+                 << llvm::format("mean NLL:    %.6f (base %.6f)\n", cmp->model.meanNll,
+                                 cmp->base.meanNll)
+                 << llvm::format("perplexity:  %.4f (base %.4f, %+.2f%%)\n",
+                                 cmp->model.perplexity, cmp->base.perplexity,
+                                 100.0 * (cmp->model.perplexity / cmp->base.perplexity - 1.0))
+                 << llvm::format("KL(base || model): mean %.6f, max %.6f nats\n", cmp->meanKl,
+                                 cmp->maxKl)
+                 << llvm::format("top-1 agreement: %.2f%%\n", 100.0 * cmp->top1Agreement);
+    return llvm::Error::success();
+  }
   auto result = evaluatePerplexity(*session->exec, stream, ctxOpt, maxWindowsOpt, progress);
   if (!result)
     return result.takeError();
