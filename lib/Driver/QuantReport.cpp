@@ -111,6 +111,11 @@ void writeReportJson(const QuantReport &r, llvm::raw_ostream &os) {
     j["eval"]["nll_after"] = *r.nllAfter;
     j["eval"]["ppl_after"] = *r.pplAfter;
   }
+  if (r.klMean) {
+    j["eval"]["kl_mean"] = *r.klMean;
+    j["eval"]["kl_max"] = *r.klMax;
+    j["eval"]["top1_agreement"] = *r.top1Agreement;
+  }
   nlohmann::json layers = nlohmann::json::array();
   for (const LayerReport &l : r.layers) {
     nlohmann::json e = {{"name", l.name},
@@ -163,6 +168,10 @@ void printReportTable(const QuantReport &r, llvm::raw_ostream &os) {
   else if (r.pplAfter)
     os << llvm::format("perplexity: %.4f over %lld tokens\n", *r.pplAfter,
                        (long long)r.evalTokens);
+  if (r.klMean)
+    os << llvm::format("KL(float || quantized): mean %.6f, max %.4f nats; top-1 agreement "
+                       "%.2f%%\n",
+                       *r.klMean, *r.klMax, 100.0 * *r.top1Agreement);
   if (!r.passSeconds.empty()) {
     os << "passes:";
     for (const auto &[name, seconds] : r.passSeconds)

@@ -16,6 +16,7 @@
 #include "Qnt/IR/QntDialect.h"
 #include "qopt/Conversion/QntToNVPTX.h"
 #include "qopt/Driver/CalibrationText.h"
+#include "qopt/Driver/ModelComparison.h"
 #include "qopt/Driver/Perplexity.h"
 #include "qopt/Driver/QuantReport.h"
 #include "qopt/Pipelines/Recipes.h"
@@ -96,7 +97,8 @@ static cl::opt<int64_t> calibSeqLenOpt("calib-seqlen",
                                        cl::desc("Tokens per calibration sequence (default 256)"),
                                        cl::init(256), cl::sub(compileCmd), cl::cat(category));
 static cl::opt<std::string> evalOpt("eval",
-                                    cl::desc("Text for perplexity before and after (protocol "
+                                    cl::desc("Text for perplexity before and after, and KL of "
+                                             "the quantized model from the float one (protocol "
                                              "of qopt eval)"),
                                     cl::init(""), cl::sub(compileCmd), cl::cat(category));
 static cl::opt<int64_t> evalWindowsOpt("eval-windows",
@@ -243,18 +245,39 @@ struct Progress : mlir::PassInstrumentation {
 };
 } // namespace
 
-/// Perplexity of the session's executor on the eval stream, for the report.
-static llvm::Error measurePerplexity(Session &session, const std::vector<int32_t> &stream,
-                                     bool after, QuantReport &report) {
+/// The eval windows of the report (qopt eval's protocol at --ctx 256).
+constexpr int64_t kEvalCtx = 256;
+
+/// Fails now, before minutes of quantization, when the eval text cannot
+/// give one window.
+static llvm::Error checkEvalStream(const std::vector<int32_t> &stream) {
+  if (int64_t(stream.size()) < kEvalCtx)
+    return makeError("'" + evalOpt + "' has " + llvm::Twine(stream.size()) +
+                     " tokens, fewer than one window of " + llvm::Twine(kEvalCtx));
+  return llvm::Error::success();
+}
+
+/// The quantized model against the float one, loaded again from the
+/// input, on the eval windows: both perplexities, KL and top-1 agreement.
+static llvm::Error measureAgainstFloat(Session &session, const std::vector<int32_t> &stream,
+                                       QuantReport &report) {
   if (!quietOpt)
-    llvm::errs() << "perplexity " << (after ? "after" : "before") << " ...\n";
-  auto r = evaluatePerplexity(*session.exec, stream, 256, evalWindowsOpt,
-                              [](int64_t, int64_t) {});
+    llvm::errs() << "perplexity and KL against the float model ...\n";
+  auto base = openSession(modelArg, /*needTokenizer=*/false);
+  if (!base)
+    return base.takeError();
+  auto r = compareModels(*session.exec, *base->exec, stream, kEvalCtx, evalWindowsOpt,
+                         [](int64_t, int64_t) {});
   if (!r)
     return r.takeError();
-  (after ? report.pplAfter : report.pplBefore) = r->perplexity;
-  (after ? report.nllAfter : report.nllBefore) = r->meanNll;
-  report.evalTokens = r->predictions;
+  report.pplBefore = r->base.perplexity;
+  report.nllBefore = r->base.meanNll;
+  report.pplAfter = r->model.perplexity;
+  report.nllAfter = r->model.meanNll;
+  report.klMean = r->meanKl;
+  report.klMax = r->maxKl;
+  report.top1Agreement = r->top1Agreement;
+  report.evalTokens = r->model.predictions;
   return llvm::Error::success();
 }
 
@@ -413,7 +436,7 @@ static llvm::Error compile() {
     if (!text)
       return text.takeError();
     evalStream = encodeDocuments(*session->tokenizer, *text);
-    if (llvm::Error err = measurePerplexity(*session, evalStream, /*after=*/false, report))
+    if (llvm::Error err = checkEvalStream(evalStream))
       return err;
   }
   if (llvm::Error err = attachPassInputs(*session))
@@ -432,7 +455,7 @@ static llvm::Error compile() {
     if (!exec)
       return exec.takeError();
     session->exec = std::move(*exec);
-    if (llvm::Error err = measurePerplexity(*session, evalStream, /*after=*/true, report))
+    if (llvm::Error err = measureAgainstFloat(*session, evalStream, report))
       return err;
   }
 

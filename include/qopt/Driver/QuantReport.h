@@ -35,6 +35,8 @@ struct QuantReport {
   int64_t storedBytes = 0;        // the output's parameter bytes
   int64_t activationQuantPoints = 0;
   std::optional<double> pplBefore, pplAfter, nllBefore, nllAfter;
+  // KL(float || quantized) per prediction and top-1 agreement, with --eval
+  std::optional<double> klMean, klMax, top1Agreement;
   int64_t evalTokens = 0;
   double seconds = 0;
   // How the work was done, for reproducing it and sizing a machine for it.
