@@ -25,8 +25,8 @@ out="$root/build/fuzz"
 mkdir -p "$out"
 cc=/usr/lib/llvm-22/bin/clang
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-       -I"$root/runtime/include" -I"$root/runtime/common")
-common=("$root/runtime/common/weights_file.c" "$root/runtime/common/tokenizer.c"
+       -I"$root/runtime/include" -I"$root/runtime/common" -I"$root/runtime/tokenizer")
+common=("$root/runtime/common/weights_file.c" "$root/runtime/tokenizer/"*.c
         "$root/runtime/common/util.c")
 # The checkpoint readers are C++ over LLVM's support library: the readers'
 # own sources are compiled here, instrumented, and linked with libLLVM
@@ -38,7 +38,7 @@ cxx_sources=("$root/lib/Import/Llama2c.cpp" "$root/lib/Import/HuggingFace.cpp"
 
 build_target() {
   if [ -f "$root/test/fuzz/fuzz_$1.c" ]; then
-    "$cc" "${flags[@]}" "$root/test/fuzz/fuzz_$1.c" "${common[@]}" -lm -o "$out/fuzz_$1"
+    "$cc" "${flags[@]}" "$root/test/fuzz/fuzz_$1.c" "${common[@]}" -lpcre2-8 -lm -o "$out/fuzz_$1"
   else
     "$cc++" -std=c++17 "${flags[@]}" -fno-rtti -fno-sanitize=vptr -I"$root/include" \
       -I"$root/dialects" -I"$root/build/dialects" -I/usr/lib/llvm-22/include \

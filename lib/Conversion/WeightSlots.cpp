@@ -179,7 +179,7 @@ llvm::Error packSlot(const WeightSlot &s, const ParameterStore &store, Blob &blo
 } // namespace
 
 llvm::Error writeWeightsFile(const std::string &path, const std::vector<WeightSlot> &slots,
-                             const ParameterStore &store, const std::string &tokenizerPath) {
+                             const ParameterStore &store, const std::string &tokenizer) {
   Blob blob;
   size_t tableBytes = sizeof(qrtw_header) + slots.size() * sizeof(qrtw_slot);
   blob.bytes.resize(tableBytes);
@@ -192,12 +192,9 @@ llvm::Error writeWeightsFile(const std::string &path, const std::vector<WeightSl
   std::memcpy(header.magic, QRTW_MAGIC, 8);
   header.program_hash = programHash(slots);
   header.num_slots = uint32_t(slots.size());
-  if (!tokenizerPath.empty()) {
-    auto tok = llvm::MemoryBuffer::getFile(tokenizerPath);
-    if (!tok)
-      return makeError(tokenizerPath + ": " + tok.getError().message());
-    header.tokenizer_bytes = (*tok)->getBufferSize();
-    header.tokenizer_offset = blob.append((*tok)->getBufferStart(), (*tok)->getBufferSize());
+  if (!tokenizer.empty()) {
+    header.tokenizer_bytes = tokenizer.size();
+    header.tokenizer_offset = blob.append(tokenizer.data(), tokenizer.size());
   }
   header.file_bytes = blob.bytes.size();
   header.content_hash =

@@ -18,14 +18,17 @@ llvm::Expected<GenerateStats> generate(Executor &exec, const Tokenizer &tokenize
     return makeError("temperature must be >= 0");
   std::vector<int32_t> prompt = tokenizer.encode(options.prompt, /*bos=*/true, false);
   int64_t n = int64_t(prompt.size());
+  if (n == 0)
+    return makeError("the prompt is empty and this tokenizer adds no BOS to start from: give "
+                     "a prompt");
   if (n >= options.steps)
     return makeError("the prompt has " + llvm::Twine(n) +
                      " tokens (with BOS); -n must be larger to generate anything (at most " +
                      llvm::Twine(exec.maxSeqLen()) + ")");
   GenerateStats stats;
   stats.promptTokens = n;
-  for (int64_t i = 1; i < n; ++i)
-    emit(tokenizer.decode(prompt[i - 1], prompt[i]));
+  for (int64_t i = prompt[0] == tokenizer.bos() ? 1 : 0; i < n; ++i)
+    emit(tokenizer.decode(i > 0 ? prompt[i - 1] : -1, prompt[i]));
 
   auto start = std::chrono::steady_clock::now();
   Sampler sampler(options.temperature, options.topP, options.seed);
@@ -45,7 +48,7 @@ llvm::Expected<GenerateStats> generate(Executor &exec, const Tokenizer &tokenize
     size_t rows = logits->size() / size_t(vocab);
     int32_t next = sampler.sample(
         llvm::ArrayRef<float>(logits->data() + (rows - 1) * vocab, size_t(vocab)));
-    if (next == Tokenizer::kBos)
+    if (tokenizer.isEos(next)) // llama2.c's BOS, which ends a story, is one
       break;
     emit(tokenizer.decode(previous, next));
     previous = next;

@@ -5,6 +5,7 @@
 #include "qopt/Import/Importers.h"
 #include "qopt/InitAll.h"
 #include "qopt/Support/Error.h"
+#include "qopt/Support/Tokenizer.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
@@ -29,19 +30,7 @@ std::string findTokenizerNear(llvm::StringRef checkpoint) {
     llvm::sys::path::remove_filename(dir);
   if (dir.empty())
     dir = ".";
-  llvm::SmallString<256> candidate(dir);
-  llvm::sys::path::append(candidate, "tokenizer.bin");
-  if (llvm::sys::fs::exists(candidate))
-    return std::string(candidate);
-  std::vector<std::string> found;
-  std::error_code ec;
-  for (llvm::sys::fs::directory_iterator it(dir, ec), end; it != end && !ec;
-       it.increment(ec)) {
-    llvm::StringRef name = llvm::sys::path::filename(it->path());
-    if (name.starts_with("tok") && name.ends_with(".bin"))
-      found.push_back(it->path());
-  }
-  return found.size() == 1 ? found.front() : std::string();
+  return findTokenizerIn(dir);
 }
 
 /// Resolves `file` relative to the directory of `anchor`.

@@ -35,6 +35,11 @@ static int generate(qrt_model *m, const char *argv0, const char *prompt, long lo
     free(tokens);
     return fail(argv0, QRT_NO_TOKENIZER);
   }
+  if (n == 0) {
+    free(tokens);
+    return fail(argv0, "the prompt is empty and this tokenizer adds no BOS to start from: give "
+                       "a prompt with -p");
+  }
   if (n >= steps) {
     snprintf(err, sizeof err,
              "the prompt has %lld tokens (with BOS); -n must be larger to generate anything "
@@ -43,8 +48,8 @@ static int generate(qrt_model *m, const char *argv0, const char *prompt, long lo
     free(tokens);
     return fail(argv0, err);
   }
-  for (int64_t i = 1; i < n; ++i)
-    fputs(qrt_decode(m, tokens[i - 1], tokens[i]), stdout);
+  for (int64_t i = tokens[0] == qrt_bos(m) ? 1 : 0; i < n; ++i)
+    fputs(qrt_decode(m, i > 0 ? tokens[i - 1] : -1, tokens[i]), stdout);
   float *logits = (float *)malloc(sizeof(float) * (size_t)vocab);
   uint64_t rng = seed ? seed : 1;
   double start = qrt_seconds();
@@ -60,7 +65,7 @@ static int generate(qrt_model *m, const char *argv0, const char *prompt, long lo
       row = logits;
     }
     int32_t next = qrt_sample(row, vocab, temp, top_p, &rng);
-    if (next == 1)
+    if (qrt_is_eos(m, next)) /* llama2.c's BOS, which ends a story, is one */
       break;
     fputs(qrt_decode(m, previous, next), stdout);
     fflush(stdout);

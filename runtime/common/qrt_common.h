@@ -23,13 +23,29 @@ extern const float qrt_nf4_levels[16];
  * UTF-8 (or is NUL), or -1 when it is all text. */
 int64_t qrt_text_invalid_at(const char *text, size_t n);
 
+/* The tokenizer (runtime/tokenizer/): a llama2.c tokenizer.bin or a QTOK
+ * section (qrt_tokenizer_format.h). vocab <= 0 takes the file's size;
+ * otherwise the file must have exactly `vocab` tokens. */
 typedef struct qrt_tokenizer qrt_tokenizer;
 qrt_tokenizer *qrt_tokenizer_load(const uint8_t *bytes, size_t size, int64_t vocab, char *err,
                                   size_t err_len);
 void qrt_tokenizer_free(qrt_tokenizer *t);
+/* Encodes NUL-terminated text: BOS first when `bos` and the tokenizer adds
+ * one (tokenizer_config's add_bos_token), its first EOS last when `eos`.
+ * Returns the token count (ids beyond max_tokens are not written), or -1
+ * when out of memory. */
 int64_t qrt_tokenizer_encode(const qrt_tokenizer *t, const char *text, int bos, int eos,
                              int32_t *out, int64_t max_tokens);
+/* What `token` prints after `prev` (the leading space after BOS is not
+ * shown; special tokens print nothing). */
 const char *qrt_tokenizer_decode(const qrt_tokenizer *t, int32_t prev, int32_t token);
+const char *qrt_tokenizer_piece(const qrt_tokenizer *t, int32_t token); /* vocabulary string */
+int64_t qrt_tokenizer_vocab(const qrt_tokenizer *t);
+const char *qrt_tokenizer_chat_template(const qrt_tokenizer *t); /* "" when none */
+int32_t qrt_tokenizer_bos(const qrt_tokenizer *t); /* -1: none is added */
+int32_t qrt_tokenizer_eos(const qrt_tokenizer *t); /* the one encode appends, or -1 */
+/* Whether generation stops at `id` (any of the model's EOS ids). */
+int qrt_tokenizer_is_eos(const qrt_tokenizer *t, int32_t id);
 
 /* ---- one weight, resolved against the mapped file ---- */
 typedef struct qrt_weight {
@@ -55,6 +71,9 @@ typedef struct qrt_weights_file {
   qrt_tokenizer *tokenizer;   /* NULL when the file carries none */
   int borrowed;               /* map is the caller's (qrt_weights_check), not mmapped */
 } qrt_weights_file;
+
+/* Each backend's model holds its weights file (for model_tokenizer.c). */
+const qrt_weights_file *qrt_model_file(const qrt_model *m);
 
 /* The checks of qrt_weights_open on bytes the caller keeps alive (the fuzz
  * target of the loader). 0, or -1 with a message (f is then closed). */

@@ -184,15 +184,7 @@ int qrt_forward_last(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos
   return run(m, tokens, n, pos, logits, 1, err, len);
 }
 
-int64_t qrt_encode(const qrt_model *m, const char *text, int bos, int eos, int32_t *out,
-                   int64_t max_tokens) {
-  return m->file.tokenizer ? qrt_tokenizer_encode(m->file.tokenizer, text, bos, eos, out, max_tokens)
-                           : -1;
-}
-
-const char *qrt_decode(const qrt_model *m, int32_t prev, int32_t token) {
-  return m->file.tokenizer ? qrt_tokenizer_decode(m->file.tokenizer, prev, token) : "";
-}
+const qrt_weights_file *qrt_model_file(const qrt_model *m) { return &m->file; }
 
 /* The yardstick --bench prints beside decode: the device-to-device copy
  * bandwidth over a `bytes` buffer (qrt_cuda_copy_bandwidth). */

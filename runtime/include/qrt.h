@@ -54,15 +54,25 @@ int qrt_forward(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos, flo
 int qrt_forward_last(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos, float *logits,
                      char *err, size_t err_len);
 
-/* Tokenizer (llama2.c tokenizer.bin carried in the weights file). Returns
- * the token count, or -1 when the program was built without a tokenizer
- * (QRT_NO_TOKENIZER says so to a user). */
+/* Tokenizer (a llama2.c tokenizer.bin or a Hugging Face tokenizer.json,
+ * carried in the weights file). BOS first when `bos` and the tokenizer adds
+ * one; its EOS last when `eos`. Returns the token count, or -1 when the
+ * program was built without a tokenizer (QRT_NO_TOKENIZER says so to a
+ * user). */
 #define QRT_NO_TOKENIZER \
   "this program carries no tokenizer (compile the model with --tokenizer FILE)"
 int64_t qrt_encode(const qrt_model *m, const char *text, int bos, int eos, int32_t *out,
                    int64_t max_tokens);
-/* The text of `token` following `prev` (llama2.c decode rules). */
+/* The text of `token` following `prev` (no leading space after BOS;
+ * special tokens print nothing). */
 const char *qrt_decode(const qrt_model *m, int32_t prev, int32_t token);
+/* Whether generation stops at `token`: any of the model's EOS ids
+ * (generation_config.json's list; llama2.c's BOS too). 0 without a tokenizer. */
+int qrt_is_eos(const qrt_model *m, int32_t token);
+/* The BOS a text starts with, or -1 (none, or no tokenizer). */
+int32_t qrt_bos(const qrt_model *m);
+/* tokenizer_config.json's chat template, or "" when there is none. */
+const char *qrt_chat_template(const qrt_model *m);
 
 /* Sampling: temperature 0 is greedy (lowest index wins ties); otherwise
  * top-p (nucleus) with a xorshift state. */

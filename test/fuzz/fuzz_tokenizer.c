@@ -1,5 +1,5 @@
 /* fuzz_tokenizer.c - libFuzzer target: the runtime's tokenizer (runtime/
- * common/tokenizer.c), loading a vocabulary section and encoding and
+ * tokenizer/), loading a vocabulary section and encoding and
  * decoding text, all from arbitrary bytes.
  *
  * Input: 2 bytes of vocabulary size (added to 259, byte fallback's

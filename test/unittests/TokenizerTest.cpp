@@ -27,7 +27,7 @@ TEST(Tokenizer, EncodeDecodeRoundTrip) {
   for (std::string text : {"Once upon a time, there was a dog.", "naïve 東京 🙂",
                            "tabs\tand\nnewlines", "a"}) {
     std::vector<int32_t> ids = tok.encode(text, /*bos=*/true, /*eos=*/false);
-    ASSERT_EQ(ids.front(), Tokenizer::kBos);
+    ASSERT_EQ(ids.front(), tok.bos());
     std::string decoded;
     for (size_t i = 1; i < ids.size(); ++i)
       decoded += tok.decode(ids[i - 1], ids[i]);

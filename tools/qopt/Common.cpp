@@ -30,6 +30,7 @@ cl::SubCommand logitsCmd("logits", "Write the logits of a prompt to a .npy file"
 // Defined here, with the options shared across subcommands: an option that
 // names a subcommand defined in another file could be constructed first
 // (static initialization order) and silently miss it.
+cl::SubCommand tokenizeCmd("tokenize", "Print the token ids of a text");
 cl::SubCommand buildCmd("build", "Compile a model to a standalone CPU program (or library)");
 
 cl::opt<std::string> tokenizerOpt(
@@ -118,16 +119,18 @@ llvm::Expected<WrittenModel> writeModel(mlir::ModuleOp module, ParameterStore &s
   if (llvm::Error err = kept.save(written.paramsPath))
     return std::move(err);
   if (!tokenizerPath.empty()) {
-    auto bytes = llvm::MemoryBuffer::getFile(tokenizerPath, false, false);
-    if (!bytes)
-      return makeError("cannot read '" + tokenizerPath + "'");
-    // Copying a file onto itself (compile -o over its own input) is a no-op.
-    if (!llvm::sys::fs::equivalent(tokenizerPath, written.tokenizerPath))
-      if (llvm::Error err = writeFileAtomically(written.tokenizerPath, [&](llvm::raw_ostream &os) {
-            os << (*bytes)->getBuffer();
-            return llvm::Error::success();
-          }))
-        return std::move(err);
+    // in the runtime's format: a tokenizer.json becomes QTOK here, once
+    auto config = readModelConfig(module);
+    if (!config)
+      return config.takeError();
+    auto tok = Tokenizer::load(tokenizerPath, config->vocabSize);
+    if (!tok)
+      return tok.takeError();
+    if (llvm::Error err = writeFileAtomically(written.tokenizerPath, [&](llvm::raw_ostream &os) {
+          os << tok->bytes();
+          return llvm::Error::success();
+        }))
+      return std::move(err);
   }
   if (llvm::Error err = writeFileAtomically(out, [&](llvm::raw_ostream &os) {
         module.print(os);

@@ -12,7 +12,8 @@
 namespace qopt::tool {
 
 extern llvm::cl::OptionCategory category;
-extern llvm::cl::SubCommand importCmd, runCmd, evalCmd, logitsCmd, compileCmd, buildCmd;
+extern llvm::cl::SubCommand importCmd, runCmd, evalCmd, logitsCmd, compileCmd, buildCmd,
+    tokenizeCmd;
 
 /// --tokenizer and --threads, shared by run, eval and logits.
 extern llvm::cl::opt<std::string> tokenizerOpt;
@@ -51,6 +52,7 @@ int runEval();
 int runLogits();
 int runCompile();
 int runBuild();
+int runTokenize();
 
 } // namespace qopt::tool
 

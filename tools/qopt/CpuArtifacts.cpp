@@ -1,6 +1,8 @@
 //===- CpuArtifacts.cpp - lowering a module to CPU outputs -----------------===//
 #include "CpuArtifacts.h"
 #include "qopt/Conversion/QntToNVPTX.h"
+#include "qopt/Import/GraphBuilder.h"
+#include "qopt/Support/Tokenizer.h"
 
 #include "Qnt/IR/QntDialect.h"
 #include "qopt/Pipelines/Recipes.h"
@@ -53,7 +55,8 @@ static llvm::Error link(const std::string &object, const std::string &out, bool 
     args.insert(args.end(), {"-Wl,--whole-archive", qrt, "-Wl,--no-whole-archive"});
   else
     args.insert(args.end(), {qrtMain, qrt});
-  args.insert(args.end(), {"-lm", "-lpthread"});
+  // -lpcre2-8: the tokenizer's byte-level pre-tokenizer regex
+  args.insert(args.end(), {"-lpcre2-8", "-lm", "-lpthread"});
   if (cuda)
     args.push_back("-ldl"); // the CUDA driver is loaded at run time
   std::vector<llvm::StringRef> refs(args.begin(), args.end());
@@ -130,6 +133,17 @@ llvm::Error emitCpuArtifacts(mlir::ModuleOp module, ParameterStore &params,
   if (request.emit != "exe" && request.emit != "shared" && request.emit != "obj" &&
       request.emit != "llvm")
     return makeError("--emit must be exe, shared, obj or llvm, not '" + request.emit + "'");
+  // the weights file carries the tokenizer in the runtime's format
+  std::string tokenizerBytes;
+  if (!tokenizerPath.empty()) {
+    auto config = readModelConfig(module);
+    if (!config)
+      return config.takeError();
+    auto tok = Tokenizer::load(tokenizerPath, config->vocabSize);
+    if (!tok)
+      return tok.takeError();
+    tokenizerBytes = tok->bytes();
+  }
   if (request.fuse) {
     mlir::PassManager pm(module.getContext());
     buildFusionPipeline(pm);
@@ -189,7 +203,7 @@ llvm::Error emitCpuArtifacts(mlir::ModuleOp module, ParameterStore &params,
     }
   }
   llvm::errs() << "packing weights ...\n";
-  if (auto err = cpu::writeWeightsFile(weights, program->slots, params, tokenizerPath.str()))
+  if (auto err = cpu::writeWeightsFile(weights, program->slots, params, tokenizerBytes))
     return err;
   std::string primary = request.emit == "exe"      ? out
                         : request.emit == "shared" ? sibling("lib" + stem + ".so")

@@ -6,6 +6,7 @@
 //   qopt logits MODEL -p PROMPT -o logits.npy
 //   qopt compile MODEL -o quantized.mlir --recipe R --calib TEXT [--eval TEXT]
 //   qopt build  MODEL -o NAME [--emit exe|shared|obj|llvm]
+//   qopt tokenize TOKENIZER -p TEXT | --file F [--separator LINE]
 //
 // MODEL is a .mlir written by `qopt import`, a llama2.c checkpoint, or a
 // Hugging Face directory.
@@ -43,7 +44,9 @@ int main(int argc, char **argv) {
     return runCompile();
   if (buildCmd)
     return runBuild();
-  llvm::errs() << "qopt: error: give a subcommand: import, compile, build, run, eval or logits "
+  if (tokenizeCmd)
+    return runTokenize();
+  llvm::errs() << "qopt: error: give a subcommand: import, compile, build, run, eval, logits or tokenize "
                   "(see qopt --help)\n";
   return 1;
 }

@@ -43,9 +43,10 @@ WeightSlot quantizedSlot(qnt::QParamOp op);
 uint64_t programHash(const std::vector<WeightSlot> &slots);
 
 /// Writes the .qrtw file (temp file, then rename): header, slot table,
-/// packed data, and the tokenizer when `tokenizerPath` is not empty.
+/// packed data, and the tokenizer section (Tokenizer::bytes(); none when
+/// empty).
 llvm::Error writeWeightsFile(const std::string &path, const std::vector<WeightSlot> &slots,
-                             const ParameterStore &store, const std::string &tokenizerPath);
+                             const ParameterStore &store, const std::string &tokenizer);
 
 } // namespace qopt::cpu
 

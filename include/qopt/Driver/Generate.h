@@ -29,7 +29,7 @@ struct GenerateStats {
 };
 
 /// Prefills the prompt (with BOS) in one forward call, then decodes one token
-/// at a time until `steps` positions are used or BOS is sampled. Every piece
+/// at a time until `steps` positions are used or an EOS token is sampled. Every piece
 /// of text (prompt then generated) goes to `emit` as soon as it is known.
 llvm::Expected<GenerateStats> generate(Executor &exec, const Tokenizer &tokenizer,
                                        const GenerateOptions &options,

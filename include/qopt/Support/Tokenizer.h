@@ -1,10 +1,11 @@
-//===- Tokenizer.h - llama2.c / SentencePiece BPE tokenizer -----*- C++ -*-===//
+//===- Tokenizer.h - the compiler's view of the runtime tokenizer -*- C++ -*-===//
 //
-// Reads llama2.c's tokenizer.bin (i32 max_token_length; then per token: f32
-// score, i32 length, bytes) and encodes with SentencePiece BPE semantics: a
-// dummy-prefix space, UTF-8 code points looked up whole with byte fallback
-// (<0xXX> = id byte + 3), then repeatedly merging the adjacent pair whose
-// merged piece has the highest score (leftmost on ties).
+// One tokenizer for compiler and programs: this class wraps the runtime's
+// (runtime/tokenizer/, C), so `qopt run` and a built program give the same
+// ids by construction. It loads llama2.c's tokenizer.bin, a Hugging Face
+// tokenizer.json (translated to the runtime's QTOK section by
+// HfTokenizerJson.h) or a QTOK file, and keeps the bytes that a weights file
+// carries.
 //
 //===----------------------------------------------------------------------===//
 #ifndef QOPT_SUPPORT_TOKENIZER_H
@@ -13,31 +14,48 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
+#include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
+
+struct qrt_tokenizer;
 
 namespace qopt {
 
 class Tokenizer {
 public:
-  static constexpr int32_t kBos = 1;
-  static constexpr int32_t kEos = 2;
-
-  /// Loads `path`; it must hold exactly `vocabSize` entries.
+  /// Loads `path`: a tokenizer.bin, a QTOK file, a tokenizer.json, or a
+  /// directory holding tokenizer.json. vocabSize > 0: the model's
+  /// vocabulary, which the tokenizer must fit.
   static llvm::Expected<Tokenizer> load(llvm::StringRef path, int64_t vocabSize);
+  /// From bytes in the runtime's format (what load() keeps in bytes()).
+  static llvm::Expected<Tokenizer> fromBytes(std::string bytes, int64_t vocabSize);
 
+  /// BOS first when `bos` and the tokenizer adds one; the first EOS last
+  /// when `eos`.
   std::vector<int32_t> encode(llvm::StringRef text, bool bos, bool eos) const;
-  /// The text of `token` when it follows `previous` (llama2.c's decode: the
-  /// space after BOS is dropped, <0xXX> pieces become raw bytes).
+  /// What `token` prints after `previous`.
   std::string decode(int32_t previous, int32_t token) const;
-  int64_t vocabSize() const { return int64_t(pieces.size()); }
+  /// The vocabulary string of `token` ("" when out of range).
+  std::string piece(int32_t token) const;
+  int64_t vocabSize() const;
+  /// The token a text starts with, or -1 when this tokenizer adds none.
+  int32_t bos() const;
+  /// Whether generation stops at `token` (any of the model's EOS ids).
+  bool isEos(int32_t token) const;
+  std::string chatTemplate() const;
+  /// The section a weights file carries (llama2.c or QTOK format).
+  const std::string &bytes() const { return serialized; }
 
 private:
-  std::vector<std::string> pieces;
-  std::vector<float> scores;
-  std::unordered_map<std::string, int32_t> ids;
+  std::shared_ptr<qrt_tokenizer> impl;
+  std::string serialized;
 };
+
+/// The tokenizer file for `path`: itself when it is a file, else the
+/// directory's tokenizer.json, else its tokenizer.bin (or one tok*.bin);
+/// "" when none is there.
+std::string findTokenizerIn(llvm::StringRef path);
 
 } // namespace qopt
 

@@ -1,0 +1,255 @@
+"""qopt's tokenizer (runtime/tokenizer/, through `qopt tokenize`) against
+implementations written by someone else, token for token:
+  - Llama 2's tokenizer.json against sentencepiece on its tokenizer.model,
+    over TinyStories dev.txt, WikiText-2 test and a stress text;
+  - Phi-2's byte-level tokenizer.json against a transcription of GPT-2's
+    published encoder (python/qopt_ref/gpt2_bpe.py, on the `regex` module);
+  - llama.cpp's own test vectors for the Llama SentencePiece and GPT-2
+    vocabularies (shared/hf/gguf-vocab/*.inp / *.out);
+  - Phi-3-mini's added tokens matched whole, the text between them as
+    sentencepiece encodes it.
+
+  QOPT=build/bin/qopt QOPT_SHARED=../shared /usr/bin/python3 python/tests/test_tokenizers.py
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import sentencepiece as spm
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+sys.path.insert(0, os.path.join(ROOT, "python"))
+from qopt_ref import gpt2_bpe  # noqa: E402
+
+QOPT = os.environ.get("QOPT", "build/bin/qopt")
+SHARED = os.environ.get("QOPT_SHARED", os.path.join(ROOT, "..", "shared"))
+HF = os.path.join(SHARED, "hf")
+LLAMA2_JSON = os.path.join(HF, "llama2", "tokenizer.json")
+LLAMA2_MODEL = os.path.join(SHARED, "models", "llama2-tokenizer", "tokenizer.model")
+PHI2_JSON = os.path.join(HF, "phi-2", "tokenizer.json")
+PHI3_JSON = os.path.join(HF, "phi-3-mini", "tokenizer.json")
+SEP = "__qopt_text__"
+
+STRESS = "\n".join([
+    "Emoji: 🙂🙃 👩‍👩‍👧‍👦 🇯🇵 ❤️ and more 🎉🎉🎉",
+    "CJK: 東京は日本の首都です。北京欢迎你。한국어 텍스트",
+    "Combining: e\u0301 a\u0308 n\u0303 Z\u0351\u0352\u0353 ǅ ﬁ",
+    # (no U+00A0: this tokenizer.json has U+0020 where tokenizer.model has
+    # U+00A0, in pieces 20246 and 30081, so the two files disagree there)
+    "Whitespace:  two   three    four\t\ttabs \u3000ideographic \u2003em",
+    "\n\n\nblank lines above, trailing spaces    ",
+    "Digits: 0 12 345 6789 3.14159 1,000,000 ١٢٣ ½",
+    "Code: def f(x):\n    return x**2 + 1  # comment\n\tif (a && b) { c[i] = 'q'; }",
+    "Punctuation: ... !!! ??? --- ''' \"\" <<>> @#$%^&*()_+",
+    "Mixed scripts: Ελληνικά русский עברית العربية हिन्दी ไทย",
+    "Contractions: it's we're they've I'm you'll he'd DON'T",
+])
+
+
+def qopt_tokenize(tokenizer, texts, bos=False):
+    """One `qopt tokenize` run over several texts; their id lists."""
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt", delete=False) as f:
+        f.write(("\n" + SEP + "\n").join(texts) + "\n" + SEP + "\n")
+        path = f.name
+    try:
+        out = subprocess.run([QOPT, "tokenize", tokenizer, "--file", path, "--separator", SEP,
+                              "--bos=" + ("true" if bos else "false")],
+                             check=True, capture_output=True, text=True).stdout
+    finally:
+        os.unlink(path)
+    lines = out.split("\n")[:-1]
+    return [[int(x) for x in line.split()] for line in lines]
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def llama_cpp_vectors(name):
+    base = os.path.join(HF, "gguf-vocab", name)
+    texts = read(base + ".inp").split("\n__ggml_vocab_test__\n")
+    if texts and texts[-1] == "":
+        texts.pop()
+    ids = [[int(x) for x in line.split()] for line in read(base + ".out").split("\n")]
+    return texts, ids[:len(texts)]
+
+
+def without_added_tokens(tokenizer_json, directory):
+    """A copy of tokenizer.json with its added tokens set aside (the GPT-2
+    vocabulary as llama.cpp and GPT-2's encoder know it)."""
+    j = json.loads(read(tokenizer_json))
+    vocab = j["model"]["vocab"]
+    j["added_tokens"] = [t for t in j["added_tokens"] if t["content"] in vocab]
+    path = os.path.join(directory, "tokenizer.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(j, f)
+    return path
+
+
+class SentencePieceStyle(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sp = spm.SentencePieceProcessor(model_file=LLAMA2_MODEL)
+
+    def check_texts(self, texts, what):
+        ours = qopt_tokenize(LLAMA2_JSON, texts)
+        self.assertEqual(len(ours), len(texts))
+        for text, got in zip(texts, ours):
+            want = self.sp.encode(text)
+            if got != want:
+                first = next(i for i in range(min(len(got), len(want)) + 1)
+                             if i >= min(len(got), len(want)) or got[i] != want[i])
+                self.fail(f"{what}: ids differ from sentencepiece at token {first} "
+                          f"(qopt {got[first:first + 5]}, sentencepiece {want[first:first + 5]})")
+        return sum(len(x) for x in ours)
+
+    def test_tinystories_dev_whole_file(self):
+        n = self.check_texts([read(os.path.join(SHARED, "data", "tinystories", "dev.txt"))],
+                             "dev.txt")
+        self.assertGreater(n, 50000)
+
+    def test_wikitext2_test_whole_file(self):
+        n = self.check_texts([read(os.path.join(SHARED, "data", "wikitext-2", "test.raw.txt"))],
+                             "wikitext-2")
+        self.assertGreater(n, 200000)
+
+    def test_stress_text_and_its_lines(self):
+        self.check_texts([STRESS] + STRESS.split("\n") + ["", " ", "  ", "\n", "a"], "stress")
+
+    def test_llama_cpp_vectors(self):
+        texts, want = llama_cpp_vectors("ggml-vocab-llama-spm.gguf")
+        self.assertEqual(len(texts), 46)
+        self.assertEqual(qopt_tokenize(LLAMA2_JSON, texts), want)
+
+    def test_bos_from_tokenizer_config(self):
+        # tokenizer_config.json: add_bos_token true, bos_token <s> (id 1)
+        self.assertEqual(qopt_tokenize(LLAMA2_JSON, ["Hello"], bos=True)[0],
+                         [1] + self.sp.encode("Hello"))
+
+    def test_phi3_added_tokens_matched_whole(self):
+        j = json.loads(read(PHI3_JSON))
+        added = {t["content"]: t for t in j["added_tokens"]}
+        self.assertEqual(len(added), 14)
+        specials = [t for t in added if t not in ("<unk>",)]
+        text = "".join(f"{s}{piece} " for s, piece in zip(
+            specials, ["Hi", " there", "\n\nsystem", "東京", " 12 ", "x", "🙂", " ", "a  b",
+                       "\tc", "done", "ok", "end"]))
+        text += "<|user|>\nWhat is 2+2?<|end|>\n<|assistant|>"
+        ours = qopt_tokenize(PHI3_JSON, [text])[0]
+        # Hugging Face: split out added tokens on the raw text (rstrip takes
+        # the whitespace after), each run between normalized on its own:
+        # sentencepiece, dummy prefix included, encodes each run.
+        want, at, start = [], 0, 0
+        while at < len(text):
+            best = max((t for t in added if text.startswith(t, at)), key=len, default=None)
+            if best is None:
+                at += 1
+                continue
+            if at > start:
+                want += self.sp.encode(text[start:at])
+            want.append(added[best]["id"])
+            at += len(best)
+            if added[best]["rstrip"]:
+                while at < len(text) and text[at] in " \t\n\r":
+                    at += 1
+            start = at
+        if start < len(text):
+            want += self.sp.encode(text[start:])
+        self.assertEqual(ours, want)
+        for t in specials:
+            self.assertIn(added[t]["id"], ours, t)
+
+
+class ByteLevel(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.gpt2 = gpt2_bpe.Encoder(PHI2_JSON)
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.plain_json = without_added_tokens(PHI2_JSON, cls.tmp.name)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_llama_cpp_gpt2_vectors(self):
+        texts, want = llama_cpp_vectors("ggml-vocab-gpt-2.gguf")
+        self.assertEqual(len(texts), 46)
+        self.assertEqual(qopt_tokenize(self.plain_json, texts), want)
+
+    def test_gpt2_encoder_transcription(self):
+        dev = read(os.path.join(SHARED, "data", "tinystories", "dev.txt"))[:100000]
+        wiki = read(os.path.join(SHARED, "data", "wikitext-2", "test.raw.txt"))[:100000]
+        texts = [dev, wiki, STRESS] + STRESS.split("\n")
+        ours = qopt_tokenize(self.plain_json, texts)
+        for text, got in zip(texts, ours):
+            self.assertEqual(got, self.gpt2.encode(text), text[:40])
+
+    def test_added_whitespace_tokens(self):
+        # Phi-2's 38 whitespace-run tokens and <|endoftext|> are matched
+        # before the regex runs
+        texts = [STRESS, "a" + " " * 40 + "b\t\t\t\tc<|endoftext|>d", "x\n    y   z"]
+        ours = qopt_tokenize(PHI2_JSON, texts)
+        for text, got in zip(texts, ours):
+            self.assertEqual(got, self.gpt2.encode(text, added=True), text[:40])
+        self.assertIn(50256, ours[1])
+
+
+class Refusals(unittest.TestCase):
+    def run_qopt(self, *args):
+        return subprocess.run([QOPT, *args], capture_output=True, text=True)
+
+    def broken(self, edit):
+        j = json.loads(read(PHI2_JSON))
+        edit(j)
+        d = tempfile.mkdtemp()
+        path = os.path.join(d, "tokenizer.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(j, f)
+        r = self.run_qopt("tokenize", path, "-p", "hello")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(r.stdout, "")
+        return r.stderr.strip()
+
+    def test_unknown_merge_token(self):
+        def edit(j):
+            j["model"]["merges"][7] = "Ġt qoptnotatoken"
+        err = self.broken(edit)
+        self.assertIn("'model.merges[7]' names 'qoptnotatoken', which is not a token", err)
+        self.assertEqual(len(err.splitlines()), 1)
+
+    def test_wrong_field_type(self):
+        def edit(j):
+            j["model"]["byte_fallback"] = "yes"
+        self.assertIn("'model.byte_fallback' must be true or false, not a string",
+                      self.broken(edit))
+
+    def test_unsupported_model_and_component(self):
+        def unigram(j):
+            j["model"]["type"] = "Unigram"
+        self.assertIn("model type 'Unigram' is not supported", self.broken(unigram))
+
+        def nfkc(j):
+            j["normalizer"] = {"type": "NFKC"}
+        self.assertIn("normalizer 'NFKC' (normalizer) is not supported", self.broken(nfkc))
+
+    def test_not_json(self):
+        d = tempfile.mkdtemp()
+        path = os.path.join(d, "tokenizer.json")
+        with open(path, "w") as f:
+            f.write('{"model": {')
+        r = self.run_qopt("tokenize", path, "-p", "x")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("not valid JSON", r.stderr)
+
+    def test_sentencepiece_model_file_named(self):
+        r = self.run_qopt("tokenize", LLAMA2_MODEL, "-p", "x")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("SentencePiece .model files are not read", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
