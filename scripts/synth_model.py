@@ -34,6 +34,17 @@ SHAPES = {
 }
 
 
+# config.json fields an architecture adds (the weights are the same)
+ARCHS = {
+    "llama": lambda seq: {},
+    "llama3": lambda seq: {
+        "rope_theta": 500000.0,
+        "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                         "high_freq_factor": 4.0,
+                         "original_max_position_embeddings": 2 * seq}},
+}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shape", choices=sorted(SHAPES), required=True)
@@ -42,6 +53,10 @@ def main():
     ap.add_argument("--format", choices=["llama2c", "hf"], default="llama2c")
     ap.add_argument("--dtype", choices=["f32", "f16", "bf16"], default="f32",
                     help="Hugging Face tensor dtype (llama2.c files are f32)")
+    ap.add_argument("--arch", choices=sorted(ARCHS), default="llama",
+                    help="Hugging Face form: llama3 adds rope_theta 500000 and Llama 3.1's "
+                         "rope_scaling (an original context of twice the shape's, so that a "
+                         "tiny head_dim meets all three of its frequency bands)")
     ap.add_argument("--untied", action="store_true",
                     help="a classifier of its own instead of the embedding table (as the "
                          "real TinyLlama; llama2.c files mark it with a negative vocab)")
@@ -49,6 +64,8 @@ def main():
     if args.format == "hf":
         write_hf(args)
         return
+    if args.arch != "llama":
+        ap.error("--arch needs --format hf (llama2.c files are plain Llama)")
     write_llama2c(args)
 
 
@@ -60,6 +77,8 @@ def write_hf(args):
     write_llama2c(argparse.Namespace(**{**vars(args), "output": staging}))
     cfg, w = llama.read_llama2c(staging)
     os.remove(staging)
+    for key, value in ARCHS[args.arch](cfg.seq_len).items():
+        setattr(cfg, key, value)
     hf_export.export(cfg, w, args.output, dtype=args.dtype.upper())
     print(f"wrote {args.output}/config.json, model.safetensors ({args.dtype})", file=sys.stderr)
 

@@ -17,7 +17,7 @@ llvm::Error runRope(Frame &f, qnt::RopeOp r) {
   Act out = Act::withShape(x.shape);
   kernels::rope(x.data(), x.rows(), x.cols(), r.getHeadDim(), f.pos,
                 r.getTheta().convertToFloat(), r.getStyle() == qnt::RopeStyle::Interleaved,
-                out.storage.data());
+                r.getFreqScale() ? r.getFreqScale()->data() : nullptr, out.storage.data());
   f.values[r] = std::move(out);
   return llvm::Error::success();
 }

@@ -61,11 +61,14 @@ void rmsNorm(const float *x, int64_t M, int64_t D, const float *w, float eps, fl
 }
 
 void rope(const float *x, int64_t M, int64_t width, int64_t headDim, int64_t pos0,
-          float theta, bool interleaved, float *y) {
+          float theta, bool interleaved, const float *freqScale, float *y) {
   int64_t half = headDim / 2;
   std::vector<float> freq(half);
-  for (int64_t j = 0; j < half; ++j)
+  for (int64_t j = 0; j < half; ++j) {
     freq[j] = 1.0f / std::pow(theta, float(2 * j) / float(headDim));
+    if (freqScale) // the runtime's qrt_rope multiplies in the same order
+      freq[j] *= freqScale[j];
+  }
   for (int64_t m = 0; m < M; ++m) {
     float pos = float(pos0 + m);
     for (int64_t h = 0; h < width / headDim; ++h) {

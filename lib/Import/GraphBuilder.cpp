@@ -41,10 +41,12 @@ private:
     auto style = c.rope == RopePairing::Interleaved ? qnt::RopeStyle::Interleaved
                                                     : qnt::RopeStyle::RotateHalf;
     auto styleAttr = qnt::RopeStyleAttr::get(b.getContext(), style);
+    DenseF32ArrayAttr scale =
+        c.ropeFreqScale.empty() ? DenseF32ArrayAttr() : b.getDenseF32ArrayAttr(c.ropeFreqScale);
     q = qnt::RopeOp::create(b, loc, q.getType(), q, pos, b.getI64IntegerAttr(hd),
-                            b.getF32FloatAttr(c.ropeTheta), styleAttr);
+                            b.getF32FloatAttr(c.ropeTheta), styleAttr, scale);
     k = qnt::RopeOp::create(b, loc, k.getType(), k, pos, b.getI64IntegerAttr(hd),
-                            b.getF32FloatAttr(c.ropeTheta), styleAttr);
+                            b.getF32FloatAttr(c.ropeTheta), styleAttr, scale);
     Value attn = qnt::AttentionOp::create(
         b, loc, act(c.dim), q, k, v, cache, pos, b.getI64IntegerAttr(l),
         b.getI64IntegerAttr(c.numHeads), b.getI64IntegerAttr(c.numKvHeads),
@@ -112,6 +114,10 @@ OwningOpRef<ModuleOp> buildLlamaModule(MLIRContext &ctx, const ModelConfig &c,
       b.getNamedAttr("rope_theta", b.getF32FloatAttr(c.ropeTheta)),
       b.getNamedAttr("tied_classifier", b.getBoolAttr(c.tiedClassifier)),
       b.getNamedAttr("source", b.getStringAttr(c.source))};
+  if (!c.ropeFreqScale.empty()) {
+    model.push_back(b.getNamedAttr("rope_scaling", b.getStringAttr(c.ropeScaling)));
+    model.push_back(b.getNamedAttr("rope_freq_scale", b.getDenseF32ArrayAttr(c.ropeFreqScale)));
+  }
   (*module)->setAttr(kModelAttr, b.getDictionaryAttr(model));
 
   b.setInsertionPointToEnd(module->getBody());
@@ -156,6 +162,10 @@ llvm::Expected<ModelConfig> readModelConfig(ModuleOp module) {
     c.tiedClassifier = tied.getValue();
   if (auto src = dict.getAs<StringAttr>("source"))
     c.source = src.str();
+  if (auto scaling = dict.getAs<StringAttr>("rope_scaling"))
+    c.ropeScaling = scaling.str();
+  if (auto scale = dict.getAs<DenseF32ArrayAttr>("rope_freq_scale"))
+    c.ropeFreqScale.assign(scale.asArrayRef().begin(), scale.asArrayRef().end());
   if (llvm::Error err = c.validate())
     return std::move(err);
   return c;

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "qopt/Import/Importers.h"
+#include "qopt/Import/RopeScaling.h"
 
 #include "qopt/Support/Error.h"
 #include "qopt/Support/SafeTensors.h"
@@ -18,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <set>
 
@@ -68,6 +70,17 @@ public:
                        ", beyond what a float holds");
     return float(d);
   }
+  llvm::Expected<double> requireNumber(const char *key) const {
+    if (!has(key))
+      return makeError(path + ": missing field '" + key + "'");
+    const json &v = cfg.at(key);
+    if (!v.is_number())
+      return wrongType(key, "a number");
+    double d = v.get<double>();
+    if (!std::isfinite(d) || !(d > 0))
+      return makeError(path + ": field '" + key + "' is " + v.dump() + ", not a positive number");
+    return d;
+  }
   llvm::Expected<bool> optionalBool(const char *key, bool fallback) const {
     if (!has(key))
       return fallback;
@@ -101,6 +114,71 @@ private:
     return v.get<int64_t>();
   }
 };
+
+/// config.json's rope_scaling: {"rope_type" (or "type"): "llama3" | "linear"
+/// | "default", with its numbers}; anything else is refused by name.
+llvm::Error parseRopeScaling(const json &scaling, llvm::StringRef path, ModelConfig &c) {
+  std::string where = (path + ": rope_scaling").str();
+  if (!scaling.is_object())
+    return makeError(where + " must be an object or null, not " + scaling.type_name());
+  ConfigFields f(scaling, where);
+  const char *typeKey = f.has("rope_type") ? "rope_type" : "type";
+  auto type = f.optionalString(typeKey, "");
+  if (!type)
+    return type.takeError();
+  if (*type == "default")
+    return llvm::Error::success();
+  auto factor = f.requireNumber("factor");
+  if (!factor)
+    return factor.takeError();
+  char factorText[32];
+  std::snprintf(factorText, sizeof factorText, " x%g", *factor);
+  std::string times = factorText;
+  if (*type == "linear") {
+    c.ropeFreqScale = linearFreqScale(c.headDim(), *factor);
+    c.ropeScaling = "linear" + times;
+    return llvm::Error::success();
+  }
+  if (*type != "llama3")
+    return makeError(where + ": rope type '" + *type +
+                     "' is not supported (llama3, linear, default)");
+  auto low = f.requireNumber("low_freq_factor");
+  auto high = f.requireNumber("high_freq_factor");
+  auto original = f.requireNumber("original_max_position_embeddings");
+  for (auto *e : {&low, &high, &original})
+    if (!*e)
+      return e->takeError();
+  if (!(*low < *high))
+    return makeError(where + ": low_freq_factor must be below high_freq_factor");
+  c.ropeFreqScale = llama3FreqScale(c.ropeTheta, c.headDim(), *factor, *low, *high, *original);
+  c.ropeScaling = "llama3" + times;
+  return llvm::Error::success();
+}
+
+/// Mistral's sliding_window: attention sees only the last `window`
+/// positions. Until attention implements the window, qopt runs such a
+/// model only as far as the window reaches (where windowed and full
+/// attention are the same), so it is never silently wrong past it.
+llvm::Error checkSlidingWindow(const ConfigFields &fields, llvm::StringRef path, ModelConfig &c) {
+  if (!fields.has("sliding_window"))
+    return llvm::Error::success();
+  auto use = fields.optionalBool("use_sliding_window", true); // Qwen2 names it off this way
+  if (!use)
+    return use.takeError();
+  auto window = fields.optionalInt("sliding_window", 0);
+  if (!window)
+    return window.takeError();
+  if (!*use)
+    return llvm::Error::success();
+  if (*window <= 0)
+    return makeError(path + ": sliding_window must be positive, got " + llvm::Twine(*window));
+  if (*window > c.maxSeqLen)
+    return makeError(path + ": sliding_window " + llvm::Twine(*window) +
+                     " is larger than the context (max_position_embeddings " +
+                     llvm::Twine(c.maxSeqLen) + ")");
+  c.maxSeqLen = *window;
+  return llvm::Error::success();
+}
 
 llvm::Expected<ModelConfig> parseConfig(llvm::StringRef path) {
   auto cfgOr = readJson(path);
@@ -150,10 +228,13 @@ llvm::Expected<ModelConfig> parseConfig(llvm::StringRef path) {
     return act.takeError();
   if (*act != "silu")
     return makeError(path + ": hidden_act '" + *act + "' is not supported (silu)");
-  if (fields.has("rope_scaling"))
-    return makeError(path + ": rope_scaling is not supported");
   if (llvm::Error err = c.validate())
     return makeError(path + ": " + llvm::toString(std::move(err)));
+  if (fields.has("rope_scaling"))
+    if (llvm::Error err = parseRopeScaling(cfgOr->at("rope_scaling"), path, c))
+      return std::move(err);
+  if (auto err = checkSlidingWindow(fields, path, c))
+    return std::move(err);
   auto headDim = fields.optionalInt("head_dim", c.headDim());
   if (!headDim)
     return headDim.takeError();

@@ -76,8 +76,9 @@ def config_json(cfg, dtype):
         "num_hidden_layers": cfg.n_layers, "num_attention_heads": cfg.n_heads,
         "num_key_value_heads": cfg.n_kv_heads, "vocab_size": cfg.vocab_size,
         "max_position_embeddings": cfg.seq_len, "rms_norm_eps": 1e-5,
-        "rope_theta": 10000.0, "tie_word_embeddings": cfg.tied, "hidden_act": "silu",
+        "rope_theta": cfg.rope_theta, "tie_word_embeddings": cfg.tied, "hidden_act": "silu",
         "torch_dtype": {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}[dtype],
+        "rope_scaling": cfg.rope_scaling,
     }
 
 

@@ -8,11 +8,12 @@ import numpy as np
 
 class Config:
     def __init__(self, dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size,
-                 seq_len, tied=True, norm_eps=1e-5, rope_theta=10000.0):
+                 seq_len, tied=True, norm_eps=1e-5, rope_theta=10000.0, rope_scaling=None):
         self.dim, self.hidden_dim, self.n_layers = dim, hidden_dim, n_layers
         self.n_heads, self.n_kv_heads = n_heads, n_kv_heads
         self.vocab_size, self.seq_len, self.tied = vocab_size, seq_len, tied
         self.norm_eps, self.rope_theta = norm_eps, rope_theta
+        self.rope_scaling = rope_scaling  # config.json's dict, or None
 
     @property
     def head_dim(self):
@@ -78,12 +79,35 @@ def read_llama2c(path):
     return cfg, w
 
 
-def _rope(x, positions, hd, theta, interleaved):
-    """x: [T, H*hd] float64. Rotates pair j by angle pos * theta^(-2j/hd)."""
+def inverse_frequencies(hd, theta, scaling=None):
+    """Hugging Face's rope frequencies (transformers' modeling_rope_utils):
+    theta^(-2j/hd), then `rope_scaling` ("linear" divides them by factor;
+    "llama3" as _compute_llama3_parameters)."""
+    inv_freq = 1.0 / (theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd))
+    if not scaling or scaling.get("rope_type", scaling.get("type")) == "default":
+        return inv_freq
+    kind, factor = scaling.get("rope_type", scaling.get("type")), scaling["factor"]
+    if kind == "linear":
+        return inv_freq / factor
+    assert kind == "llama3", kind
+    low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+    old_context_len = scaling["original_max_position_embeddings"]
+    low_freq_wavelen = old_context_len / low
+    high_freq_wavelen = old_context_len / high
+    wavelen = 2 * np.pi / inv_freq
+    inv_freq_llama = np.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+    smooth_factor = (old_context_len / wavelen - low) / (high - low)
+    smoothed = (1 - smooth_factor) * inv_freq_llama / factor + smooth_factor * inv_freq_llama
+    is_medium = ~(wavelen < high_freq_wavelen) & ~(wavelen > low_freq_wavelen)
+    return np.where(is_medium, smoothed, inv_freq_llama)
+
+
+def _rope(x, positions, hd, theta, interleaved, scaling=None):
+    """x: [T, H*hd] float64. Rotates pair j by angle pos * freq_j."""
     T = x.shape[0]
     x = x.reshape(T, -1, hd).copy()
     half = hd // 2
-    freq = theta ** (-np.arange(half) * 2.0 / hd)
+    freq = inverse_frequencies(hd, theta, scaling)
     ang = positions[:, None] * freq[None, :]
     c, s = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
     if interleaved:
@@ -111,8 +135,8 @@ def forward(cfg, w, tokens, interleaved=True):
     mask = np.triu(np.full((T, T), -np.inf), k=1)
     for l in range(cfg.n_layers):
         h = _rmsnorm(x, W["rms_att"][l], cfg.norm_eps)
-        q = _rope(h @ W["wq"][l].T, positions, hd, cfg.rope_theta, interleaved)
-        k = _rope(h @ W["wk"][l].T, positions, hd, cfg.rope_theta, interleaved)
+        q = _rope(h @ W["wq"][l].T, positions, hd, cfg.rope_theta, interleaved, cfg.rope_scaling)
+        k = _rope(h @ W["wk"][l].T, positions, hd, cfg.rope_theta, interleaved, cfg.rope_scaling)
         v = h @ W["wv"][l].T
         q = q.reshape(T, H, hd)
         k = k.reshape(T, KV, hd)

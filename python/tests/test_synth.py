@@ -4,6 +4,7 @@ channels are there, and the shapes are the real models'.
 
   QOPT=build/bin/qopt QOPT_SHARED=../shared /usr/bin/python3 python/tests/test_synth.py
 """
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "python"))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from qopt_ref import llama  # noqa: E402
+from qopt_ref.tokenizer import Tokenizer  # noqa: E402
 import synth_model  # noqa: E402
 
 QOPT = os.environ.get("QOPT", "build/bin/qopt")
@@ -32,6 +34,12 @@ def synth(*args, shape="tiny"):
 def logits(model, out):
     subprocess.run([QOPT, "logits", model, "--tokenizer", TOK, "-p", "Once upon a time",
                     "-o", out], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return np.load(out)
+
+
+def logits_of(model, prompt, out):
+    subprocess.run([QOPT, "logits", model, "--tokenizer", TOK, "-p", prompt, "-o", out],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return np.load(out)
 
 
@@ -86,6 +94,44 @@ class Synth(unittest.TestCase):
             synth("--seed", "3", "--format", "hf", "--dtype", "bf16", "-o", hf_dir + "16")
             e = logits(hf_dir + "16", os.path.join(d, "e.npy"))
             self.assertLess(float(np.abs(a - e).max()), 0.5)
+
+    def test_llama3_rope_scaling_matches_reference(self):
+        # Llama 3.1's rope_scaling against transformers' frequency math in
+        # float64 numpy (qopt_ref.llama.inverse_frequencies): the executor,
+        # and the compiled program whole and token by token.
+        from qopt_runtime import Model
+        prompt = ("Once upon a time there was a little girl named Lily who loved to play "
+                  "outside in the sun with her dog and her friends")
+        with tempfile.TemporaryDirectory() as d:
+            hf_dir, ckpt = os.path.join(d, "hf"), os.path.join(d, "m.bin")
+            synth("--seed", "6", "--format", "hf", "--arch", "llama3", "-o", hf_dir)
+            synth("--seed", "6", "-o", ckpt)
+            cfg, w = llama.read_llama2c(ckpt)
+            with open(os.path.join(hf_dir, "config.json")) as f:
+                hf_cfg = json.load(f)
+            cfg.rope_theta, cfg.rope_scaling = hf_cfg["rope_theta"], hf_cfg["rope_scaling"]
+            freq = llama.inverse_frequencies(cfg.head_dim, cfg.rope_theta, cfg.rope_scaling)
+            plain = llama.inverse_frequencies(cfg.head_dim, cfg.rope_theta)
+            ratio = freq / plain  # all three bands of the llama3 rule are present
+            self.assertTrue(np.any(np.isclose(ratio, 1.0)) and np.any(np.isclose(ratio, 1 / 8)))
+            self.assertTrue(np.any((ratio > 1 / 8 + 1e-6) & (ratio < 1 - 1e-6)))
+            tokens = Tokenizer(TOK).encode(prompt)
+            self.assertGreater(len(tokens), 30)
+            got = logits_of(hf_dir, prompt, os.path.join(d, "a.npy"))
+            want = llama.forward(cfg, w, tokens, interleaved=True)
+            scale = float(np.abs(want).max())
+            self.assertLess(float(np.abs(got - want).max()) / scale, 1e-4)
+            cfg.rope_scaling = None  # the scaling changes these logits
+            self.assertGreater(float(np.abs(llama.forward(cfg, w, tokens) - want).max()) / scale,
+                               1e-3)
+            run(QOPT, "build", hf_dir, "--tokenizer", TOK, "-o", os.path.join(d, "p"),
+                "--emit", "shared")
+            with Model(os.path.join(d, "libp.so"), threads=2) as m:
+                self.assertEqual(list(m.encode(prompt)), tokens)
+                whole = m.logits(tokens)
+                steps = np.concatenate([m.logits([t], i) for i, t in enumerate(tokens)])
+            self.assertLess(float(np.abs(whole - want).max()) / scale, 1e-4)
+            self.assertLess(float(np.abs(steps - want).max()) / scale, 1e-4)
 
     def test_outlier_channels_and_deterministic_bytes(self):
         with tempfile.TemporaryDirectory() as d:

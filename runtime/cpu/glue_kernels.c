@@ -88,6 +88,7 @@ typedef struct rope_job {
   const float *x;
   int64_t width, head_dim, pos, interleaved;
   float theta;
+  const float *freq_scale;
   float *out;
 } rope_job;
 
@@ -99,8 +100,11 @@ static void rope_task(void *raw, int64_t begin, int64_t end, int worker) {
   int64_t half = r->head_dim / 2, width = r->width, head_dim = r->head_dim;
   float *freq = r->ctx->scratch + (int64_t)worker * r->ctx->scratch_floats;
   float *cosines = freq + half, *sines = cosines + half;
-  for (int64_t j = 0; j < half; ++j)
+  for (int64_t j = 0; j < half; ++j) {
     freq[j] = 1.0f / powf(r->theta, (float)(2 * j) / (float)head_dim);
+    if (r->freq_scale)
+      freq[j] *= r->freq_scale[j];
+  }
   for (int64_t m = begin; m < end; ++m) {
     float p = (float)(r->pos + m);
     for (int64_t j = 0; j < half; ++j) {
@@ -124,8 +128,9 @@ static void rope_task(void *raw, int64_t begin, int64_t end, int worker) {
 }
 
 void qrt_rope(qrt_ctx *ctx, const float *x, int64_t n, int64_t width, int64_t head_dim,
-              int64_t pos, float theta, int64_t interleaved, float *out) {
-  rope_job job = {ctx, x, width, head_dim, pos, interleaved, theta, out};
+              int64_t pos, float theta, int64_t interleaved, const float *freq_scale,
+              float *out) {
+  rope_job job = {ctx, x, width, head_dim, pos, interleaved, theta, freq_scale, out};
   qrt_parallel_tokens(ctx->pool, n, width, rope_task, &job);
 }
 

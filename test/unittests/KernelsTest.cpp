@@ -77,12 +77,12 @@ TEST(Kernels, RopeStylesAgreeUnderHfPermutation) {
     return out;
   };
   std::vector<float> inter(M * width), half(M * width);
-  kernels::rope(x.data(), M, width, hd, 17, 10000.0f, true, inter.data());
+  kernels::rope(x.data(), M, width, hd, 17, 10000.0f, true, nullptr, inter.data());
   auto px = permute(x);
-  kernels::rope(px.data(), M, width, hd, 17, 10000.0f, false, half.data());
+  kernels::rope(px.data(), M, width, hd, 17, 10000.0f, false, nullptr, half.data());
   EXPECT_EQ(permute(inter), half);
   // Position 0 is the identity.
-  kernels::rope(x.data(), 1, width, hd, 0, 10000.0f, true, inter.data());
+  kernels::rope(x.data(), 1, width, hd, 0, 10000.0f, true, nullptr, inter.data());
   for (int64_t i = 0; i < width; ++i)
     EXPECT_EQ(inter[i], x[i]);
 }

@@ -154,6 +154,13 @@ llvm::Error emitCpuArtifacts(mlir::ModuleOp module, ParameterStore &params,
   bool nvptx = request.target == "nvptx";
   if (request.target != "cpu" && !nvptx)
     return makeError("--target must be cpu or nvptx, not '" + request.target + "'");
+  if (nvptx) {
+    bool scaled = false;
+    module.walk([&](qnt::RopeOp r) { scaled |= bool(r.getFreqScale()); });
+    if (scaled)
+      return makeError("rope scaling (config.json's rope_scaling) is not implemented on the "
+                       "nvptx target yet; build for --target cpu");
+  }
   cpu::CpuOptions options = request.cpu;
   options.deviceArena = nvptx;
   llvm::errs() << (nvptx ? "lowering to host code for the CUDA backend ...\n"

@@ -217,6 +217,14 @@ LogicalResult RopeOp::verify() {
                          << " is not a multiple of head_dim " << headDim;
   if (!(getTheta().convertToFloat() > 0.0f))
     return emitOpError("theta must be positive");
+  if (auto scale = getFreqScale()) {
+    if (int64_t(scale->size()) != headDim / 2)
+      return emitOpError() << "freq_scale has " << scale->size()
+                           << " values; head_dim / 2 is " << headDim / 2;
+    for (float v : *scale)
+      if (!(v > 0.0f) || !std::isfinite(v))
+        return emitOpError("freq_scale values must be positive and finite");
+  }
   return success();
 }
 

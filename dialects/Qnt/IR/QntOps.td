@@ -175,9 +175,14 @@ def Qnt_RopeOp : Qnt_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
     `style` says which lanes form pair j: interleaved (2j, 2j+1), as in
     llama2.c and Meta's checkpoints, or rotate_half (j, j + head_dim/2), as in
     Hugging Face checkpoints whose q/k rows are permuted.
+
+    `freq_scale`, when present, multiplies pair j's frequency: rope scaling
+    (Llama 3's `rope_type: llama3`, `linear`) as the importer computed it
+    from config.json, head_dim / 2 positive values.
   }];
   let arguments = (ins Qnt_FloatTensor:$input, Index:$pos, I64Attr:$head_dim,
-                       F32Attr:$theta, Qnt_RopeStyleAttr:$style);
+                       F32Attr:$theta, Qnt_RopeStyleAttr:$style,
+                       OptionalAttr<DenseF32ArrayAttr>:$freq_scale);
   let results = (outs Qnt_FloatTensor:$result);
   let assemblyFormat =
       "$input `[` $pos `]` $style attr-dict `:` type($input)";

@@ -32,7 +32,7 @@ void rmsNorm(const float *x, int64_t M, int64_t D, const float *w, float eps, fl
 
 /// Rotary embedding of rows at positions pos0 .. pos0+M-1.
 void rope(const float *x, int64_t M, int64_t width, int64_t headDim, int64_t pos0,
-          float theta, bool interleaved, float *y);
+          float theta, bool interleaved, const float *freqScale, float *y);
 
 /// Layout of one layer's slice of the KV cache: [maxSeq][kvHeads * headDim].
 struct KVSlice {

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace qopt {
 
@@ -25,6 +26,10 @@ struct ModelConfig {
   float ropeTheta = 10000.0f;
   bool tiedClassifier = true;
   RopePairing rope = RopePairing::Interleaved;
+  /// Rope scaling: a multiplier per frequency (head_dim / 2 of them; empty
+  /// for none) and what config.json asked for ("llama3 x8", "linear x2").
+  std::vector<float> ropeFreqScale;
+  std::string ropeScaling;
   /// Where it came from, for reports ("llama2.c v0", "hf safetensors", ...).
   std::string source;
 

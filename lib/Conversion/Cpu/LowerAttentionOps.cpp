@@ -16,10 +16,11 @@ llvm::Error lowerRope(ProgramBuilder &pb, qnt::RopeOp r) {
   Value in = pb.bufferOf(r.getInput());
   Value out = pb.allocate(r.getResult());
   bool interleaved = r.getStyle() == qnt::RopeStyle::Interleaved;
+  Value scale = r.getFreqScale() ? pb.constF32Array(*r.getFreqScale()) : pb.nullPointer();
   pb.call("qrt_rope", {pb.ctxArg, in, pb.nArg, pb.constI64(ProgramBuilder::width(r.getInput())),
                        pb.constI64(r.getHeadDim()), pb.posArg,
                        pb.constF32(r.getTheta().convertToFloat()), pb.constI64(interleaved),
-                       out});
+                       scale, out});
   return llvm::Error::success();
 }
 

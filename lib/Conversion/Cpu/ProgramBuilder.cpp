@@ -99,7 +99,7 @@ void ProgramBuilder::declareRuntime() {
   declare("qrt_linear_swiglu", nullptr, {ptr, i64, i64, i64, ptr, i64, ptr, ptr});
   declare("qrt_rms_norm_quant", nullptr, {ptr, i64, ptr, i64, f32, ptr});
   declare("qrt_add_rms_norm", nullptr, {ptr, i64, ptr, ptr, i64, f32, i64, ptr, ptr});
-  declare("qrt_rope", nullptr, {ptr, ptr, i64, i64, i64, i64, f32, i64, ptr});
+  declare("qrt_rope", nullptr, {ptr, ptr, i64, i64, i64, i64, f32, i64, ptr, ptr});
   declare("qrt_attention", nullptr, {ptr, i64, ptr, ptr, ptr, i64, i64, i64, i64, i64, f32, ptr});
 }
 
@@ -112,6 +112,29 @@ Value ProgramBuilder::constI64(int64_t v) { return arith::ConstantIntOp::create(
 Value ProgramBuilder::constF32(float v) {
   return arith::ConstantFloatOp::create(b, loc, cast<FloatType>(f32), llvm::APFloat(v));
 }
+
+Value ProgramBuilder::constF32Array(ArrayRef<float> values) {
+  std::vector<float> key(values.begin(), values.end());
+  auto found = constArrays.find(key);
+  std::string name;
+  if (found != constArrays.end()) {
+    name = found->second;
+  } else {
+    name = "qopt_const_f32_" + std::to_string(constArrays.size());
+    constArrays.emplace(key, name);
+    auto module = b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToEnd(module.getBody());
+    auto type = LLVM::LLVMArrayType::get(f32, values.size());
+    auto value = DenseElementsAttr::get(
+        RankedTensorType::get({int64_t(values.size())}, f32), values);
+    LLVM::GlobalOp::create(b, loc, type, /*isConstant=*/true, LLVM::Linkage::Private, name,
+                           value);
+  }
+  return LLVM::AddressOfOp::create(b, loc, ptr, name);
+}
+
+Value ProgramBuilder::nullPointer() { return LLVM::ZeroOp::create(b, loc, ptr); }
 
 Value ProgramBuilder::mulF(Value a, Value c) { return arith::MulFOp::create(b, loc, a, c); }
 

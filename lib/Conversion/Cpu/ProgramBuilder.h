@@ -20,6 +20,9 @@
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <map>
+#include <vector>
+
 namespace qopt::cpu {
 
 class ProgramBuilder;
@@ -49,6 +52,10 @@ public:
   mlir::LLVM::CallOp call(llvm::StringRef name, llvm::ArrayRef<mlir::Value> args);
   mlir::Value constI64(int64_t v);
   mlir::Value constF32(float v);
+  /// The address of a constant f32 array in the program (one global per
+  /// distinct content).
+  mlir::Value constF32Array(llvm::ArrayRef<float> values);
+  mlir::Value nullPointer();
   mlir::Value mulF(mlir::Value a, mlir::Value c);
   /// 1 / (1 + exp(-x)), the executor's association.
   mlir::Value sigmoid(mlir::Value x);
@@ -92,6 +99,7 @@ private:
   std::vector<WeightSlot> slots;
   llvm::StringMap<int64_t> slotIndex;
   llvm::StringMap<mlir::LLVM::LLVMFuncOp> runtime;
+  std::map<std::vector<float>, std::string> constArrays; // content -> global name
 
   void declare(llvm::StringRef name, mlir::Type result, llvm::ArrayRef<mlir::Type> args);
   void declareRuntime();

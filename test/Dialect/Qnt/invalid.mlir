@@ -188,3 +188,19 @@ func.func @norm_quant_bits(%x: tensor<?x16xf32>, %w: tensor<16xf32>) -> tensor<?
   %y = qnt.rms_norm %x, %w {eps = 1.0e-5 : f32, quant_bits = 9 : i64} : (tensor<?x16xf32>, tensor<16xf32>) -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
+
+// -----
+
+func.func @rope_freq_scale_count(%x: tensor<?x8xf32>, %pos: index) -> tensor<?x8xf32> {
+  // expected-error @+1 {{freq_scale has 3 values; head_dim / 2 is 4}}
+  %y = qnt.rope %x[%pos] interleaved {head_dim = 8 : i64, theta = 10000.0 : f32, freq_scale = array<f32: 1.0, 1.0, 0.5>} : tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @rope_freq_scale_value(%x: tensor<?x8xf32>, %pos: index) -> tensor<?x8xf32> {
+  // expected-error @+1 {{freq_scale values must be positive and finite}}
+  %y = qnt.rope %x[%pos] interleaved {head_dim = 8 : i64, theta = 10000.0 : f32, freq_scale = array<f32: 1.0, 1.0, 0.0, 0.5>} : tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
