@@ -32,7 +32,8 @@ common=("$root/runtime/common/weights_file.c" "$root/runtime/tokenizer/"*.c
 # own sources are compiled here, instrumented, and linked with libLLVM
 # (built without RTTI, as the project is).
 cxx_sources=("$root/lib/Import/Llama2c.cpp" "$root/lib/Import/HuggingFace.cpp"
-             "$root/lib/Import/ModelConfig.cpp" "$root/lib/Support/SafeTensors.cpp"
+             "$root/lib/Import/ModelConfig.cpp" "$root/lib/Import/RopeScaling.cpp"
+             "$root/lib/Support/SafeTensors.cpp"
              "$root/lib/Support/TensorView.cpp" "$root/lib/Support/DType.cpp"
              "$root/lib/Support/ParameterStore.cpp")
 
@@ -94,6 +95,61 @@ seed_tokenizer() {
   # 0xFD 0x00: a vocabulary of 259 + 253 = 512 tokens, tok512.bin's
   { printf '\375\000'; cat "$shared/models/stories260K/tok512.bin"; printf '\377\000';
     printf 'Once upon a time, there was a little girl. caf\303\251 \342\202\254 \360\237\230\200'; } > "$1/tok512"
+  # QTOK sections (what qopt makes of a tokenizer.json), one of each
+  # family, small: written by qopt tokenize --save from tokenizer.json files
+  # made here
+  /usr/bin/python3 - "$1" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+# GPT-2's byte-to-unicode map, for a byte-level vocabulary
+bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+cs, n = bs[:], 0
+for b in range(256):
+    if b not in bs:
+        bs.append(b); cs.append(256 + n); n += 1
+chars = [chr(c) for c in cs]
+vocab = {c: i for i, c in enumerate(chars)}
+for piece in ["\u0120t", "he", "\u0120the", "in", "\u0120a"]:
+    vocab[piece] = len(vocab)
+byte_level = {
+    "model": {"type": "BPE", "vocab": vocab, "ignore_merges": True,
+              "merges": ["\u0120 t", "h e", "\u0120t he", "i n", "\u0120 a"]},
+    "added_tokens": [{"id": len(vocab), "content": "<|end|>", "special": True,
+                      "normalized": False, "rstrip": True}],
+    "normalizer": None,
+    "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "(?i:'s|'t)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+|\\s+"},
+         "behavior": "Isolated", "invert": False},
+        {"type": "ByteLevel", "add_prefix_space": False, "use_regex": False}]},
+    "decoder": {"type": "ByteLevel"}}
+spm_vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
+for b in range(256):
+    spm_vocab["<0x%02X>" % b] = len(spm_vocab)
+for piece in ["\u2581", "a", "b", "\u2581a", "ab", "\u2581ab"]:
+    spm_vocab[piece] = len(spm_vocab)
+spm = {
+    "model": {"type": "BPE", "vocab": spm_vocab, "byte_fallback": True, "fuse_unk": True,
+              "unk_token": "<unk>", "merges": ["\u2581 a", "a b", "\u2581a b"]},
+    "added_tokens": [{"id": 1, "content": "<s>", "special": True, "normalized": False}],
+    "normalizer": {"type": "Sequence", "normalizers": [
+        {"type": "Prepend", "prepend": "\u2581"},
+        {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+    "pre_tokenizer": None,
+    "decoder": {"type": "Sequence", "decoders": [
+        {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+        {"type": "ByteFallback"}, {"type": "Fuse"},
+        {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}}
+for name, tok in [("bytelevel", byte_level), ("spm", spm)]:
+    os.makedirs(os.path.join(out, name + ".dir"), exist_ok=True)
+    with open(os.path.join(out, name + ".dir", "tokenizer.json"), "w") as f:
+        json.dump(tok, f)
+PY
+  for name in bytelevel spm; do
+    "$root/build/bin/qopt" tokenize "$1/$name.dir/tokenizer.json" --save "$1/$name.qtok"
+    { printf '\000\000'; cat "$1/$name.qtok"; printf '\377\000';
+      printf "<|end|> the cat's 123 ab a b \342\202\254 <s>x"; } > "$1/$name"
+    rm -r "$1/$name.dir" "$1/$name.qtok"
+  done
 }
 
 status=0

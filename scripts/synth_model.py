@@ -34,7 +34,8 @@ SHAPES = {
 }
 
 
-# config.json fields an architecture adds (the weights are the same)
+# config.json fields an architecture adds (the weights are the same, plus
+# q/k/v biases for qwen2: attention_biases())
 ARCHS = {
     "llama": lambda seq: {},
     "llama3": lambda seq: {
@@ -42,7 +43,22 @@ ARCHS = {
         "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                          "high_freq_factor": 4.0,
                          "original_max_position_embeddings": 2 * seq}},
+    # Qwen2 as the Hub ships it: sliding_window present but off
+    "qwen2": lambda seq: {
+        "model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "rope_theta": 1000000.0,
+        "rms_norm_eps": 1e-6, "use_sliding_window": False, "sliding_window": 4 * seq,
+        "max_window_layers": 2},
 }
+
+
+def attention_biases(seed, cfg):
+    """Qwen2's q/k/v biases for a --seed, in llama2.c row order (interleaved
+    rope pairs; hf_export permutes q and k as it does their rows)."""
+    rng = np.random.default_rng(seed + 7919)
+    kv_dim = cfg.n_kv_heads * cfg.head_dim
+    return {"bq": 0.5 * rng.standard_normal((cfg.n_layers, cfg.dim)).astype(np.float32),
+            "bk": 0.5 * rng.standard_normal((cfg.n_layers, kv_dim)).astype(np.float32),
+            "bv": 0.5 * rng.standard_normal((cfg.n_layers, kv_dim)).astype(np.float32)}
 
 
 def main():
@@ -77,8 +93,9 @@ def write_hf(args):
     write_llama2c(argparse.Namespace(**{**vars(args), "output": staging}))
     cfg, w = llama.read_llama2c(staging)
     os.remove(staging)
-    for key, value in ARCHS[args.arch](cfg.seq_len).items():
-        setattr(cfg, key, value)
+    cfg.hf_extra = ARCHS[args.arch](cfg.seq_len)
+    if args.arch == "qwen2":
+        w.update(attention_biases(args.seed, cfg))
     hf_export.export(cfg, w, args.output, dtype=args.dtype.upper())
     print(f"wrote {args.output}/config.json, model.safetensors ({args.dtype})", file=sys.stderr)
 

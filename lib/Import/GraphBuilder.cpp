@@ -35,9 +35,12 @@ private:
   Value emitLayer(int64_t l, Value x, Value pos, Value cache) {
     int64_t hd = c.headDim();
     Value h = rmsNorm(x, param(param::layer(l, "attention_norm")));
-    Value q = linear(h, param::layer(l, "wq"), c.dim);
-    Value k = linear(h, param::layer(l, "wk"), c.kvDim());
-    Value v = linear(h, param::layer(l, "wv"), c.kvDim());
+    auto bias = [&](const char *name) {
+      return c.qkvBias ? param(param::layer(l, name)) : Value();
+    };
+    Value q = linear(h, param::layer(l, "wq"), c.dim, bias("bq"));
+    Value k = linear(h, param::layer(l, "wk"), c.kvDim(), bias("bk"));
+    Value v = linear(h, param::layer(l, "wv"), c.kvDim(), bias("bv"));
     auto style = c.rope == RopePairing::Interleaved ? qnt::RopeStyle::Interleaved
                                                     : qnt::RopeStyle::RotateHalf;
     auto styleAttr = qnt::RopeStyleAttr::get(b.getContext(), style);
@@ -82,8 +85,8 @@ private:
                                     b.getF32FloatAttr(c.normEps), /*quant_bits=*/nullptr);
   }
 
-  Value linear(Value x, const std::string &weight, int64_t out) {
-    return qnt::LinearOp::create(b, loc, act(out), x, param(weight), Value());
+  Value linear(Value x, const std::string &weight, int64_t out, Value bias = Value()) {
+    return qnt::LinearOp::create(b, loc, act(out), x, param(weight), bias);
   }
 
   OpBuilder &b;
@@ -114,6 +117,8 @@ OwningOpRef<ModuleOp> buildLlamaModule(MLIRContext &ctx, const ModelConfig &c,
       b.getNamedAttr("rope_theta", b.getF32FloatAttr(c.ropeTheta)),
       b.getNamedAttr("tied_classifier", b.getBoolAttr(c.tiedClassifier)),
       b.getNamedAttr("source", b.getStringAttr(c.source))};
+  if (c.qkvBias)
+    model.push_back(b.getNamedAttr("qkv_bias", b.getBoolAttr(true)));
   if (!c.ropeFreqScale.empty()) {
     model.push_back(b.getNamedAttr("rope_scaling", b.getStringAttr(c.ropeScaling)));
     model.push_back(b.getNamedAttr("rope_freq_scale", b.getDenseF32ArrayAttr(c.ropeFreqScale)));
@@ -162,6 +167,8 @@ llvm::Expected<ModelConfig> readModelConfig(ModuleOp module) {
     c.tiedClassifier = tied.getValue();
   if (auto src = dict.getAs<StringAttr>("source"))
     c.source = src.str();
+  if (auto bias = dict.getAs<BoolAttr>("qkv_bias"))
+    c.qkvBias = bias.getValue();
   if (auto scaling = dict.getAs<StringAttr>("rope_scaling"))
     c.ropeScaling = scaling.str();
   if (auto scale = dict.getAs<DenseF32ArrayAttr>("rope_freq_scale"))

@@ -191,8 +191,10 @@ llvm::Expected<ModelConfig> parseConfig(llvm::StringRef path) {
   auto type = fields.optionalString("model_type", "llama");
   if (!type)
     return type.takeError();
-  if (*type != "llama" && *type != "mistral")
-    return makeError(path + ": model_type '" + *type + "' is not supported (llama, mistral)");
+  if (*type != "llama" && *type != "mistral" && *type != "qwen2")
+    return makeError(path + ": model_type '" + *type +
+                     "' is not supported (llama, mistral, qwen2)");
+  c.qkvBias = *type == "qwen2"; // Qwen2Attention: q/k/v_proj with bias, o_proj without
   struct { const char *key; int64_t *field; } required[] = {
       {"hidden_size", &c.dim}, {"intermediate_size", &c.hiddenDim},
       {"num_hidden_layers", &c.numLayers}, {"num_attention_heads", &c.numHeads},
@@ -223,6 +225,11 @@ llvm::Expected<ModelConfig> parseConfig(llvm::StringRef path) {
   if (!tied)
     return tied.takeError();
   c.tiedClassifier = *tied;
+  auto attentionBias = fields.optionalBool("attention_bias", false);
+  if (!attentionBias)
+    return attentionBias.takeError();
+  if (*attentionBias) // Llama's flag puts a bias on o_proj too
+    return makeError(path + ": attention_bias is not supported (q/k/v biases are, as qwen2)");
   auto act = fields.optionalString("hidden_act", "silu");
   if (!act)
     return act.takeError();
@@ -293,6 +300,11 @@ std::map<std::string, Mapping> expectedTensors(const ModelConfig &c) {
     m[p + "self_attn.q_proj.weight"] = {param::layer(l, "wq"), {D, D}};
     m[p + "self_attn.k_proj.weight"] = {param::layer(l, "wk"), {KV, D}};
     m[p + "self_attn.v_proj.weight"] = {param::layer(l, "wv"), {KV, D}};
+    if (c.qkvBias) {
+      m[p + "self_attn.q_proj.bias"] = {param::layer(l, "bq"), {D}};
+      m[p + "self_attn.k_proj.bias"] = {param::layer(l, "bk"), {KV}};
+      m[p + "self_attn.v_proj.bias"] = {param::layer(l, "bv"), {KV}};
+    }
     m[p + "self_attn.o_proj.weight"] = {param::layer(l, "wo"), {D, D}};
     m[p + "mlp.gate_proj.weight"] = {param::layer(l, "w1"), {H, D}};
     m[p + "mlp.down_proj.weight"] = {param::layer(l, "w2"), {D, H}};
@@ -337,7 +349,7 @@ llvm::Expected<ImportedModel> importHuggingFace(llvm::StringRef dir) {
         if (name == "lm_head.weight" && config->tiedClassifier)
           continue;
         return makeError(shard + ": unexpected tensor '" + name +
-                         "' for a Llama model with this config.json");
+                         "' for a model of this config.json's model_type");
       }
       if (view.dtype != DType::F32 && view.dtype != DType::F16 &&
           view.dtype != DType::BF16)

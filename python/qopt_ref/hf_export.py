@@ -59,6 +59,13 @@ def hf_tensors(cfg, w):
             (p + "self_attn.q_proj.weight", permute_for_rotate_half(w["wq"][l], cfg.n_heads)),
             (p + "self_attn.k_proj.weight", permute_for_rotate_half(w["wk"][l], cfg.n_kv_heads)),
             (p + "self_attn.v_proj.weight", w["wv"][l]),
+        ] + ([
+            (p + "self_attn.q_proj.bias",
+             permute_for_rotate_half(w["bq"][l][:, None], cfg.n_heads)[:, 0]),
+            (p + "self_attn.k_proj.bias",
+             permute_for_rotate_half(w["bk"][l][:, None], cfg.n_kv_heads)[:, 0]),
+            (p + "self_attn.v_proj.bias", w["bv"][l]),
+        ] if "bq" in w else []) + [
             (p + "self_attn.o_proj.weight", w["wo"][l]),
             (p + "mlp.gate_proj.weight", w["w1"][l]),
             (p + "mlp.down_proj.weight", w["w2"][l]),
@@ -70,7 +77,9 @@ def hf_tensors(cfg, w):
 
 
 def config_json(cfg, dtype):
-    return {
+    """config.json as the Hub writes it; cfg.hf_extra (an architecture's own
+    fields) overrides the Llama ones."""
+    base = {
         "architectures": ["LlamaForCausalLM"], "model_type": "llama",
         "hidden_size": cfg.dim, "intermediate_size": cfg.hidden_dim,
         "num_hidden_layers": cfg.n_layers, "num_attention_heads": cfg.n_heads,
@@ -80,6 +89,8 @@ def config_json(cfg, dtype):
         "torch_dtype": {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}[dtype],
         "rope_scaling": cfg.rope_scaling,
     }
+    base.update(getattr(cfg, "hf_extra", {}))
+    return base
 
 
 def export(cfg, w, out_dir, dtype="F32", shards=1, tokenizer=None):

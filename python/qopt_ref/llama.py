@@ -135,9 +135,13 @@ def forward(cfg, w, tokens, interleaved=True):
     mask = np.triu(np.full((T, T), -np.inf), k=1)
     for l in range(cfg.n_layers):
         h = _rmsnorm(x, W["rms_att"][l], cfg.norm_eps)
-        q = _rope(h @ W["wq"][l].T, positions, hd, cfg.rope_theta, interleaved, cfg.rope_scaling)
-        k = _rope(h @ W["wk"][l].T, positions, hd, cfg.rope_theta, interleaved, cfg.rope_scaling)
-        v = h @ W["wv"][l].T
+        # Qwen2's q/k/v biases, added before rope as in its modeling code
+        bias = {n: W[n][l] if n in W else 0.0 for n in ("bq", "bk", "bv")}
+        q = _rope(h @ W["wq"][l].T + bias["bq"], positions, hd, cfg.rope_theta, interleaved,
+                  cfg.rope_scaling)
+        k = _rope(h @ W["wk"][l].T + bias["bk"], positions, hd, cfg.rope_theta, interleaved,
+                  cfg.rope_scaling)
+        v = h @ W["wv"][l].T + bias["bv"]
         q = q.reshape(T, H, hd)
         k = k.reshape(T, KV, hd)
         v = v.reshape(T, KV, hd)

@@ -133,6 +133,36 @@ class Synth(unittest.TestCase):
             self.assertLess(float(np.abs(whole - want).max()) / scale, 1e-4)
             self.assertLess(float(np.abs(steps - want).max()) / scale, 1e-4)
 
+    def test_qwen2_biases_match_reference(self):
+        # Qwen2: q/k/v biases (permuted with their rows for rotate-half in
+        # the HF form), rope_theta 1e6, rms_norm_eps 1e-6, and a
+        # sliding_window the config turns off: float64 numpy against the
+        # executor and the compiled program, whole and token by token.
+        from qopt_runtime import Model
+        prompt = "Once upon a time there was a little dog who liked to run in the park"
+        with tempfile.TemporaryDirectory() as d:
+            hf_dir, ckpt = os.path.join(d, "hf"), os.path.join(d, "m.bin")
+            synth("--seed", "8", "--format", "hf", "--arch", "qwen2", "-o", hf_dir)
+            synth("--seed", "8", "-o", ckpt)
+            cfg, w = llama.read_llama2c(ckpt)
+            w.update(synth_model.attention_biases(8, cfg))
+            cfg.rope_theta, cfg.norm_eps = 1e6, 1e-6
+            tokens = Tokenizer(TOK).encode(prompt)
+            want = llama.forward(cfg, w, tokens, interleaved=True)
+            scale = float(np.abs(want).max())
+            got = logits_of(hf_dir, prompt, os.path.join(d, "a.npy"))
+            self.assertLess(float(np.abs(got - want).max()) / scale, 1e-4)
+            no_bias = {k: v for k, v in w.items() if k not in ("bq", "bk", "bv")}
+            self.assertGreater(
+                float(np.abs(llama.forward(cfg, no_bias, tokens) - want).max()) / scale, 1e-3)
+            run(QOPT, "build", hf_dir, "--tokenizer", TOK, "-o", os.path.join(d, "p"),
+                "--emit", "shared")
+            with Model(os.path.join(d, "libp.so"), threads=2) as m:
+                whole = m.logits(tokens)
+                steps = np.concatenate([m.logits([t], i) for i, t in enumerate(tokens)])
+            self.assertLess(float(np.abs(whole - want).max()) / scale, 1e-4)
+            self.assertLess(float(np.abs(steps - want).max()) / scale, 1e-4)
+
     def test_outlier_channels_and_deterministic_bytes(self):
         with tempfile.TemporaryDirectory() as d:
             p1, p2 = os.path.join(d, "1.bin"), os.path.join(d, "2.bin")

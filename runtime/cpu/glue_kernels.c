@@ -227,3 +227,10 @@ static void attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *
     qrt_parallel_for(ctx->pool, n * heads, 4, attention_task, &job);
   }
 }
+
+void qrt_add_bias(qrt_ctx *ctx, int64_t slot, float *out, int64_t n, int64_t width) {
+  const float *bias = (const float *)ctx->weights[slot].data; /* an f32 slot of `width` */
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < width; ++j)
+      out[i * width + j] += bias[j];
+}

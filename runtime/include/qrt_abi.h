@@ -21,7 +21,7 @@ typedef struct qrt_model qrt_ctx;
  * any change to the fields below or to the qrt_* calls and their argument
  * meanings; the generated object exports the version it was compiled for
  * (qopt_program_abi_version) and the runtime refuses another at load. */
-#define QRT_ABI_VERSION 2 /* 2: qrt_rope's freq_scale */
+#define QRT_ABI_VERSION 2 /* 2: qrt_rope's freq_scale, qrt_add_bias */
 extern const int64_t qopt_program_abi_version;
 
 /* What the compiler fixed about the program. Every field is an int64_t so
@@ -93,6 +93,9 @@ void qrt_add_rms_norm(qrt_ctx *ctx, int64_t slot, const float *a, const float *b
  * row (written to out's first row) or none (qrt_forward_last). */
 void qrt_lm_head(qrt_ctx *ctx, int64_t slot, const float *x, int64_t n, float *out);
 
+/* out[i, j] += bias[j] for n rows of `width`: the bias is slot `slot`
+ * (f32), a linear's (Qwen2's q/k/v projections). */
+void qrt_add_bias(qrt_ctx *ctx, int64_t slot, float *out, int64_t n, int64_t width);
 /* freq_scale: head_dim / 2 multipliers of the pairs' frequencies (rope
  * scaling), or NULL. */
 void qrt_rope(qrt_ctx *ctx, const float *x, int64_t n, int64_t width, int64_t head_dim,

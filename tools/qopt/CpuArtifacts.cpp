@@ -160,6 +160,11 @@ llvm::Error emitCpuArtifacts(mlir::ModuleOp module, ParameterStore &params,
     if (scaled)
       return makeError("rope scaling (config.json's rope_scaling) is not implemented on the "
                        "nvptx target yet; build for --target cpu");
+    bool biased = false;
+    module.walk([&](qnt::LinearOp l) { biased |= bool(l.getBias()); });
+    if (biased)
+      return makeError("linear biases (Qwen2's q/k/v) are not implemented on the nvptx target "
+                       "yet; build for --target cpu");
   }
   cpu::CpuOptions options = request.cpu;
   options.deviceArena = nvptx;

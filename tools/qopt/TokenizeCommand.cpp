@@ -8,6 +8,7 @@
 #include "Common.h"
 
 #include "qopt/Support/Error.h"
+#include "qopt/Support/SafeTensors.h"
 #include "qopt/Support/TextCheck.h"
 #include "qopt/Support/Tokenizer.h"
 
@@ -35,6 +36,11 @@ static cl::opt<std::string>
 static cl::opt<bool> bosOpt("bos",
                             cl::desc("Start with BOS when the tokenizer adds one (default true)"),
                             cl::init(true), cl::sub(tokenizeCmd), cl::cat(category));
+static cl::opt<std::string>
+    saveOpt("save",
+            cl::desc("Write the tokenizer in the runtime's format (what a weights file carries) "
+                     "to this file"),
+            cl::value_desc("path"), cl::init(""), cl::sub(tokenizeCmd), cl::cat(category));
 static cl::opt<bool> piecesOpt("pieces", cl::desc("Print each id with its piece"),
                                cl::init(false), cl::sub(tokenizeCmd), cl::cat(category));
 
@@ -42,6 +48,15 @@ static llvm::Error tokenize() {
   auto tok = Tokenizer::load(tokenizerArg, /*vocabSize=*/0);
   if (!tok)
     return tok.takeError();
+  if (!saveOpt.empty()) {
+    if (auto err = writeFileAtomically(saveOpt, [&](llvm::raw_ostream &os) {
+          os << tok->bytes();
+          return llvm::Error::success();
+        }))
+      return err;
+    if (textOpt.empty() && fileOpt.empty())
+      return llvm::Error::success();
+  }
   std::string text = textOpt;
   if (!fileOpt.empty()) {
     if (!textOpt.empty())

@@ -30,6 +30,8 @@ struct ModelConfig {
   /// for none) and what config.json asked for ("llama3 x8", "linear x2").
   std::vector<float> ropeFreqScale;
   std::string ropeScaling;
+  /// Biases on the q, k and v projections (Qwen2): parameters bq, bk, bv.
+  bool qkvBias = false;
   /// Where it came from, for reports ("llama2.c v0", "hf safetensors", ...).
   std::string source;
 

@@ -62,19 +62,32 @@ llvm::Error multiLinear(ProgramBuilder &pb, Value input, ValueRange weights,
   return llvm::Error::success();
 }
 
+/// y += bias, row by row (Qwen2's q/k/v), after the product is written.
+static llvm::Error addBias(ProgramBuilder &pb, qnt::LinearOp l) {
+  if (!l.getBias())
+    return llvm::Error::success();
+  auto slot = pb.slotOf(l.getBias());
+  if (!slot)
+    return slot.takeError();
+  pb.call("qrt_add_bias", {pb.ctxArg, pb.constI64(*slot), pb.bufferOf(l.getResult()), pb.nArg,
+                           pb.constI64(ProgramBuilder::width(l.getResult()))});
+  return llvm::Error::success();
+}
+
 llvm::Error lowerLinear(ProgramBuilder &pb, qnt::LinearOp l) {
-  if (l.getBias())
-    return pb.unsupported(l, "linear with bias");
   auto [in, kind] = linearInput(pb, l.getInput());
-  if (kind == QRT_INPUT_TOKEN_Q8)
-    return multiLinear(pb, l.getInput(), l.getWeight(), l.getResult());
+  if (kind == QRT_INPUT_TOKEN_Q8) {
+    if (auto err = multiLinear(pb, l.getInput(), l.getWeight(), l.getResult()))
+      return err;
+    return addBias(pb, l);
+  }
   auto slot = pb.slotOf(l.getWeight());
   if (!slot)
     return slot.takeError();
   Value out = pb.allocate(l.getResult());
   pb.call(kind == QRT_INPUT_W8A8 ? "qrt_linear_w8a8" : "qrt_linear",
           {pb.ctxArg, pb.constI64(*slot), in, pb.nArg, out});
-  return llvm::Error::success();
+  return addBias(pb, l);
 }
 
 llvm::Error lowerMultiLinear(ProgramBuilder &pb, qnt::MultiLinearOp l) {
