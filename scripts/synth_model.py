@@ -51,6 +51,19 @@ ARCHS = {
 }
 
 
+TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                   "generation_config.json"]
+
+
+def tokenizer_size(directory):
+    """The vocabulary a model of this tokenizer has: its ids, padded to 64."""
+    import json
+    with open(os.path.join(directory, "tokenizer.json"), encoding="utf-8") as f:
+        j = json.load(f)
+    ids = list(j["model"]["vocab"].values()) + [t["id"] for t in j.get("added_tokens", [])]
+    return (max(ids) + 1 + 63) // 64 * 64
+
+
 def attention_biases(seed, cfg):
     """Qwen2's q/k/v biases for a --seed, in llama2.c row order (interleaved
     rope pairs; hf_export permutes q and k as it does their rows)."""
@@ -73,10 +86,19 @@ def main():
                     help="Hugging Face form: llama3 adds rope_theta 500000 and Llama 3.1's "
                          "rope_scaling (an original context of twice the shape's, so that a "
                          "tiny head_dim meets all three of its frequency bands)")
+    ap.add_argument("--tokenizer", metavar="DIR",
+                    help="Hugging Face form: copy this directory's tokenizer files "
+                         "(tokenizer.json, tokenizer_config.json, ...) and size the vocabulary "
+                         "to its tokens, padded to a multiple of 64 as real models pad")
     ap.add_argument("--untied", action="store_true",
                     help="a classifier of its own instead of the embedding table (as the "
                          "real TinyLlama; llama2.c files mark it with a negative vocab)")
     args = ap.parse_args()
+    args.vocab = None
+    if args.tokenizer:
+        if args.format != "hf":
+            ap.error("--tokenizer needs --format hf")
+        args.vocab = tokenizer_size(args.tokenizer)
     if args.format == "hf":
         write_hf(args)
         return
@@ -97,11 +119,18 @@ def write_hf(args):
     if args.arch == "qwen2":
         w.update(attention_biases(args.seed, cfg))
     hf_export.export(cfg, w, args.output, dtype=args.dtype.upper())
+    if args.tokenizer:
+        import shutil
+        for name in TOKENIZER_FILES:
+            if os.path.exists(os.path.join(args.tokenizer, name)):
+                shutil.copyfile(os.path.join(args.tokenizer, name),
+                                os.path.join(args.output, name))
     print(f"wrote {args.output}/config.json, model.safetensors ({args.dtype})", file=sys.stderr)
 
 
 def write_llama2c(args):
     dim, hidden, layers, heads, kv_heads, vocab, seq = SHAPES[args.shape]
+    vocab = getattr(args, "vocab", None) or vocab
     head = dim // heads
     kv_dim = kv_heads * head
     rng = np.random.default_rng(args.seed)

@@ -40,6 +40,9 @@ def _bind(lib):
                                        ctypes.c_size_t]),
         "qrt_encode": (c_i64, [c_ptr, ctypes.c_char_p, ctypes.c_int, ctypes.c_int, c_ptr, c_i64]),
         "qrt_decode": (ctypes.c_char_p, [c_ptr, ctypes.c_int32, ctypes.c_int32]),
+        "qrt_is_eos": (ctypes.c_int, [c_ptr, ctypes.c_int32]),
+        "qrt_bos": (ctypes.c_int32, [c_ptr]),
+        "qrt_chat_template": (ctypes.c_char_p, [c_ptr]),
         "qrt_sample": (ctypes.c_int32, [c_ptr, c_i64, ctypes.c_float, ctypes.c_float,
                                         ctypes.POINTER(ctypes.c_uint64)]),
         "qrt_perplexity": (ctypes.c_int, [c_ptr, ctypes.c_char_p, c_i64, c_i64,
@@ -97,6 +100,19 @@ class Model:
                                "(compile the model with --tokenizer FILE)")
         return out[:n]
 
+    def is_eos(self, token):
+        """Whether generation stops at `token` (any of the model's EOS ids)."""
+        return bool(self._lib.qrt_is_eos(self._m, int(token)))
+
+    @property
+    def bos(self):
+        """The BOS a text starts with, or -1."""
+        return self._lib.qrt_bos(self._m)
+
+    @property
+    def chat_template(self):
+        return self._lib.qrt_chat_template(self._m).decode("utf-8")
+
     def decode(self, prev, token):
         return self._lib.qrt_decode(self._m, int(prev), int(token)).decode("utf-8", "replace")
 
@@ -114,14 +130,19 @@ class Model:
         return out
 
     def generate(self, prompt="", steps=256, temperature=1.0, top_p=0.9, seed=42):
-        """Text after the prompt, as the built program's -p/-n/-t (stops at BOS)."""
+        """The prompt and the text after it, as the built program's -p/-n/-t
+        (stops at an EOS token)."""
         if steps > self.max_seq_len:
             raise QrtError(f"steps {steps} is beyond the model's context of {self.max_seq_len}")
         tokens = self.encode(prompt)
         if len(tokens) >= steps:
             raise QrtError(f"the prompt has {len(tokens)} tokens; steps must be larger")
         rng = ctypes.c_uint64(seed or 1)
-        pieces = [self.decode(tokens[i - 1], tokens[i]) for i in range(1, len(tokens))]
+        if len(tokens) == 0:
+            raise QrtError("the prompt is empty and this tokenizer adds no BOS to start from")
+        first = 1 if tokens[0] == self.bos else 0
+        pieces = [self.decode(tokens[i - 1] if i else -1, tokens[i])
+                  for i in range(first, len(tokens))]
         row = self.logits(tokens, last_only=True)[0]
         prev = int(tokens[-1])
         for pos in range(len(tokens) - 1, steps):
@@ -130,7 +151,7 @@ class Model:
             row = np.ascontiguousarray(row)
             nxt = self._lib.qrt_sample(row.ctypes.data_as(ctypes.c_void_p), self.vocab_size,
                                        float(temperature), float(top_p), ctypes.byref(rng))
-            if nxt == 1:
+            if self.is_eos(nxt):
                 break
             pieces.append(self.decode(prev, nxt))
             prev = nxt
