@@ -10,7 +10,7 @@ namespace qopt {
 llvm::Expected<GenerateStats> generate(Executor &exec, const Tokenizer &tokenizer,
                                        const GenerateOptions &options,
                                        const std::function<void(const std::string &)> &emit) {
-  if (options.steps > exec.maxSeqLen())
+  if (options.nPredict == 0 && options.steps > exec.maxSeqLen())
     return makeError("-n " + llvm::Twine(options.steps) +
                      " is beyond the model's context of " + llvm::Twine(exec.maxSeqLen()) +
                      " tokens");
@@ -18,10 +18,19 @@ llvm::Expected<GenerateStats> generate(Executor &exec, const Tokenizer &tokenize
     return makeError("temperature must be >= 0");
   std::vector<int32_t> prompt = tokenizer.encode(options.prompt, /*bos=*/true, false);
   int64_t n = int64_t(prompt.size());
+  int64_t steps = options.steps;
+  if (options.nPredict > 0) {
+    // the last token generated is not run, so it needs no position
+    if (n + options.nPredict - 1 > exec.maxSeqLen())
+      return makeError("the prompt's " + llvm::Twine(n) + " tokens and --n-predict " +
+                       llvm::Twine(options.nPredict) + " do not fit the model's context of " +
+                       llvm::Twine(exec.maxSeqLen()) + " tokens");
+    steps = n + options.nPredict - 1; // the loop makes steps - n + 1 tokens
+  }
   if (n == 0)
     return makeError("the prompt is empty and this tokenizer adds no BOS to start from: give "
                      "a prompt");
-  if (n >= options.steps)
+  if (options.nPredict == 0 && n >= steps)
     return makeError("the prompt has " + llvm::Twine(n) +
                      " tokens (with BOS); -n must be larger to generate anything (at most " +
                      llvm::Twine(exec.maxSeqLen()) + ")");
@@ -39,7 +48,7 @@ llvm::Expected<GenerateStats> generate(Executor &exec, const Tokenizer &tokenize
   int32_t previous = prompt.back();
   // As llama2.c: the forward at position p (from n-1 to steps-1) yields the
   // token for position p+1.
-  for (int64_t p = n - 1; p < options.steps; ++p) {
+  for (int64_t p = n - 1; p < steps; ++p) {
     if (p > n - 1) {
       logits = exec.forward({previous}, p);
       if (!logits)

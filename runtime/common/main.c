@@ -1,5 +1,5 @@
 /* main.c - the command line of a program built by `qopt build`:
- *   NAME [-p PROMPT] [-n STEPS] [-t TEMP] [--top-p P] [--seed S]
+ *   NAME [-p PROMPT] [-n STEPS | --n-predict N] [-t TEMP] [--top-p P] [--seed S]
  *   NAME --ppl FILE [--ctx N] [--max-windows N]
  *   NAME --bench [--prefill N] [--decode N]
  *   NAME -p PROMPT --logits FILE.npy
@@ -20,10 +20,10 @@ static int fail(const char *argv0, const char *msg) {
 }
 
 static int generate(qrt_model *m, const char *argv0, const char *prompt, long long steps,
-                    float temp, float top_p, unsigned long long seed) {
+                    long long n_predict, float temp, float top_p, unsigned long long seed) {
   char err[512];
   int64_t max_seq = qrt_max_seq_len(m), vocab = qrt_vocab_size(m);
-  if (steps > max_seq) {
+  if (n_predict == 0 && steps > max_seq) {
     snprintf(err, sizeof err, "-n %lld is beyond the model's context of %lld tokens", steps,
              (long long)max_seq);
     return fail(argv0, err);
@@ -35,12 +35,24 @@ static int generate(qrt_model *m, const char *argv0, const char *prompt, long lo
     free(tokens);
     return fail(argv0, QRT_NO_TOKENIZER);
   }
+  if (n_predict > 0) { /* llama.cpp's -n: tokens after the prompt */
+    /* the last token generated is not run, so it needs no position */
+    if (n + n_predict - 1 > max_seq) {
+      snprintf(err, sizeof err,
+               "the prompt's %lld tokens and --n-predict %lld do not fit the model's context "
+               "of %lld tokens",
+               (long long)n, n_predict, (long long)max_seq);
+      free(tokens);
+      return fail(argv0, err);
+    }
+    steps = n + n_predict - 1; /* the loop makes steps - n + 1 tokens */
+  }
   if (n == 0) {
     free(tokens);
     return fail(argv0, "the prompt is empty and this tokenizer adds no BOS to start from: give "
                        "a prompt with -p");
   }
-  if (n >= steps) {
+  if (n_predict == 0 && n >= steps) {
     snprintf(err, sizeof err,
              "the prompt has %lld tokens (with BOS); -n must be larger to generate anything "
              "(at most %lld)",
@@ -194,7 +206,7 @@ int main(int argc, char **argv) {
   } else if (o.bench) {
     rc = bench(m, argv0, o.prefill, o.decode, qrt_threads(m));
   } else {
-    rc = generate(m, argv0, o.prompt, o.steps, o.temp, o.top_p, o.seed);
+    rc = generate(m, argv0, o.prompt, o.steps, o.n_predict, o.temp, o.top_p, o.seed);
   }
   qrt_free(m);
   qrt_program_options_free(&o);

@@ -25,6 +25,8 @@ void qrt_program_usage(const char *argv0) {
           "  -f FILE          read the prompt from a text file (at most 16 MiB, no NUL bytes)\n"
           "  -n N             total tokens including the prompt (default 256, at most the "
           "context)\n"
+          "  --n-predict N    instead of -n: generate at most N tokens after the prompt\n"
+          "                   (llama.cpp's -n); generation also stops at an EOS token\n"
           "  -t T             temperature, >= 0 (default 1.0; 0 = greedy)\n"
           "  --top-p P        nucleus sampling, in [0, 1] (default 0.9)\n"
           "  --seed S         sampling seed, 0 to 2^64-1 (default 42)\n"
@@ -169,7 +171,8 @@ enum {
   OPT_BENCH,
   OPT_PREFILL,
   OPT_DECODE,
-  OPT_LOGITS
+  OPT_LOGITS,
+  OPT_N_PREDICT
 };
 
 int qrt_parse_program_options(int argc, char **argv, qrt_program_options *o, char *err,
@@ -197,8 +200,10 @@ int qrt_parse_program_options(int argc, char **argv, qrt_program_options *o, cha
                                         {"prefill", required_argument, NULL, OPT_PREFILL},
                                         {"decode", required_argument, NULL, OPT_DECODE},
                                         {"logits", required_argument, NULL, OPT_LOGITS},
+                                        {"n-predict", required_argument, NULL, OPT_N_PREDICT},
                                         {NULL, 0, NULL, 0}};
   const char *prompt_file = NULL;
+  int steps_given = 0;
   opterr = 0; /* our messages, not getopt's */
   optind = 1;
   for (;;) {
@@ -224,6 +229,10 @@ int qrt_parse_program_options(int argc, char **argv, qrt_program_options *o, cha
       break;
     case 'n':
       rc = parse_int("-n", optarg, 1, INT32_MAX, &o->steps, err, len);
+      steps_given = 1;
+      break;
+    case OPT_N_PREDICT:
+      rc = parse_int("--n-predict", optarg, 1, INT32_MAX, &o->n_predict, err, len);
       break;
     case 't':
       rc = parse_float("-t", optarg, 0.0f, INFINITY, &o->temp, err, len);
@@ -276,6 +285,11 @@ int qrt_parse_program_options(int argc, char **argv, qrt_program_options *o, cha
   }
   if (o->help)
     return 0;
+  if (steps_given && o->n_predict) {
+    qrt_set_error(err, len, "give -n (positions, prompt included) or --n-predict (tokens to "
+                            "generate), not both");
+    return -1;
+  }
   if (prompt_file) {
     if (!(o->owned_prompt = read_prompt_file(prompt_file, err, len)))
       return -1;

@@ -13,6 +13,7 @@ typedef struct qrt_program_options {
   const char *ppl_file;    /* --ppl */
   const char *logits_file; /* --logits */
   long long steps, threads, ctx, max_windows, prefill, decode;
+  long long n_predict; /* --n-predict, 0 when not given (then -n counts) */
   unsigned long long seed;
   float temp, top_p;
   int bench, help;

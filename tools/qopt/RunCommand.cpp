@@ -18,6 +18,11 @@ static cl::opt<int64_t> stepsOpt("n",
                                  cl::desc("Steps: total positions including the prompt, "
                                           "as llama2.c's -n (default 256, at most seq_len)"),
                                  cl::init(256), cl::sub(runCmd), cl::cat(category));
+static cl::opt<int64_t> nPredictOpt("n-predict",
+                                    cl::desc("Instead of -n: generate at most N tokens after the "
+                                             "prompt (llama.cpp's -n); generation also stops at "
+                                             "an EOS token"),
+                                    cl::init(0), cl::sub(runCmd), cl::cat(category));
 static cl::opt<float> temperatureOpt("t", cl::desc("Temperature; 0 = greedy (default 1.0)"),
                                      cl::init(1.0f), cl::sub(runCmd), cl::cat(category));
 static cl::opt<float> topPOpt("top-p",
@@ -30,12 +35,18 @@ static cl::opt<uint64_t> seedOpt("seed", cl::desc("Sampling seed (default 42)"),
 static llvm::Error runGeneration() {
   if (topPOpt < 0.0f || topPOpt > 1.0f)
     return makeError("--top-p must be in [0, 1]");
+  if (nPredictOpt < 0)
+    return makeError("--n-predict must be positive");
+  if (nPredictOpt > 0 && stepsOpt.getNumOccurrences())
+    return makeError("give -n (positions, prompt included) or --n-predict (tokens to "
+                     "generate), not both");
   auto session = openSession(modelArg, /*needTokenizer=*/true);
   if (!session)
     return session.takeError();
   GenerateOptions options;
   options.prompt = promptOpt;
   options.steps = stepsOpt;
+  options.nPredict = nPredictOpt;
   options.temperature = temperatureOpt;
   options.topP = topPOpt;
   options.seed = seedOpt;

@@ -17,6 +17,9 @@ struct GenerateOptions {
   std::string prompt;
   /// Total positions including the prompt's, as llama2.c's -n (steps).
   int64_t steps = 256;
+  /// When > 0, instead of `steps`: tokens to generate after the prompt
+  /// (llama.cpp's -n).
+  int64_t nPredict = 0;
   float temperature = 1.0f;
   float topP = 0.9f;
   uint64_t seed = 42;
