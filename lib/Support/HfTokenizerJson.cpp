@@ -202,6 +202,12 @@ private:
   llvm::Error readPreTokenizer(const json::Value &v, llvm::StringRef field);
   llvm::Error readDecoder(const json::Value &v, llvm::StringRef field);
   llvm::Error readSpecialTokens(const json::Object &root);
+  /// A component object ({"type": ...}) and its type.
+  llvm::Expected<std::pair<const json::Object *, std::string>>
+  component(const json::Value &v, llvm::StringRef field) const;
+  /// Runs `read` on each element of a Sequence component's `key` list.
+  llvm::Error eachOf(const json::Object &o, const char *key, llvm::StringRef field,
+                     llvm::Error (Converter::*read)(const json::Value &, llvm::StringRef));
   llvm::Expected<int32_t> idOf(llvm::StringRef token, llvm::StringRef field) const;
   llvm::Expected<std::optional<std::string>> tokenText(const Reader &rd, const json::Value *v,
                                                        llvm::StringRef field) const;
@@ -382,39 +388,53 @@ llvm::Error Converter::readAdded(const json::Value *v) {
   return llvm::Error::success();
 }
 
-llvm::Error Converter::readNormalizer(const json::Value &v, llvm::StringRef field) {
-  if (v.kind() == json::Value::Null)
-    return llvm::Error::success();
+llvm::Expected<std::pair<const json::Object *, std::string>>
+Converter::component(const json::Value &v, llvm::StringRef field) const {
   auto o = r.object(&v, field);
   if (!o)
     return o.takeError();
   auto type = r.string((*o)->get("type"), (field + ".type").str());
   if (!type)
     return type.takeError();
-  if (*type == "Sequence") {
-    auto list = r.array((*o)->get("normalizers"), (field + ".normalizers").str());
-    if (!list)
-      return list.takeError();
-    for (size_t i = 0; i < (*list)->size(); ++i)
-      if (auto err = readNormalizer((**list)[i], (field + ".normalizers[" + llvm::Twine(i) + "]").str()))
-        return err;
+  return std::make_pair(*o, *type);
+}
+
+llvm::Error Converter::eachOf(const json::Object &o, const char *key, llvm::StringRef field,
+                              llvm::Error (Converter::*read)(const json::Value &,
+                                                             llvm::StringRef)) {
+  auto list = r.array(o.get(key), (field + "." + key).str());
+  if (!list)
+    return list.takeError();
+  for (size_t i = 0; i < (*list)->size(); ++i)
+    if (auto err = (this->*read)((**list)[i], (field + "." + key + "[" + llvm::Twine(i) + "]").str()))
+      return err;
+  return llvm::Error::success();
+}
+
+llvm::Error Converter::readNormalizer(const json::Value &v, llvm::StringRef field) {
+  if (v.kind() == json::Value::Null)
     return llvm::Error::success();
-  }
-  if (*type == "Prepend") {
-    auto s = r.string((*o)->get("prepend"), (field + ".prepend").str());
+  auto comp = component(v, field);
+  if (!comp)
+    return comp.takeError();
+  auto [o, type] = *comp;
+  if (type == "Sequence")
+    return eachOf(*o, "normalizers", field, &Converter::readNormalizer);
+  if (type == "Prepend") {
+    auto s = r.string(o->get("prepend"), (field + ".prepend").str());
     if (!s)
       return s.takeError();
     q.normalizer.push_back({QTOK_NORM_PREPEND, 0, *s, ""});
     return llvm::Error::success();
   }
-  if (*type == "Replace") {
-    auto pattern = r.object((*o)->get("pattern"), (field + ".pattern").str());
+  if (type == "Replace") {
+    auto pattern = r.object(o->get("pattern"), (field + ".pattern").str());
     if (!pattern)
       return pattern.takeError();
     if (!(*pattern)->get("String"))
       return r.fail("'" + field + "': a Replace by regex is not supported (only by a string)");
     auto from = r.string((*pattern)->get("String"), (field + ".pattern.String").str());
-    auto to = r.string((*o)->get("content"), (field + ".content").str());
+    auto to = r.string(o->get("content"), (field + ".content").str());
     if (!from)
       return from.takeError();
     if (!to)
@@ -424,32 +444,22 @@ llvm::Error Converter::readNormalizer(const json::Value &v, llvm::StringRef fiel
     q.normalizer.push_back({QTOK_NORM_REPLACE, 0, *from, *to});
     return llvm::Error::success();
   }
-  return r.fail("normalizer '" + *type + "' (" + field +
+  return r.fail("normalizer '" + type + "' (" + field +
                 ") is not supported (qopt implements Sequence, Prepend and Replace)");
 }
 
 llvm::Error Converter::readPreTokenizer(const json::Value &v, llvm::StringRef field) {
   if (v.kind() == json::Value::Null)
     return llvm::Error::success();
-  auto o = r.object(&v, field);
-  if (!o)
-    return o.takeError();
-  auto type = r.string((*o)->get("type"), (field + ".type").str());
-  if (!type)
-    return type.takeError();
-  if (*type == "Sequence") {
-    auto list = r.array((*o)->get("pretokenizers"), (field + ".pretokenizers").str());
-    if (!list)
-      return list.takeError();
-    for (size_t i = 0; i < (*list)->size(); ++i)
-      if (auto err = readPreTokenizer((**list)[i],
-                                      (field + ".pretokenizers[" + llvm::Twine(i) + "]").str()))
-        return err;
-    return llvm::Error::success();
-  }
-  if (*type == "ByteLevel") {
-    auto prefix = r.flag(**o, "add_prefix_space", (field + ".add_prefix_space").str(), true);
-    auto regex = r.flag(**o, "use_regex", (field + ".use_regex").str(), true);
+  auto comp = component(v, field);
+  if (!comp)
+    return comp.takeError();
+  auto [o, type] = *comp;
+  if (type == "Sequence")
+    return eachOf(*o, "pretokenizers", field, &Converter::readPreTokenizer);
+  if (type == "ByteLevel") {
+    auto prefix = r.flag(*o, "add_prefix_space", (field + ".add_prefix_space").str(), true);
+    auto regex = r.flag(*o, "use_regex", (field + ".use_regex").str(), true);
     if (!prefix)
       return prefix.takeError();
     if (!regex)
@@ -457,8 +467,8 @@ llvm::Error Converter::readPreTokenizer(const json::Value &v, llvm::StringRef fi
     q.pre.push_back({QTOK_PRE_BYTE_LEVEL, (*prefix ? 1u : 0u) | (*regex ? 2u : 0u), "", ""});
     return llvm::Error::success();
   }
-  if (*type == "Split") {
-    auto pattern = r.object((*o)->get("pattern"), (field + ".pattern").str());
+  if (type == "Split") {
+    auto pattern = r.object(o->get("pattern"), (field + ".pattern").str());
     if (!pattern)
       return pattern.takeError();
     std::string regex;
@@ -473,8 +483,8 @@ llvm::Error Converter::readPreTokenizer(const json::Value &v, llvm::StringRef fi
         return s.takeError();
       regex = quoteRegex(*s);
     }
-    auto behavior = r.string((*o)->get("behavior"), (field + ".behavior").str());
-    auto invert = r.flag(**o, "invert", (field + ".invert").str(), false);
+    auto behavior = r.string(o->get("behavior"), (field + ".behavior").str());
+    auto invert = r.flag(*o, "invert", (field + ".invert").str(), false);
     if (!behavior)
       return behavior.takeError();
     if (!invert)
@@ -492,22 +502,22 @@ llvm::Error Converter::readPreTokenizer(const json::Value &v, llvm::StringRef fi
     q.pre.push_back({QTOK_PRE_SPLIT, how, regex, ""});
     return llvm::Error::success();
   }
-  if (*type == "Digits") {
-    auto individual = r.flag(**o, "individual_digits", (field + ".individual_digits").str(), false);
+  if (type == "Digits") {
+    auto individual = r.flag(*o, "individual_digits", (field + ".individual_digits").str(), false);
     if (!individual)
       return individual.takeError();
     q.pre.push_back({QTOK_PRE_SPLIT, QTOK_SPLIT_ISOLATED, *individual ? "\\p{N}" : "\\p{N}+", ""});
     return llvm::Error::success();
   }
-  if (*type == "Metaspace") {
-    auto replacement = r.string((*o)->get("replacement"), (field + ".replacement").str());
+  if (type == "Metaspace") {
+    auto replacement = r.string(o->get("replacement"), (field + ".replacement").str());
     if (!replacement)
       return replacement.takeError();
-    auto split = r.flag(**o, "split", (field + ".split").str(), true);
+    auto split = r.flag(*o, "split", (field + ".split").str(), true);
     if (!split)
       return split.takeError();
     uint32_t scheme = QTOK_PREPEND_ALWAYS;
-    if (const json::Value *p = (*o)->get("prepend_scheme")) {
+    if (const json::Value *p = o->get("prepend_scheme")) {
       auto s = r.string(p, (field + ".prepend_scheme").str());
       if (!s)
         return s.takeError();
@@ -519,7 +529,7 @@ llvm::Error Converter::readPreTokenizer(const json::Value &v, llvm::StringRef fi
         return r.fail("'" + field + ".prepend_scheme' = '" + *s +
                       "' is not always, first or never");
     } else { // older files: add_prefix_space
-      auto prefix = r.flag(**o, "add_prefix_space", (field + ".add_prefix_space").str(), true);
+      auto prefix = r.flag(*o, "add_prefix_space", (field + ".add_prefix_space").str(), true);
       if (!prefix)
         return prefix.takeError();
       scheme = *prefix ? QTOK_PREPEND_ALWAYS : QTOK_PREPEND_NEVER;
@@ -529,7 +539,7 @@ llvm::Error Converter::readPreTokenizer(const json::Value &v, llvm::StringRef fi
     q.pre.push_back({QTOK_PRE_METASPACE, scheme | (*split ? 1u << 8 : 0u), *replacement, ""});
     return llvm::Error::success();
   }
-  return r.fail("pre-tokenizer '" + *type + "' (" + field +
+  return r.fail("pre-tokenizer '" + type + "' (" + field +
                 ") is not supported (qopt implements Sequence, ByteLevel, Split, Digits and "
                 "Metaspace)");
 }
@@ -537,43 +547,36 @@ llvm::Error Converter::readPreTokenizer(const json::Value &v, llvm::StringRef fi
 llvm::Error Converter::readDecoder(const json::Value &v, llvm::StringRef field) {
   if (v.kind() == json::Value::Null)
     return llvm::Error::success();
-  auto o = r.object(&v, field);
-  if (!o)
-    return o.takeError();
-  auto type = r.string((*o)->get("type"), (field + ".type").str());
-  if (!type)
-    return type.takeError();
-  if (*type == "Sequence") {
-    auto list = r.array((*o)->get("decoders"), (field + ".decoders").str());
-    if (!list)
-      return list.takeError();
-    for (size_t i = 0; i < (*list)->size(); ++i)
-      if (auto err = readDecoder((**list)[i], (field + ".decoders[" + llvm::Twine(i) + "]").str()))
-        return err;
-  } else if (*type == "ByteLevel") {
+  auto comp = component(v, field);
+  if (!comp)
+    return comp.takeError();
+  auto [o, type] = *comp;
+  if (type == "Sequence")
+    return eachOf(*o, "decoders", field, &Converter::readDecoder);
+  if (type == "ByteLevel") {
     q.flags |= QTOK_FLAG_BYTE_LEVEL;
-  } else if (*type == "Metaspace") {
+  } else if (type == "Metaspace") {
     q.flags |= QTOK_FLAG_METASPACE | QTOK_FLAG_STRIP_FIRST;
-  } else if (*type == "Replace") {
-    auto pattern = r.object((*o)->get("pattern"), (field + ".pattern").str());
+  } else if (type == "Replace") {
+    auto pattern = r.object(o->get("pattern"), (field + ".pattern").str());
     if (!pattern)
       return pattern.takeError();
     const json::Value *from = (*pattern)->get("String");
-    const json::Value *to = (*o)->get("content");
+    const json::Value *to = o->get("content");
     if (!from || !to || from->getAsString() != std::optional<llvm::StringRef>("\xE2\x96\x81") ||
         to->getAsString() != std::optional<llvm::StringRef>(" "))
       return r.fail("'" + field + "': only the decoder Replace of U+2581 by a space is supported");
     q.flags |= QTOK_FLAG_METASPACE;
-  } else if (*type == "Strip") {
-    auto start = r.integer((*o)->get("start"), (field + ".start").str());
+  } else if (type == "Strip") {
+    auto start = r.integer(o->get("start"), (field + ".start").str());
     if (!start)
       return start.takeError();
     if (*start > 1)
       return r.fail("'" + field + "': a Strip of more than one leading character is not supported");
     if (*start == 1)
       q.flags |= QTOK_FLAG_STRIP_FIRST;
-  } else if (*type != "ByteFallback" && *type != "Fuse") {
-    return r.fail("decoder '" + *type + "' (" + field +
+  } else if (type != "ByteFallback" && type != "Fuse") {
+    return r.fail("decoder '" + type + "' (" + field +
                   ") is not supported (qopt implements Sequence, ByteLevel, Metaspace, Replace, "
                   "ByteFallback, Fuse and Strip)");
   }

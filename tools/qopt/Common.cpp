@@ -82,6 +82,13 @@ int finish(llvm::StringRef command, llvm::Error err) {
   return 1;
 }
 
+llvm::Expected<Tokenizer> loadTokenizerFor(mlir::ModuleOp module, llvm::StringRef path) {
+  auto config = readModelConfig(module);
+  if (!config)
+    return config.takeError();
+  return Tokenizer::load(path, config->vocabSize);
+}
+
 llvm::Expected<WrittenModel> writeModel(mlir::ModuleOp module, ParameterStore &store,
                                         llvm::StringRef tokenizerPath, llvm::StringRef out) {
   if (!out.ends_with(".mlir"))
@@ -120,10 +127,7 @@ llvm::Expected<WrittenModel> writeModel(mlir::ModuleOp module, ParameterStore &s
     return std::move(err);
   if (!tokenizerPath.empty()) {
     // in the runtime's format: a tokenizer.json becomes QTOK here, once
-    auto config = readModelConfig(module);
-    if (!config)
-      return config.takeError();
-    auto tok = Tokenizer::load(tokenizerPath, config->vocabSize);
+    auto tok = loadTokenizerFor(module, tokenizerPath);
     if (!tok)
       return tok.takeError();
     if (llvm::Error err = writeFileAtomically(written.tokenizerPath, [&](llvm::raw_ostream &os) {

@@ -26,6 +26,10 @@ struct Session {
   std::unique_ptr<Tokenizer> tokenizer;
 };
 
+/// The tokenizer at `path`, fitted to `module`'s vocabulary (what a written
+/// model and a weights file carry, in the runtime's format).
+llvm::Expected<Tokenizer> loadTokenizerFor(mlir::ModuleOp module, llvm::StringRef path);
+
 /// Loads `path`, creates the executor and (if `needTokenizer`) the tokenizer.
 llvm::Expected<Session> openSession(llvm::StringRef path, bool needTokenizer);
 

@@ -1,5 +1,6 @@
 //===- CpuArtifacts.cpp - lowering a module to CPU outputs -----------------===//
 #include "CpuArtifacts.h"
+#include "Common.h"
 #include "qopt/Conversion/QntToNVPTX.h"
 #include "qopt/Import/GraphBuilder.h"
 #include "qopt/Support/Tokenizer.h"
@@ -136,10 +137,7 @@ llvm::Error emitCpuArtifacts(mlir::ModuleOp module, ParameterStore &params,
   // the weights file carries the tokenizer in the runtime's format
   std::string tokenizerBytes;
   if (!tokenizerPath.empty()) {
-    auto config = readModelConfig(module);
-    if (!config)
-      return config.takeError();
-    auto tok = Tokenizer::load(tokenizerPath, config->vocabSize);
+    auto tok = loadTokenizerFor(module, tokenizerPath);
     if (!tok)
       return tok.takeError();
     tokenizerBytes = tok->bytes();
