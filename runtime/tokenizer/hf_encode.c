@@ -211,8 +211,13 @@ static int split_by_regex(const pcre2_code *re, int removed, const piece *p, pie
     return -1;
   size_t at = 0, last = 0;
   int rc = 0;
+  /* PCRE2 checks the whole subject's UTF-8 on every call unless told not
+   * to (quadratic over a long text): check it on the first call only; every
+   * later start offset is a match end or a character boundary */
+  uint32_t options = 0;
   while (at <= p->n && rc == 0) {
-    int m = pcre2_match(re, (PCRE2_SPTR)p->s, p->n, at, 0, md, NULL);
+    int m = pcre2_match(re, (PCRE2_SPTR)p->s, p->n, at, options, md, NULL);
+    options = PCRE2_NO_UTF_CHECK;
     if (m < 0)
       break; /* no further match (or text the regex cannot read: kept whole) */
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
