@@ -86,6 +86,9 @@ def main():
                     help="Hugging Face form: llama3 adds rope_theta 500000 and Llama 3.1's "
                          "rope_scaling (an original context of twice the shape's, so that a "
                          "tiny head_dim meets all three of its frequency bands)")
+    ap.add_argument("--shards", type=int, default=1,
+                    help="Hugging Face form: split the weights over N safetensors files with a "
+                         "model.safetensors.index.json, as the Hub does for large models")
     ap.add_argument("--tokenizer", metavar="DIR",
                     help="Hugging Face form: copy this directory's tokenizer files "
                          "(tokenizer.json, tokenizer_config.json, ...) and size the vocabulary "
@@ -102,8 +105,8 @@ def main():
     if args.format == "hf":
         write_hf(args)
         return
-    if args.arch != "llama":
-        ap.error("--arch needs --format hf (llama2.c files are plain Llama)")
+    if args.arch != "llama" or args.shards != 1:
+        ap.error("--arch and --shards need --format hf (llama2.c files are one plain Llama)")
     write_llama2c(args)
 
 
@@ -118,14 +121,15 @@ def write_hf(args):
     cfg.hf_extra = ARCHS[args.arch](cfg.seq_len)
     if args.arch == "qwen2":
         w.update(attention_biases(args.seed, cfg))
-    hf_export.export(cfg, w, args.output, dtype=args.dtype.upper())
+    hf_export.export(cfg, w, args.output, dtype=args.dtype.upper(), shards=args.shards)
     if args.tokenizer:
         import shutil
         for name in TOKENIZER_FILES:
             if os.path.exists(os.path.join(args.tokenizer, name)):
                 shutil.copyfile(os.path.join(args.tokenizer, name),
                                 os.path.join(args.output, name))
-    print(f"wrote {args.output}/config.json, model.safetensors ({args.dtype})", file=sys.stderr)
+    weights = "model.safetensors" if args.shards == 1 else f"{args.shards} safetensors shards"
+    print(f"wrote {args.output}/config.json, {weights} ({args.dtype})", file=sys.stderr)
 
 
 def write_llama2c(args):

@@ -83,7 +83,7 @@ struct QntAWQPass : QuantPass<QntAWQPass, impl::QntAWQBase> {
       if (!w)
         return fail(llvm::toString(w.takeError()));
       awq::clipWeights(schemeFor(l.op, *scheme), *w, l.rows, l.cols, h, maxShrink, grid);
-      writeWeight(*store, l.name, {l.rows, l.cols}, std::move(*w));
+      writeWeight(*store, l.weight, std::move(*w));
     }
   }
 };

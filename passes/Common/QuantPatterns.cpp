@@ -67,9 +67,12 @@ llvm::Expected<std::vector<float>> readWeight(const ParameterStore &store, llvm:
   return w;
 }
 
-void writeWeight(ParameterStore &store, const std::string &name, std::vector<int64_t> shape,
-                 std::vector<float> values) {
-  store.set(name, TensorView::fromFloats(std::move(shape), std::move(values)));
+void writeWeight(ParameterStore &store, qnt::ParamOp param, std::vector<float> values) {
+  auto type = param.getType();
+  std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
+  store.set(param.getName().str(), TensorView::fromFloats(std::move(shape), std::move(values)));
+  param.getResult().setType(
+      mlir::RankedTensorType::get(type.getShape(), mlir::Float32Type::get(param.getContext())));
 }
 
 qmath::Scheme schemeFor(qnt::LinearOp linear, const qmath::Scheme &fallback) {
@@ -222,7 +225,7 @@ llvm::Error applyInputScales(const ScaleGroup &group, llvm::ArrayRef<double> s,
   for (int64_t c = 0; c < group.channels; ++c)
     for (int64_t j = 0; j < width; ++j)
       f[c * width + j] = float(f[c * width + j] / s[c]);
-  writeWeight(store, foldName, foldShape, std::move(f));
+  writeWeight(store, group.foldParam, std::move(f));
   for (const TargetLinear &l : group.linears) {
     auto w = readWeight(store, l.name);
     if (!w)
@@ -230,7 +233,7 @@ llvm::Error applyInputScales(const ScaleGroup &group, llvm::ArrayRef<double> s,
     for (int64_t r = 0; r < l.rows; ++r)
       for (int64_t c = 0; c < l.cols; ++c)
         (*w)[r * l.cols + c] = float((*w)[r * l.cols + c] * s[c]);
-    writeWeight(store, l.name, {l.rows, l.cols}, std::move(*w));
+    writeWeight(store, l.weight, std::move(*w));
   }
   return llvm::Error::success();
 }

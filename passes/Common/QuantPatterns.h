@@ -97,9 +97,10 @@ std::shared_ptr<const CalibrationSet> QuantPass<Derived, GeneratedBase>::require
 
 /// A float weight as f32 values (errors on missing tensors or NaN/Inf).
 llvm::Expected<std::vector<float>> readWeight(const ParameterStore &store, llvm::StringRef name);
-/// Stores f32 values under `name` with `shape`.
-void writeWeight(ParameterStore &store, const std::string &name, std::vector<int64_t> shape,
-                 std::vector<float> values);
+/// Stores rewritten f32 values for `param` (under its name and shape) and
+/// makes its IR type f32 to match: a bf16 / f16 checkpoint's weight that a
+/// pass rescales is kept at full precision, not rounded back.
+void writeWeight(ParameterStore &store, qnt::ParamOp param, std::vector<float> values);
 
 /// The scheme for `linear`: its kWeightSchemeAttr if set, else `fallback`.
 qmath::Scheme schemeFor(qnt::LinearOp linear, const qmath::Scheme &fallback);
