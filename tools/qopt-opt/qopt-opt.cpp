@@ -30,7 +30,7 @@ static llvm::cl::opt<std::string>
     calibPath("calib", llvm::cl::desc("Calibration text for data-driven passes"),
               llvm::cl::value_desc("file"), llvm::cl::init(""));
 static llvm::cl::opt<std::string>
-    calibTokenizer("calib-tokenizer", llvm::cl::desc("Tokenizer (llama2.c tokenizer.bin) "
+    calibTokenizer("calib-tokenizer", llvm::cl::desc("Tokenizer (tokenizer.json or llama2.c tokenizer.bin) "
                                                      "that encodes the calibration text"),
                    llvm::cl::value_desc("file"), llvm::cl::init(""));
 static llvm::cl::opt<int64_t> calibSamples("calib-samples",

@@ -35,8 +35,9 @@ cl::SubCommand buildCmd("build", "Compile a model to a standalone CPU program (o
 
 cl::opt<std::string> tokenizerOpt(
     "tokenizer",
-    cl::desc("llama2.c tokenizer.bin (default: the one recorded by import, or "
-             "tokenizer.bin / the only tok*.bin beside the checkpoint)"),
+    cl::desc("Hugging Face tokenizer.json (or its directory) or llama2.c tokenizer.bin "
+             "(default: the one recorded by import, or tokenizer.json / tokenizer.bin / the "
+             "only tok*.bin beside the checkpoint)"),
     cl::value_desc("file"), cl::init(""), cl::sub(importCmd), cl::sub(runCmd),
     cl::sub(evalCmd), cl::sub(logitsCmd), cl::sub(compileCmd), cl::sub(buildCmd),
     cl::cat(category));
