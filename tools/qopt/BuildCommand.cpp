@@ -73,6 +73,8 @@ static llvm::Error build() {
   if (nvptx && !fuseOpt)
     return makeError("--target=nvptx needs the fusion passes (the CUDA backend runs fused "
                      "programs); drop --fuse=false");
+  if (auto err = checkOutputDirectory(outputOpt))
+    return err;
   auto model = loadModel(modelArg, tokenizerOpt);
   if (!model)
     return model.takeError();

@@ -83,6 +83,13 @@ int finish(llvm::StringRef command, llvm::Error err) {
   return 1;
 }
 
+llvm::Error checkOutputDirectory(llvm::StringRef out) {
+  llvm::StringRef dir = llvm::sys::path::parent_path(out);
+  if (!dir.empty() && !llvm::sys::fs::is_directory(dir))
+    return makeError("-o " + out + ": the directory '" + dir + "' does not exist");
+  return llvm::Error::success();
+}
+
 llvm::Expected<Tokenizer> loadTokenizerFor(mlir::ModuleOp module, llvm::StringRef path) {
   auto config = readModelConfig(module);
   if (!config)

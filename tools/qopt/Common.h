@@ -26,6 +26,10 @@ struct Session {
   std::unique_ptr<Tokenizer> tokenizer;
 };
 
+/// Fails unless the directory `out` goes into exists (checked before the
+/// work, not when the result is written).
+llvm::Error checkOutputDirectory(llvm::StringRef out);
+
 /// The tokenizer at `path`, fitted to `module`'s vocabulary (what a written
 /// model and a weights file carry, in the runtime's format).
 llvm::Expected<Tokenizer> loadTokenizerFor(mlir::ModuleOp module, llvm::StringRef path);

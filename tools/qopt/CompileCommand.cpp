@@ -302,6 +302,8 @@ static llvm::Error writeGpuKernels(mlir::MLIRContext &ctx, const std::string &pa
 static llvm::Error checkCompileOptions() {
   if (!llvm::StringRef(outOpt).ends_with(".mlir"))
     return makeError("-o must name a .mlir file, got '" + outOpt + "'");
+  if (auto err = checkOutputDirectory(outOpt))
+    return err;
   if (targetOpt != "none" && targetOpt != "cpu" && targetOpt != "nvptx")
     return makeError("--target must be none, cpu or nvptx, not '" + targetOpt + "'");
   // Target options given without their target would be silently ignored.

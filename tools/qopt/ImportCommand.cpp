@@ -29,6 +29,8 @@ static llvm::Error importToFiles() {
   llvm::StringRef out = outputOpt;
   if (!out.ends_with(".mlir"))
     return makeError("-o must name a .mlir file, got '" + out + "'");
+  if (auto err = checkOutputDirectory(out))
+    return err;
   auto imported = importCheckpoint(checkpointArg);
   if (!imported)
     return imported.takeError();
