@@ -499,8 +499,8 @@ int qrt_hf_encode(const qrt_tokenizer *t, const char *text, size_t len, qrt_ids 
 static char *decode_surface(const qrt_tokenizer *t, const char *p, size_t n) {
   buf b = {0};
   int rc = buf_add(&b, "", 0);
-  unsigned byte;
-  if ((t->flags & QTOK_FLAG_BYTE_FALLBACK) && n == 6 && sscanf(p, "<0x%02X>", &byte) == 1) {
+  int byte = t->flags & QTOK_FLAG_BYTE_FALLBACK ? qrt_byte_piece(p, n) : -1;
+  if (byte >= 0) {
     char c = (char)byte;
     rc = buf_add(&b, &c, 1);
   } else if (t->flags & QTOK_FLAG_BYTE_LEVEL) {

@@ -55,22 +55,26 @@ void qrt_tokenizer_free(qrt_tokenizer *t) {
   free(t);
 }
 
+static int hex_digit(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                        : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int qrt_byte_piece(const char *p, size_t n) {
+  if (n != 6 || memcmp(p, "<0x", 3) != 0 || p[5] != '>')
+    return -1;
+  int hi = hex_digit(p[3]), lo = hex_digit(p[4]);
+  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
 /* llama2.c's decode: a <0xXX> piece is that byte, the rest print as they are */
 static int llama2c_surfaces(qrt_tokenizer *t) {
   t->surface = (char **)calloc((size_t)t->size, sizeof(char *));
   if (!t->surface)
     return -1;
   for (int64_t i = 0; i < t->size; ++i) {
-    unsigned byte;
-    const char *p = t->piece[i];
-    int is_byte = t->piece_len[i] == 6 && strncmp(p, "<0x", 3) == 0 && p[5] == '>';
-    char *end = NULL;
-    if (is_byte) {
-      char hex[3] = {p[3], p[4], 0};
-      byte = (unsigned)strtoul(hex, &end, 16);
-      is_byte = end == hex + 2;
-    }
-    if (!is_byte) {
+    int byte = qrt_byte_piece(t->piece[i], t->piece_len[i]);
+    if (byte < 0) {
       t->surface[i] = t->piece[i];
       continue;
     }
@@ -130,8 +134,9 @@ const char *qrt_tokenizer_decode(const qrt_tokenizer *t, int32_t prev, int32_t t
   if (token < 0 || token >= t->size)
     return "";
   const char *text = t->surface[token];
-  /* the space that starts a text (SentencePiece's dummy prefix) is not shown */
-  if ((t->flags & QTOK_FLAG_STRIP_FIRST) && prev == t->bos && text[0] == ' ')
+  /* the space that starts a text (SentencePiece's dummy prefix) is not
+   * shown: after BOS, or first of all (prev < 0) when no BOS is added */
+  if ((t->flags & QTOK_FLAG_STRIP_FIRST) && (prev == t->bos || prev < 0) && text[0] == ' ')
     text++;
   return text;
 }

@@ -88,6 +88,8 @@ typedef struct qrt_ids {
   int64_t n, cap;
 } qrt_ids;
 int qrt_ids_push(qrt_ids *ids, int32_t id); /* 0, or -1 when out of memory */
+/* The byte a "<0xXX>" piece stands for (byte fallback), or -1. */
+int qrt_byte_piece(const char *p, size_t n);
 
 /* bpe_merge.c: merges the symbols ids->v[from, n) in place, always the
  * pair that `pair` ranks lowest (leftmost on ties), until none merges.

@@ -194,6 +194,8 @@ TEST(RuntimeTokenizer, QtokEncodesByRankAndDecodes) {
   EXPECT_EQ(tokens[2], 262);
   EXPECT_EQ(tokens[3], 1);
   EXPECT_STREQ(qrt_tokenizer_decode(t, 1, 264), "ab"); // the first space is not shown
+  EXPECT_STREQ(qrt_tokenizer_decode(t, -1, 264), "ab"); // nor at the start without BOS
+  EXPECT_STREQ(qrt_tokenizer_decode(t, 264, 3 + 0x41), "A"); // byte fallback <0x41>
   EXPECT_STREQ(qrt_tokenizer_decode(t, 264, 262), " a");
   EXPECT_STREQ(qrt_tokenizer_decode(t, 262, 1), ""); // special
   EXPECT_TRUE(qrt_tokenizer_is_eos(t, 2));
