@@ -4,6 +4,8 @@
 #include "qopt/Support/Error.h"
 #include "qopt/Support/HfTokenizerJson.h"
 
+#include <cstdlib>
+
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -99,5 +101,26 @@ int64_t Tokenizer::vocabSize() const { return qrt_tokenizer_vocab(impl.get()); }
 int32_t Tokenizer::bos() const { return qrt_tokenizer_bos(impl.get()); }
 bool Tokenizer::isEos(int32_t token) const { return qrt_tokenizer_is_eos(impl.get(), token); }
 std::string Tokenizer::chatTemplate() const { return qrt_tokenizer_chat_template(impl.get()); }
+
+llvm::Expected<std::string> Tokenizer::renderChat(llvm::ArrayRef<ChatMessage> messages,
+                                                  bool addGenerationPrompt,
+                                                  llvm::StringRef chatTemplate) const {
+  std::string tmpl = chatTemplate.empty() ? this->chatTemplate() : chatTemplate.str();
+  if (tmpl.empty())
+    return makeError("this model has no chat template (tokenizer_config.json's chat_template); "
+                     "give one with --chat-template FILE");
+  std::vector<qrt_chat_message> turns;
+  for (const ChatMessage &m : messages)
+    turns.push_back({m.role.c_str(), m.content.c_str()});
+  char err[512];
+  char *text = qrt_chat_render(tmpl.c_str(), turns.data(), turns.size(), addGenerationPrompt,
+                               qrt_tokenizer_bos_token(impl.get()),
+                               qrt_tokenizer_eos_token(impl.get()), err, sizeof err);
+  if (!text)
+    return makeError(err);
+  std::string result = text;
+  std::free(text);
+  return result;
+}
 
 } // namespace qopt

@@ -31,3 +31,16 @@ const char *qrt_chat_template(const qrt_model *m) {
   const qrt_tokenizer *t = tokenizer_of(m);
   return t ? qrt_tokenizer_chat_template(t) : "";
 }
+
+char *qrt_chat_prompt(const qrt_model *m, const qrt_chat_message *messages, size_t n,
+                      int add_generation_prompt, char *err, size_t err_len) {
+  const qrt_tokenizer *t = tokenizer_of(m);
+  const char *tmpl = t ? qrt_tokenizer_chat_template(t) : "";
+  if (!*tmpl) {
+    qrt_set_error(err, err_len, "this model has no chat template (tokenizer_config.json's "
+                                "chat_template is carried when the model is imported)");
+    return NULL;
+  }
+  return qrt_chat_render(tmpl, messages, n, add_generation_prompt, qrt_tokenizer_bos_token(t),
+                         qrt_tokenizer_eos_token(t), err, err_len);
+}

@@ -44,6 +44,9 @@ int64_t qrt_tokenizer_vocab(const qrt_tokenizer *t);
 const char *qrt_tokenizer_chat_template(const qrt_tokenizer *t); /* "" when none */
 int32_t qrt_tokenizer_bos(const qrt_tokenizer *t); /* -1: none is added */
 int32_t qrt_tokenizer_eos(const qrt_tokenizer *t); /* the one encode appends, or -1 */
+/* The texts chat templates know as bos_token and eos_token ("" when none). */
+const char *qrt_tokenizer_bos_token(const qrt_tokenizer *t);
+const char *qrt_tokenizer_eos_token(const qrt_tokenizer *t);
 /* Whether generation stops at `id` (any of the model's EOS ids). */
 int qrt_tokenizer_is_eos(const qrt_tokenizer *t, int32_t id);
 

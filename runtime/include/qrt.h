@@ -74,6 +74,24 @@ int32_t qrt_bos(const qrt_model *m);
 /* tokenizer_config.json's chat template, or "" when there is none. */
 const char *qrt_chat_template(const qrt_model *m);
 
+/* One turn of a conversation: role "system", "user" or "assistant". */
+typedef struct qrt_chat_message {
+  const char *role;
+  const char *content;
+} qrt_chat_message;
+/* Renders a chat template (the Jinja subset of runtime/chat/) over the
+ * conversation as Hugging Face's apply_chat_template does: variables
+ * messages, add_generation_prompt, bos_token, eos_token, tools (none).
+ * Returns the text (free() it), or NULL with a one-line message in err: a
+ * construct the subset lacks is named, raise_exception's text is given. */
+char *qrt_chat_render(const char *chat_template, const qrt_chat_message *messages, size_t n,
+                      int add_generation_prompt, const char *bos_token, const char *eos_token,
+                      char *err, size_t err_len);
+/* The same with the model's own template and BOS/EOS token texts; NULL
+ * with a message when the model has no template. */
+char *qrt_chat_prompt(const qrt_model *m, const qrt_chat_message *messages, size_t n,
+                      int add_generation_prompt, char *err, size_t err_len);
+
 /* Sampling: temperature 0 is greedy (lowest index wins ties); otherwise
  * top-p (nucleus) with a xorshift state. */
 int32_t qrt_sample(const float *logits, int64_t vocab, float temperature, float top_p,

@@ -118,6 +118,12 @@ const char *qrt_tokenizer_chat_template(const qrt_tokenizer *t) {
 int64_t qrt_tokenizer_vocab(const qrt_tokenizer *t) { return t->size; }
 int32_t qrt_tokenizer_bos(const qrt_tokenizer *t) { return t->add_bos ? t->bos : -1; }
 int32_t qrt_tokenizer_eos(const qrt_tokenizer *t) { return t->n_eos ? t->eos[0] : -1; }
+const char *qrt_tokenizer_bos_token(const qrt_tokenizer *t) {
+  return t->bos >= 0 && t->bos < t->size ? t->piece[t->bos] : "";
+}
+const char *qrt_tokenizer_eos_token(const qrt_tokenizer *t) {
+  return t->n_eos && t->eos[0] >= 0 && t->eos[0] < t->size ? t->piece[t->eos[0]] : "";
+}
 
 int qrt_tokenizer_is_eos(const qrt_tokenizer *t, int32_t id) {
   for (uint32_t i = 0; i < t->n_eos; ++i)

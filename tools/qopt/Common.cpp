@@ -31,6 +31,8 @@ cl::SubCommand logitsCmd("logits", "Write the logits of a prompt to a .npy file"
 // names a subcommand defined in another file could be constructed first
 // (static initialization order) and silently miss it.
 cl::SubCommand tokenizeCmd("tokenize", "Print the token ids of a text");
+cl::SubCommand chatTemplateCmd("chat-template",
+                                "Print a conversation as the model's chat template renders it");
 cl::SubCommand buildCmd("build", "Compile a model to a standalone CPU program (or library)");
 
 cl::opt<std::string> tokenizerOpt(

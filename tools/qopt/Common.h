@@ -13,7 +13,7 @@ namespace qopt::tool {
 
 extern llvm::cl::OptionCategory category;
 extern llvm::cl::SubCommand importCmd, runCmd, evalCmd, logitsCmd, compileCmd, buildCmd,
-    tokenizeCmd;
+    tokenizeCmd, chatTemplateCmd;
 
 /// --tokenizer and --threads, shared by run, eval and logits.
 extern llvm::cl::opt<std::string> tokenizerOpt;
@@ -61,6 +61,7 @@ int runLogits();
 int runCompile();
 int runBuild();
 int runTokenize();
+int runChatTemplate();
 
 } // namespace qopt::tool
 

@@ -7,6 +7,7 @@
 //   qopt compile MODEL -o quantized.mlir --recipe R --calib TEXT [--eval TEXT]
 //   qopt build  MODEL -o NAME [--emit exe|shared|obj|llvm]
 //   qopt tokenize TOKENIZER -p TEXT | --file F [--separator LINE]
+//   qopt chat-template TOKENIZER -p TEXT [--system S] | --messages FILE.json
 //
 // MODEL is a .mlir written by `qopt import`, a llama2.c checkpoint, or a
 // Hugging Face directory.
@@ -46,7 +47,10 @@ int main(int argc, char **argv) {
     return runBuild();
   if (tokenizeCmd)
     return runTokenize();
-  llvm::errs() << "qopt: error: give a subcommand: import, compile, build, run, eval, logits or tokenize "
+  if (chatTemplateCmd)
+    return runChatTemplate();
+  llvm::errs() << "qopt: error: give a subcommand: import, compile, build, run, eval, logits, tokenize or "
+                  "chat-template "
                   "(see qopt --help)\n";
   return 1;
 }

@@ -11,6 +11,7 @@
 #ifndef QOPT_SUPPORT_TOKENIZER_H
 #define QOPT_SUPPORT_TOKENIZER_H
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
@@ -44,6 +45,16 @@ public:
   /// Whether generation stops at `token` (any of the model's EOS ids).
   bool isEos(int32_t token) const;
   std::string chatTemplate() const;
+  /// One turn of a conversation, for renderChat.
+  struct ChatMessage {
+    std::string role, content;
+  };
+  /// The model's chat template rendered over `messages` as Hugging Face's
+  /// apply_chat_template does (runtime/chat/; bos_token and eos_token are
+  /// this tokenizer's). `chatTemplate` overrides the tokenizer's own.
+  llvm::Expected<std::string> renderChat(llvm::ArrayRef<ChatMessage> messages,
+                                         bool addGenerationPrompt,
+                                         llvm::StringRef chatTemplate = {}) const;
   /// The section a weights file carries (llama2.c or QTOK format).
   const std::string &bytes() const { return serialized; }
 
