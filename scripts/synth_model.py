@@ -16,6 +16,7 @@ fight. Deterministic for a --seed. For speed and scale work only: the text it
 generates is noise.
 """
 import argparse
+import json
 import os
 import struct
 import sys
@@ -93,6 +94,11 @@ def main():
                     help="Hugging Face form: copy this directory's tokenizer files "
                          "(tokenizer.json, tokenizer_config.json, ...) and size the vocabulary "
                          "to its tokens, padded to a multiple of 64 as real models pad")
+    ap.add_argument("--chat-template", metavar="FILE",
+                    help="Hugging Face form, with --tokenizer: this template (e.g. one of "
+                         "shared/hf/chat-templates/) as tokenizer_config.json's chat_template")
+    ap.add_argument("--seq-len", type=int,
+                    help="the context (max_position_embeddings) instead of the shape's")
     ap.add_argument("--untied", action="store_true",
                     help="a classifier of its own instead of the embedding table (as the "
                          "real TinyLlama; llama2.c files mark it with a negative vocab)")
@@ -102,6 +108,8 @@ def main():
         if args.format != "hf":
             ap.error("--tokenizer needs --format hf")
         args.vocab = tokenizer_size(args.tokenizer)
+    if args.chat_template and not args.tokenizer:
+        ap.error("--chat-template needs --tokenizer")
     if args.format == "hf":
         write_hf(args)
         return
@@ -128,12 +136,23 @@ def write_hf(args):
             if os.path.exists(os.path.join(args.tokenizer, name)):
                 shutil.copyfile(os.path.join(args.tokenizer, name),
                                 os.path.join(args.output, name))
+        if args.chat_template:
+            config_path = os.path.join(args.output, "tokenizer_config.json")
+            config = {}
+            if os.path.exists(config_path):
+                with open(config_path, encoding="utf-8") as f:
+                    config = json.load(f)
+            with open(args.chat_template, encoding="utf-8") as f:
+                config["chat_template"] = f.read()
+            with open(config_path, "w", encoding="utf-8") as f:
+                json.dump(config, f, ensure_ascii=False, indent=2)
     weights = "model.safetensors" if args.shards == 1 else f"{args.shards} safetensors shards"
     print(f"wrote {args.output}/config.json, {weights} ({args.dtype})", file=sys.stderr)
 
 
 def write_llama2c(args):
     dim, hidden, layers, heads, kv_heads, vocab, seq = SHAPES[args.shape]
+    seq = getattr(args, "seq_len", None) or seq
     vocab = getattr(args, "vocab", None) or vocab
     head = dim // heads
     kv_dim = kv_heads * head

@@ -43,6 +43,8 @@ def _bind(lib):
         "qrt_is_eos": (ctypes.c_int, [c_ptr, ctypes.c_int32]),
         "qrt_bos": (ctypes.c_int32, [c_ptr]),
         "qrt_chat_template": (ctypes.c_char_p, [c_ptr]),
+        "qrt_chat_prompt": (ctypes.c_void_p, [c_ptr, ctypes.c_void_p, ctypes.c_size_t,
+                                              ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]),
         "qrt_sample": (ctypes.c_int32, [c_ptr, c_i64, ctypes.c_float, ctypes.c_float,
                                         ctypes.POINTER(ctypes.c_uint64)]),
         "qrt_perplexity": (ctypes.c_int, [c_ptr, ctypes.c_char_p, c_i64, c_i64,
@@ -112,6 +114,24 @@ class Model:
     @property
     def chat_template(self):
         return self._lib.qrt_chat_template(self._m).decode("utf-8")
+
+    def chat_prompt(self, messages, add_generation_prompt=True):
+        """The conversation ([{"role": ..., "content": ...}]) rendered with the
+        model's chat template, as the program's --chat feeds it."""
+        class Turn(ctypes.Structure):
+            _fields_ = [("role", ctypes.c_char_p), ("content", ctypes.c_char_p)]
+        turns = (Turn * max(1, len(messages)))()
+        for i, m in enumerate(messages):
+            turns[i].role = m["role"].encode()
+            turns[i].content = m["content"].encode()
+        err = ctypes.create_string_buffer(_ERR_LEN)
+        p = self._lib.qrt_chat_prompt(self._m, ctypes.cast(turns, ctypes.c_void_p),
+                                      len(messages), int(add_generation_prompt), err, _ERR_LEN)
+        if not p:
+            raise QrtError(err.value.decode())
+        text = ctypes.string_at(p).decode("utf-8")
+        ctypes.CDLL(None).free(ctypes.c_void_p(p))
+        return text
 
     def decode(self, prev, token):
         return self._lib.qrt_decode(self._m, int(prev), int(token)).decode("utf-8", "replace")

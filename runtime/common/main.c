@@ -3,8 +3,10 @@
  *   NAME --ppl FILE [--ctx N] [--max-windows N]
  *   NAME --bench [--prefill N] [--decode N]
  *   NAME -p PROMPT --logits FILE.npy
+ *   NAME --chat [--system TEXT] [-p PROMPT]
  * Weights: NAME.qrtw beside the executable, or -w FILE. The options are
  * parsed in program_options.c. */
+#include "chat_loop.h"
 #include "logits_file.h"
 #include "program_options.h"
 #include "qrt.h"
@@ -203,6 +205,10 @@ int main(int argc, char **argv) {
     rc = qrt_write_prompt_logits(m, o.prompt, o.logits_file, err, sizeof err) == 0
              ? 0
              : fail(argv0, err);
+  } else if (o.chat) {
+    qrt_chat_options chat = {o.system, o.prompt_given ? o.prompt : NULL, o.n_predict, o.temp,
+                             o.top_p, o.seed};
+    rc = qrt_chat(m, &chat, err, sizeof err) == 0 ? 0 : fail(argv0, err);
   } else if (o.bench) {
     rc = bench(m, argv0, o.prefill, o.decode, qrt_threads(m));
   } else {

@@ -42,7 +42,12 @@ void qrt_program_usage(const char *argv0) {
           "  --prefill N      bench prompt length, >= 1 (default 128)\n"
           "  --decode N       bench decode steps, >= 1 (default 64)\n"
           "  --logits FILE    write the prompt's logits (with BOS) as .npy, float32\n"
-          "                   [tokens, vocab], as `qopt logits -o` does\n",
+          "                   [tokens, vocab], as `qopt logits -o` does\n"
+          "  --chat           chat: the prompt (-p/-f) is the user's turn, rendered with the\n"
+          "                   model's chat template; only the reply is printed, and it ends\n"
+          "                   at an EOS token (or --n-predict tokens). Without -p/-f, each\n"
+          "                   line of standard input is a user turn of one conversation\n"
+          "  --system TEXT    with --chat: a system turn first\n",
           argv0);
 }
 
@@ -172,7 +177,9 @@ enum {
   OPT_PREFILL,
   OPT_DECODE,
   OPT_LOGITS,
-  OPT_N_PREDICT
+  OPT_N_PREDICT,
+  OPT_CHAT,
+  OPT_SYSTEM
 };
 
 int qrt_parse_program_options(int argc, char **argv, qrt_program_options *o, char *err,
@@ -201,9 +208,11 @@ int qrt_parse_program_options(int argc, char **argv, qrt_program_options *o, cha
                                         {"decode", required_argument, NULL, OPT_DECODE},
                                         {"logits", required_argument, NULL, OPT_LOGITS},
                                         {"n-predict", required_argument, NULL, OPT_N_PREDICT},
+                                        {"chat", no_argument, NULL, OPT_CHAT},
+                                        {"system", required_argument, NULL, OPT_SYSTEM},
                                         {NULL, 0, NULL, 0}};
   const char *prompt_file = NULL;
-  int steps_given = 0;
+  int steps_given = 0, prompt_given = 0;
   opterr = 0; /* our messages, not getopt's */
   optind = 1;
   for (;;) {
@@ -220,6 +229,7 @@ int qrt_parse_program_options(int argc, char **argv, qrt_program_options *o, cha
       break;
     case 'p':
       o->prompt = optarg;
+      prompt_given = 1;
       break;
     case 'f':
       prompt_file = optarg;
@@ -267,6 +277,12 @@ int qrt_parse_program_options(int argc, char **argv, qrt_program_options *o, cha
     case OPT_LOGITS:
       o->logits_file = optarg;
       break;
+    case OPT_CHAT:
+      o->chat = 1;
+      break;
+    case OPT_SYSTEM:
+      o->system = optarg;
+      break;
     case ':':
       qrt_set_error(err, len, "%s needs a value", flag);
       rc = -1;
@@ -290,6 +306,21 @@ int qrt_parse_program_options(int argc, char **argv, qrt_program_options *o, cha
                             "generate), not both");
     return -1;
   }
+  if (o->system && !o->chat) {
+    qrt_set_error(err, len, "--system goes with --chat");
+    return -1;
+  }
+  if (o->chat && (steps_given || o->bench || o->ppl_file || o->logits_file)) {
+    qrt_set_error(err, len, "--chat generates a reply: it does not go with %s (use --n-predict "
+                            "to cap the reply)",
+                  steps_given ? "-n" : o->bench ? "--bench" : o->ppl_file ? "--ppl" : "--logits");
+    return -1;
+  }
+  if (prompt_file && prompt_given) {
+    qrt_set_error(err, len, "give -p or -f, not both");
+    return -1;
+  }
+  o->prompt_given = prompt_given || prompt_file;
   if (prompt_file) {
     if (!(o->owned_prompt = read_prompt_file(prompt_file, err, len)))
       return -1;

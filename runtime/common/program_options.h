@@ -12,11 +12,13 @@ typedef struct qrt_program_options {
   const char *weights;     /* -w, or the .qrtw beside the executable */
   const char *ppl_file;    /* --ppl */
   const char *logits_file; /* --logits */
+  const char *system;      /* --system, or NULL */
   long long steps, threads, ctx, max_windows, prefill, decode;
   long long n_predict; /* --n-predict, 0 when not given (then -n counts) */
   unsigned long long seed;
   float temp, top_p;
-  int bench, help;
+  int bench, help, chat;
+  int prompt_given; /* -p or -f */
   char *owned_prompt;  /* the -f text */
   char *owned_weights; /* the default weights path */
 } qrt_program_options;
