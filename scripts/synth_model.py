@@ -44,6 +44,11 @@ ARCHS = {
         "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                          "high_freq_factor": 4.0,
                          "original_max_position_embeddings": 2 * seq}},
+    # Mistral v0.1's form, with a window small enough that a test's prompt
+    # goes past it
+    "mistral": lambda seq: {
+        "model_type": "mistral", "architectures": ["MistralForCausalLM"],
+        "sliding_window": 8},
     # Qwen2 as the Hub ships it: sliding_window present but off
     "qwen2": lambda seq: {
         "model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "rope_theta": 1000000.0,

@@ -48,7 +48,8 @@ llvm::Error runAttention(Frame &f, qnt::AttentionOp a) {
     vData = roundedToHalf(v, v16);
   }
   kernels::attention(s.pool, q.data(), kData, vData, f.n, f.pos, slice, a.getNumHeads(),
-                     a.getNumKvHeads(), headDim, scale, out.storage.data());
+                     a.getNumKvHeads(), headDim, scale, a.getWindow().value_or(0),
+                     out.storage.data());
   f.values[a] = std::move(out);
   return llvm::Error::success();
 }

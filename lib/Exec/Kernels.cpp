@@ -89,7 +89,8 @@ void rope(const float *x, int64_t M, int64_t width, int64_t headDim, int64_t pos
 
 void attention(ThreadPool &pool, const float *q, const float *k, const float *v,
                int64_t M, int64_t pos0, KVSlice cache, int64_t numHeads,
-               int64_t numKvHeads, int64_t headDim, float scale, float *out) {
+               int64_t numKvHeads, int64_t headDim, float scale, int64_t window,
+               float *out) {
   int64_t kvWidth = numKvHeads * headDim, qWidth = numHeads * headDim;
   std::copy(k, k + M * kvWidth, cache.keys + pos0 * kvWidth);
   std::copy(v, v + M * kvWidth, cache.values + pos0 * kvWidth);
@@ -100,20 +101,21 @@ void attention(ThreadPool &pool, const float *q, const float *k, const float *v,
     for (int64_t task = begin; task < end; ++task) {
       int64_t m = task / numHeads, h = task % numHeads;
       int64_t kvh = h / group, last = pos0 + m;
+      int64_t first = window > 0 && last - window + 1 > 0 ? last - window + 1 : 0;
       const float *qh = q + m * qWidth + h * headDim;
       float maxScore = -INFINITY;
-      for (int64_t t = 0; t <= last; ++t) {
+      for (int64_t t = first; t <= last; ++t) {
         scores[t] = dot(qh, cache.keys + t * kvWidth + kvh * headDim, headDim) * scale;
         maxScore = std::max(maxScore, scores[t]);
       }
       float sum = 0.0f;
-      for (int64_t t = 0; t <= last; ++t) {
+      for (int64_t t = first; t <= last; ++t) {
         scores[t] = std::exp(scores[t] - maxScore);
         sum += scores[t];
       }
       float *oh = out + m * qWidth + h * headDim;
       std::fill(oh, oh + headDim, 0.0f);
-      for (int64_t t = 0; t <= last; ++t) {
+      for (int64_t t = first; t <= last; ++t) {
         float a = scores[t] / sum;
         const float *vt = cache.values + t * kvWidth + kvh * headDim;
         for (int64_t i = 0; i < headDim; ++i)

@@ -53,7 +53,8 @@ private:
     Value attn = qnt::AttentionOp::create(
         b, loc, act(c.dim), q, k, v, cache, pos, b.getI64IntegerAttr(l),
         b.getI64IntegerAttr(c.numHeads), b.getI64IntegerAttr(c.numKvHeads),
-        b.getI64IntegerAttr(hd), FloatAttr());
+        b.getI64IntegerAttr(hd), FloatAttr(),
+        c.slidingWindow ? b.getI64IntegerAttr(c.slidingWindow) : IntegerAttr());
     Value o = linear(attn, param::layer(l, "wo"), c.dim);
     x = qnt::AddOp::create(b, loc, x, o);
 
@@ -119,6 +120,8 @@ OwningOpRef<ModuleOp> buildLlamaModule(MLIRContext &ctx, const ModelConfig &c,
       b.getNamedAttr("source", b.getStringAttr(c.source))};
   if (c.qkvBias)
     model.push_back(b.getNamedAttr("qkv_bias", b.getBoolAttr(true)));
+  if (c.slidingWindow)
+    model.push_back(b.getNamedAttr("sliding_window", b.getI64IntegerAttr(c.slidingWindow)));
   if (!c.ropeFreqScale.empty()) {
     model.push_back(b.getNamedAttr("rope_scaling", b.getStringAttr(c.ropeScaling)));
     model.push_back(b.getNamedAttr("rope_freq_scale", b.getDenseF32ArrayAttr(c.ropeFreqScale)));
@@ -169,6 +172,8 @@ llvm::Expected<ModelConfig> readModelConfig(ModuleOp module) {
     c.source = src.str();
   if (auto bias = dict.getAs<BoolAttr>("qkv_bias"))
     c.qkvBias = bias.getValue();
+  if (auto window = dict.getAs<IntegerAttr>("sliding_window"))
+    c.slidingWindow = window.getInt();
   if (auto scaling = dict.getAs<StringAttr>("rope_scaling"))
     c.ropeScaling = scaling.str();
   if (auto scale = dict.getAs<DenseF32ArrayAttr>("rope_freq_scale"))

@@ -156,9 +156,7 @@ llvm::Error parseRopeScaling(const json &scaling, llvm::StringRef path, ModelCon
 }
 
 /// Mistral's sliding_window: attention sees only the last `window`
-/// positions. Until attention implements the window, qopt runs such a
-/// model only as far as the window reaches (where windowed and full
-/// attention are the same), so it is never silently wrong past it.
+/// positions (qnt.attention's window).
 llvm::Error checkSlidingWindow(const ConfigFields &fields, llvm::StringRef path, ModelConfig &c) {
   if (!fields.has("sliding_window"))
     return llvm::Error::success();
@@ -176,7 +174,7 @@ llvm::Error checkSlidingWindow(const ConfigFields &fields, llvm::StringRef path,
     return makeError(path + ": sliding_window " + llvm::Twine(*window) +
                      " is larger than the context (max_position_embeddings " +
                      llvm::Twine(c.maxSeqLen) + ")");
-  c.maxSeqLen = *window;
+  c.slidingWindow = *window;
   return llvm::Error::success();
 }
 

@@ -125,14 +125,19 @@ def _rmsnorm(x, w, eps):
     return w * (x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps))
 
 
-def forward(cfg, w, tokens, interleaved=True):
-    """Logits [T, vocab] (float64) for tokens at positions 0..T-1, causal."""
+def forward(cfg, w, tokens, interleaved=True, sliding_window=None):
+    """Logits [T, vocab] (float64) for tokens at positions 0..T-1, causal;
+    with a sliding window W, position i sees positions j with i - W < j <= i
+    (Hugging Face Mistral's mask: sliding_window positions, itself included)."""
     W = {k: np.asarray(v, dtype=np.float64) for k, v in w.items()}
     T = len(tokens)
     hd, H, KV = cfg.head_dim, cfg.n_heads, cfg.n_kv_heads
     positions = np.arange(T, dtype=np.float64)
     x = W["tok"][np.asarray(tokens)]
     mask = np.triu(np.full((T, T), -np.inf), k=1)
+    if sliding_window:
+        i, j = np.indices((T, T))
+        mask[i - j >= sliding_window] = -np.inf
     for l in range(cfg.n_layers):
         h = _rmsnorm(x, W["rms_att"][l], cfg.norm_eps)
         # Qwen2's q/k/v biases, added before rope as in its modeling code

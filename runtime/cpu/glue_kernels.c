@@ -140,6 +140,7 @@ typedef struct attention_job {
   const void *keys, *values; /* this layer's cache, f32 or f16 bits */
   int64_t n, pos, heads, kv_heads, head_dim;
   float scale;
+  int64_t window; /* 0: full causal attention */
   float *out;
 } attention_job;
 
@@ -154,11 +155,14 @@ static void attention_task(void *raw, int64_t begin, int64_t end, int worker) {
   int64_t q_width = j->heads * j->head_dim, hd = j->head_dim;
   float *scratch = j->ctx->scratch + (int64_t)worker * j->ctx->scratch_floats;
   for (int64_t task = begin; task < end; ++task) {
-    int64_t m = task / j->heads, h = task % j->heads;
-    size_t at = kv_head_offset(j, h);
+    int64_t m = task / j->heads, h = task % j->heads, last = j->pos + m;
+    /* a sliding window starts the keys and values later: the kernel
+     * attends to rows 0..last of what it is given */
+    int64_t first = j->window > 0 && last - j->window + 1 > 0 ? last - j->window + 1 : 0;
+    size_t at = kv_head_offset(j, h) + (size_t)(first * hd) * (j->ctx->kv_f16 ? 2 : 4);
     j->ctx->kernels->attend_head(j->q + m * q_width + h * hd, (const char *)j->keys + at,
-                                 (const char *)j->values + at, j->ctx->kv_f16, j->pos + m, hd, hd,
-                                 j->scale, scratch, j->out + m * q_width + h * hd);
+                                 (const char *)j->values + at, j->ctx->kv_f16, last - first, hd,
+                                 hd, j->scale, scratch, j->out + m * q_width + h * hd);
   }
 }
 
@@ -186,14 +190,14 @@ static void attention_block_task(void *raw, int64_t begin, int64_t end, int work
 
 static void attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, const float *v,
                       int64_t n, int64_t pos, int64_t heads, int64_t kv_heads, int64_t head_dim,
-                      float scale, float *out);
+                      float scale, int64_t window, float *out);
 
 void qrt_attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, const float *v,
                    int64_t n, int64_t pos, int64_t heads, int64_t kv_heads, int64_t head_dim,
-                   float scale, float *out) {
+                   float scale, int64_t window, float *out) {
   qrt_profile *prof = ctx->profile;
   double t0 = prof ? qrt_seconds() : 0.0;
-  attention(ctx, layer, q, k, v, n, pos, heads, kv_heads, head_dim, scale, out);
+  attention(ctx, layer, q, k, v, n, pos, heads, kv_heads, head_dim, scale, window, out);
   if (prof && prof->now)
     prof->now->attention_s += qrt_seconds() - t0;
 }
@@ -201,7 +205,7 @@ void qrt_attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, 
 /* Stores the tokens' keys and values, then attends. */
 static void attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, const float *v,
                       int64_t n, int64_t pos, int64_t heads, int64_t kv_heads, int64_t head_dim,
-                      float scale, float *out) {
+                      float scale, int64_t window, float *out) {
   int64_t kv_width = kv_heads * head_dim, at = layer * ctx->program->max_seq * ctx->program->kv_width;
   /* token m's head kh goes to [kh][pos + m] of this layer (internal.h) */
   for (int64_t m = 0; m < n; ++m)
@@ -219,8 +223,12 @@ static void attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *
   size_t element = ctx->kv_f16 ? 2 : 4;
   const void *keys = (const char *)ctx->key_cache + (size_t)at * element;
   const void *values = (const char *)ctx->value_cache + (size_t)at * element;
-  attention_job job = {ctx, q, keys, values, n, pos, heads, kv_heads, head_dim, scale, out};
-  if (n > 1 && ctx->block_attention && head_dim % 64 == 0) {
+  attention_job job = {ctx, q, keys, values, n, pos, heads, kv_heads, head_dim, scale, window,
+                       out};
+  /* the block kernels attend from position 0: a window that cuts into
+   * this prefill takes the per-query kernel, which starts anywhere */
+  int window_cuts = window > 0 && pos + n > window;
+  if (n > 1 && ctx->block_attention && head_dim % 64 == 0 && !window_cuts) {
     int64_t blocks = (n + QRT_ATTEND_BLOCK - 1) / QRT_ATTEND_BLOCK;
     qrt_parallel_for(ctx->pool, blocks * heads, 1, attention_block_task, &job);
   } else {

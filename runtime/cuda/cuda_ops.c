@@ -232,10 +232,13 @@ void qrt_rope(qrt_ctx *ctx, const float *x, int64_t n, int64_t width, int64_t he
 }
 
 /* Stores this step's keys and values at positions pos.. of the layer's
- * cache (rows are contiguous there), then attends over 0..pos+t. */
+ * cache (rows are contiguous there), then attends over 0..pos+t. The
+ * window is always 0 here: `qopt build --target nvptx` refuses
+ * sliding-window models. */
 void qrt_attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, const float *v,
                    int64_t n, int64_t pos, int64_t heads, int64_t kv_heads, int64_t head_dim,
-                   float scale, float *out) {
+                   float scale, int64_t window, float *out) {
+  (void)window;
   size_t layer_bytes = (size_t)(ctx->program->max_seq * ctx->program->kv_width) * 4;
   qrt_cu_deviceptr keys = ctx->key_cache + (qrt_cu_deviceptr)layer * layer_bytes;
   qrt_cu_deviceptr values = ctx->value_cache + (qrt_cu_deviceptr)layer * layer_bytes;

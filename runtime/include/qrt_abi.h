@@ -21,7 +21,7 @@ typedef struct qrt_model qrt_ctx;
  * any change to the fields below or to the qrt_* calls and their argument
  * meanings; the generated object exports the version it was compiled for
  * (qopt_program_abi_version) and the runtime refuses another at load. */
-#define QRT_ABI_VERSION 2 /* 2: qrt_rope's freq_scale, qrt_add_bias */
+#define QRT_ABI_VERSION 3 /* 2: qrt_rope's freq_scale, qrt_add_bias; 3: attention's window */
 extern const int64_t qopt_program_abi_version;
 
 /* What the compiler fixed about the program. Every field is an int64_t so
@@ -101,9 +101,10 @@ void qrt_add_bias(qrt_ctx *ctx, int64_t slot, float *out, int64_t n, int64_t wid
 void qrt_rope(qrt_ctx *ctx, const float *x, int64_t n, int64_t width, int64_t head_dim,
               int64_t pos, float theta, int64_t interleaved, const float *freq_scale,
               float *out);
+/* window > 0: position p attends to p-window+1..p only (sliding window). */
 void qrt_attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, const float *v,
                    int64_t n, int64_t pos, int64_t heads, int64_t kv_heads, int64_t head_dim,
-                   float scale, float *out);
+                   float scale, int64_t window, float *out);
 
 #ifdef __cplusplus
 }

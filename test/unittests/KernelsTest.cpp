@@ -87,29 +87,33 @@ TEST(Kernels, RopeStylesAgreeUnderHfPermutation) {
     EXPECT_EQ(inter[i], x[i]);
 }
 
-TEST(Kernels, AttentionMatchesNaiveGqaAndIncrementalDecode) {
-  int64_t T = 6, H = 4, KVH = 2, hd = 8, maxSeq = 16;
+// A window of 0 is full causal attention; 3 makes rows 3.. see only their
+// last three positions (Mistral's sliding window).
+class KernelsAttention : public ::testing::TestWithParam<int64_t> {};
+
+TEST_P(KernelsAttention, MatchesNaiveGqaAndIncrementalDecode) {
+  int64_t T = 6, H = 4, KVH = 2, hd = 8, maxSeq = 16, window = GetParam();
   int64_t qw = H * hd, kw = KVH * hd;
   auto q = randomVector(T * qw, 7), k = randomVector(T * kw, 8), v = randomVector(T * kw, 9);
   float scale = 1.0f / std::sqrt(float(hd));
   std::vector<double> ref(T * qw);
   for (int64_t t = 0; t < T; ++t)
     for (int64_t h = 0; h < H; ++h) {
-      int64_t g = h / (H / KVH);
+      int64_t g = h / (H / KVH), first = window ? std::max<int64_t>(0, t - window + 1) : 0;
       std::vector<double> s(t + 1);
       double mx = -1e300, sum = 0;
-      for (int64_t u = 0; u <= t; ++u) {
+      for (int64_t u = first; u <= t; ++u) {
         double d = 0;
         for (int64_t i = 0; i < hd; ++i)
           d += double(q[t * qw + h * hd + i]) * k[u * kw + g * hd + i];
         s[u] = d * scale;
         mx = std::max(mx, s[u]);
       }
-      for (double &e : s)
-        sum += (e = std::exp(e - mx));
+      for (int64_t u = first; u <= t; ++u)
+        sum += (s[u] = std::exp(s[u] - mx));
       for (int64_t i = 0; i < hd; ++i) {
         double o = 0;
-        for (int64_t u = 0; u <= t; ++u)
+        for (int64_t u = first; u <= t; ++u)
           o += s[u] / sum * v[u * kw + g * hd + i];
         ref[t * qw + h * hd + i] = o;
       }
@@ -117,19 +121,22 @@ TEST(Kernels, AttentionMatchesNaiveGqaAndIncrementalDecode) {
   ThreadPool pool(2);
   std::vector<float> keys(maxSeq * kw), values(maxSeq * kw), out(T * qw);
   kernels::attention(pool, q.data(), k.data(), v.data(), T, 0,
-                     {keys.data(), values.data(), maxSeq}, H, KVH, hd, scale, out.data());
+                     {keys.data(), values.data(), maxSeq}, H, KVH, hd, scale, window,
+                     out.data());
   expectNear(out, ref, 1e-5);
 
   // Prefill of 2 rows, then one row at a time, equals the single call.
   std::vector<float> keys2(maxSeq * kw), values2(maxSeq * kw), out2(T * qw);
   kernels::KVSlice cache{keys2.data(), values2.data(), maxSeq};
-  kernels::attention(pool, q.data(), k.data(), v.data(), 2, 0, cache, H, KVH, hd, scale,
+  kernels::attention(pool, q.data(), k.data(), v.data(), 2, 0, cache, H, KVH, hd, scale, window,
                      out2.data());
   for (int64_t t = 2; t < T; ++t)
     kernels::attention(pool, q.data() + t * qw, k.data() + t * kw, v.data() + t * kw, 1, t,
-                       cache, H, KVH, hd, scale, out2.data() + t * qw);
+                       cache, H, KVH, hd, scale, window, out2.data() + t * qw);
   EXPECT_EQ(out, out2);
 }
+
+INSTANTIATE_TEST_SUITE_P(Windows, KernelsAttention, ::testing::Values(0, 3));
 
 TEST(Kernels, Activations) {
   std::vector<float> x = {-3.0f, -0.5f, 0.0f, 0.5f, 3.0f}, up = {1, 2, 3, 4, 5};

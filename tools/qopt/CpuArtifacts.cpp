@@ -158,6 +158,11 @@ llvm::Error emitCpuArtifacts(mlir::ModuleOp module, ParameterStore &params,
     if (scaled)
       return makeError("rope scaling (config.json's rope_scaling) is not implemented on the "
                        "nvptx target yet; build for --target cpu");
+    bool windowed = false;
+    module.walk([&](qnt::AttentionOp a) { windowed |= a.getWindow().has_value(); });
+    if (windowed)
+      return makeError("sliding-window attention (config.json's sliding_window) is not "
+                       "implemented on the nvptx target yet; build for --target cpu");
     bool biased = false;
     module.walk([&](qnt::LinearOp l) { biased |= bool(l.getBias()); });
     if (biased)

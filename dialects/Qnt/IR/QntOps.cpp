@@ -232,6 +232,8 @@ LogicalResult AttentionOp::verify() {
   int64_t heads = getNumHeads(), kvHeads = getNumKvHeads(), headDim = getHeadDim();
   if (heads <= 0 || kvHeads <= 0 || headDim <= 0)
     return emitOpError("num_heads, num_kv_heads and head_dim must be positive");
+  if (auto window = getWindow(); window && *window <= 0)
+    return emitOpError() << "window must be positive, got " << *window;
   if (heads % kvHeads != 0)
     return emitOpError() << "num_heads (" << heads
                          << ") must be a multiple of num_kv_heads (" << kvHeads << ")";

@@ -197,14 +197,16 @@ def Qnt_AttentionOp : Qnt_Op<"attention"> {
     of the cache, then each query row at position p attends to cached
     positions 0..p (causal). Query head h reads KV head
     h / (num_heads / num_kv_heads). Scores are scaled by `scale`
-    (default 1/sqrt(head_dim)).
+    (default 1/sqrt(head_dim)). With `window` W (Mistral's sliding_window),
+    position p attends only to positions p-W+1..p: W positions, as Hugging
+    Face's masks give.
   }];
   let arguments = (ins Qnt_FloatTensor:$q, Qnt_FloatTensor:$k,
                        Qnt_FloatTensor:$v,
                        Arg<Qnt_KVCacheType, "the cache", [MemRead, MemWrite]>:$cache,
                        Index:$pos, I64Attr:$layer, I64Attr:$num_heads,
                        I64Attr:$num_kv_heads, I64Attr:$head_dim,
-                       OptionalAttr<F32Attr>:$scale);
+                       OptionalAttr<F32Attr>:$scale, OptionalAttr<I64Attr>:$window);
   let results = (outs Qnt_FloatTensor:$result);
   let assemblyFormat = [{
     $q `,` $k `,` $v `,` $cache `[` $pos `]` attr-dict `:` type($q) `,`

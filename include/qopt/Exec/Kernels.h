@@ -42,10 +42,11 @@ struct KVSlice {
 };
 
 /// Writes k/v rows for positions pos0.. into the cache, then computes causal
-/// grouped-query attention for the M query rows.
+/// grouped-query attention for the M query rows; with window W > 0, the
+/// row at position p attends to positions max(0, p-W+1)..p only.
 void attention(ThreadPool &pool, const float *q, const float *k, const float *v,
                int64_t M, int64_t pos0, KVSlice cache, int64_t numHeads,
-               int64_t numKvHeads, int64_t headDim, float scale, float *out);
+               int64_t numKvHeads, int64_t headDim, float scale, int64_t window, float *out);
 
 void silu(const float *x, int64_t n, float *y);
 void gelu(const float *x, int64_t n, bool tanhApprox, float *y);

@@ -32,6 +32,9 @@ struct ModelConfig {
   std::string ropeScaling;
   /// Biases on the q, k and v projections (Qwen2): parameters bq, bk, bv.
   bool qkvBias = false;
+  /// Mistral's sliding_window: a position attends to the last this many
+  /// positions (itself included); 0 for full causal attention.
+  int64_t slidingWindow = 0;
   /// Where it came from, for reports ("llama2.c v0", "hf safetensors", ...).
   std::string source;
 

@@ -34,7 +34,8 @@ llvm::Error lowerAttention(ProgramBuilder &pb, qnt::AttentionOp a) {
   Value out = pb.allocate(a.getResult());
   pb.call("qrt_attention", {pb.ctxArg, pb.constI64(a.getLayer()), q, k, v, pb.nArg, pb.posArg,
                             pb.constI64(a.getNumHeads()), pb.constI64(a.getNumKvHeads()),
-                            pb.constI64(headDim), pb.constF32(scale), out});
+                            pb.constI64(headDim), pb.constF32(scale),
+                            pb.constI64(a.getWindow().value_or(0)), out});
   return llvm::Error::success();
 }
 

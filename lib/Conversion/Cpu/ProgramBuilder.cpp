@@ -101,7 +101,8 @@ void ProgramBuilder::declareRuntime() {
   declare("qrt_add_rms_norm", nullptr, {ptr, i64, ptr, ptr, i64, f32, i64, ptr, ptr});
   declare("qrt_add_bias", nullptr, {ptr, i64, ptr, i64, i64});
   declare("qrt_rope", nullptr, {ptr, ptr, i64, i64, i64, i64, f32, i64, ptr, ptr});
-  declare("qrt_attention", nullptr, {ptr, i64, ptr, ptr, ptr, i64, i64, i64, i64, i64, f32, ptr});
+  declare("qrt_attention", nullptr,
+          {ptr, i64, ptr, ptr, ptr, i64, i64, i64, i64, i64, f32, i64, ptr});
 }
 
 LLVM::CallOp ProgramBuilder::call(StringRef name, ArrayRef<Value> args) {

@@ -100,6 +100,16 @@ func.func @gqa_divides(%q: tensor<?x16xf32>, %kv: tensor<?x12xf32>, %c: !cache, 
 // -----
 
 !cache = !qnt.kv_cache<layers = 2, max_seq_len = 8, kv_heads = 2, head_dim = 4, element_type = f32>
+func.func @window_positive(%q: tensor<?x16xf32>, %kv: tensor<?x8xf32>, %c: !cache, %pos: index) -> tensor<?x16xf32> {
+  // expected-error @+1 {{window must be positive, got 0}}
+  %a = qnt.attention %q, %kv, %kv, %c[%pos] {layer = 0 : i64, num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 4 : i64, window = 0 : i64}
+      : tensor<?x16xf32>, tensor<?x8xf32>, tensor<?x8xf32>, !cache -> tensor<?x16xf32>
+  return %a : tensor<?x16xf32>
+}
+
+// -----
+
+!cache = !qnt.kv_cache<layers = 2, max_seq_len = 8, kv_heads = 2, head_dim = 4, element_type = f32>
 func.func @layer_outside_cache(%q: tensor<?x16xf32>, %kv: tensor<?x8xf32>, %c: !cache, %pos: index) -> tensor<?x16xf32> {
   // expected-error @+1 {{layer 2 is outside the cache's 2 layers}}
   %a = qnt.attention %q, %kv, %kv, %c[%pos] {layer = 2 : i64, num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 4 : i64}
