@@ -430,11 +430,7 @@ static jlist *as_items(jctx *c, int line, jvalue v, const char *filter) {
     return out;
   }
   if (v.t == JV_STR) {
-    for (size_t i = 0, n = jutf8_len(v.u.s); i < n; ++i) {
-      size_t from = jutf8_offset(v.u.s, i), to = jutf8_offset(v.u.s, i + 1);
-      jstr s = {v.u.s.p + from, to - from};
-      jlist_push(c, out, jv_str(s));
-    }
+    jstr_chars_into(c, v.u.s, out);
     return out;
   }
   jfail(c, line, "filter '%s' needs a sequence, not %s", filter, jtype_name(v.t));

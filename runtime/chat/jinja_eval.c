@@ -414,11 +414,7 @@ static jlist *iteration_items(jctx *c, int line, jvalue v) {
       jlist_push(c, items, jv_str(v.u.d->k[i]));
     return items;
   case JV_STR:
-    for (size_t i = 0, n = jutf8_len(v.u.s); i < n; ++i) {
-      size_t from = jutf8_offset(v.u.s, i), to = jutf8_offset(v.u.s, i + 1);
-      jstr s = {v.u.s.p + from, to - from};
-      jlist_push(c, items, jv_str(s));
-    }
+    jstr_chars_into(c, v.u.s, items);
     return items;
   default:
     jfail(c, line, "a value of type %s is not iterable", jtype_name(v.t));

@@ -204,6 +204,8 @@ void jv_json_into(jctx *c, jbuf *b, jvalue v, int indent, int depth, int line);
 /* UTF-8 code points in s, and the byte offset of code point i. */
 size_t jutf8_len(jstr s);
 size_t jutf8_offset(jstr s, size_t i);
+/* The code points of s as one-character strings (iterating a string). */
+void jstr_chars_into(jctx *c, jstr s, jlist *out);
 
 /* jinja_lexer.c: tokens into c->toks (ending with JT_EOF). */
 void jinja_lex(jctx *c, const char *text, size_t n);

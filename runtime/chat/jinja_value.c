@@ -521,3 +521,11 @@ size_t jutf8_offset(jstr s, size_t index) {
     }
   return s.n;
 }
+
+void jstr_chars_into(jctx *c, jstr s, jlist *out) {
+  for (size_t i = 0, n = jutf8_len(s); i < n; ++i) {
+    size_t from = jutf8_offset(s, i), to = jutf8_offset(s, i + 1);
+    jstr ch = {s.p + from, to - from};
+    jlist_push(c, out, jv_str(ch));
+  }
+}
