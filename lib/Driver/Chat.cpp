@@ -3,6 +3,9 @@
 
 #include "qopt/Driver/Sampler.h"
 #include "qopt/Support/Error.h"
+#include "qopt/Support/TextCheck.h"
+
+#include "qrt.h"
 
 #include <chrono>
 
@@ -14,8 +17,7 @@ llvm::Expected<ChatStats> chat(Executor &exec, const Tokenizer &tokenizer,
                                const std::function<void(const std::string &)> &emit,
                                const std::function<void()> &endReply) {
   if (tokenizer.chatTemplate().empty())
-    return makeError("this model has no chat template (tokenizer_config.json's chat_template "
-                     "is carried when the model is imported)");
+    return makeError(QRT_NO_CHAT_TEMPLATE);
   std::vector<Tokenizer::ChatMessage> conversation;
   if (!options.system.empty())
     conversation.push_back({"system", options.system});
@@ -25,6 +27,8 @@ llvm::Expected<ChatStats> chat(Executor &exec, const Tokenizer &tokenizer,
   ChatStats stats;
   auto start = std::chrono::steady_clock::now();
   while (std::optional<std::string> turn = nextUserTurn()) {
+    if (auto err = checkText(*turn, "the user's turn"))
+      return std::move(err);
     conversation.push_back({"user", *turn});
     auto text = tokenizer.renderChat(conversation, /*addGenerationPrompt=*/true);
     if (!text)

@@ -107,8 +107,7 @@ llvm::Expected<std::string> Tokenizer::renderChat(llvm::ArrayRef<ChatMessage> me
                                                   llvm::StringRef chatTemplate) const {
   std::string tmpl = chatTemplate.empty() ? this->chatTemplate() : chatTemplate.str();
   if (tmpl.empty())
-    return makeError("this model has no chat template (tokenizer_config.json's chat_template); "
-                     "give one with --chat-template FILE");
+    return makeError(QRT_NO_CHAT_TEMPLATE);
   std::vector<qrt_chat_message> turns;
   for (const ChatMessage &m : messages)
     turns.push_back({m.role.c_str(), m.content.c_str()});

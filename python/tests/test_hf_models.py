@@ -99,6 +99,13 @@ class HfModels(unittest.TestCase):
                                  capture_output=True, text=True, check=True)
             self.assertEqual(two.stdout.split("\n")[0], "".join(pieces))
             self.assertEqual(len(two.stdout.split("\n")), 3, two.stdout)
+            # a turn that is not UTF-8 text: one line, exit 1, in both
+            for cmd in ([os.path.join(d, "q"), "--chat"], [QOPT, "run", hf, "--chat"]):
+                bad = subprocess.run(cmd, input=b"hi \xff\n", capture_output=True)
+                self.assertEqual(bad.returncode, 1)
+                self.assertIn(b"not UTF-8 text", bad.stderr)
+                self.assertEqual(len(bad.stderr.strip().splitlines()[-1:]), 1)
+                self.assertEqual(bad.stdout, b"")
             # the reply stops at an EOS id: the third greedy token's
             with open(os.path.join(hf, "generation_config.json"), "w") as f:
                 json.dump({"eos_token_id": [0, reply_ids[2]]}, f)

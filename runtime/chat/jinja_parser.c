@@ -307,7 +307,7 @@ static jnode *parse_unary(jctx *c, int with_filter) {
 
 static jnode *binary(jctx *c, const jtoken *op, jnode *l, jnode *r) {
   jnode *n = node(c, JN_BINARY, op->line);
-  n->name = op->s;
+  n->name = op->s; /* "not in" and "in" are two names: see parse_compare */
   n->a = l, n->b = r;
   return n;
 }
@@ -346,7 +346,6 @@ static jnode *parse_add(jctx *c) {
   return n;
 }
 static jnode *parse_compare(jctx *c) {
-  static jtoken in_tok = {JT_OP, {"in", 2}, 0, 0, 0}, not_in_tok = {JT_OP, {"not in", 6}, 0, 0, 0};
   jnode *n = parse_add(c);
   for (;;) {
     const jtoken *t = peek(c);
@@ -354,14 +353,12 @@ static jnode *parse_compare(jctx *c) {
         is_op(t, ">=")) {
       next(c);
       n = binary(c, t, n, parse_add(c));
-    } else if (is_name(t, "in")) {
-      next(c);
-      in_tok.line = t->line;
-      n = binary(c, &in_tok, n, parse_add(c));
-    } else if (is_name(t, "not") && is_name(&c->toks[c->pos + 1], "in")) {
-      c->pos += 2;
-      not_in_tok.line = t->line;
-      n = binary(c, &not_in_tok, n, parse_add(c));
+    } else if (is_name(t, "in") ||
+               (is_name(t, "not") && is_name(&c->toks[c->pos + 1], "in"))) {
+      int negated = is_name(t, "not");
+      c->pos += negated ? 2 : 1;
+      jtoken op = {JT_OP, {negated ? "not in" : "in", negated ? 6u : 2u}, 0, 0, t->line};
+      n = binary(c, &op, n, parse_add(c));
     } else {
       return n;
     }

@@ -174,8 +174,7 @@ static char *read_line(void) {
 
 int qrt_chat(qrt_model *m, const qrt_chat_options *o, char *err, size_t len) {
   if (!*qrt_chat_template(m)) {
-    qrt_set_error(err, len, "this model has no chat template (tokenizer_config.json's "
-                            "chat_template is carried when the model is imported)");
+    qrt_set_error(err, len, "%s", QRT_NO_CHAT_TEMPLATE);
     return -1;
   }
   chat_state s;

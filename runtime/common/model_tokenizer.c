@@ -37,8 +37,7 @@ char *qrt_chat_prompt(const qrt_model *m, const qrt_chat_message *messages, size
   const qrt_tokenizer *t = tokenizer_of(m);
   const char *tmpl = t ? qrt_tokenizer_chat_template(t) : "";
   if (!*tmpl) {
-    qrt_set_error(err, err_len, "this model has no chat template (tokenizer_config.json's "
-                                "chat_template is carried when the model is imported)");
+    qrt_set_error(err, err_len, "%s", QRT_NO_CHAT_TEMPLATE);
     return NULL;
   }
   return qrt_chat_render(tmpl, messages, n, add_generation_prompt, qrt_tokenizer_bos_token(t),

@@ -74,6 +74,11 @@ int32_t qrt_bos(const qrt_model *m);
 /* tokenizer_config.json's chat template, or "" when there is none. */
 const char *qrt_chat_template(const qrt_model *m);
 
+/* What a model without a chat template answers to --chat. */
+#define QRT_NO_CHAT_TEMPLATE                                                                  \
+  "this model has no chat template (tokenizer_config.json's chat_template is carried when " \
+  "the model is imported)"
+
 /* One turn of a conversation: role "system", "user" or "assistant". */
 typedef struct qrt_chat_message {
   const char *role;
