@@ -234,11 +234,13 @@ def QntFuseSwiglu : Pass<"qnt-fuse-swiglu", "mlir::ModuleOp"> {
 }
 
 def QntFuseLinears : Pass<"qnt-fuse-linears", "mlir::ModuleOp"> {
-  let summary = "Merge bias-free linears that read one value into qnt.multi_linear (q/k/v)";
+  let summary = "Merge linears that read one value into qnt.multi_linear (q/k/v)";
   let description = [{
-    All bias-free qnt.linear ops of one block that read the same value become
-    one qnt.multi_linear at the place of the first, so that the input is read
-    (and quantized) once. Weights are moved up when they are defined later.
+    The qnt.linear ops of one block that read the same value become one
+    qnt.multi_linear at the place of the first, so that the input is read
+    (and quantized) once. Biased linears (Qwen2's q/k/v) merge with each
+    other, keeping their biases, and bias-free ones with each other. Weights
+    and biases are moved up when they are defined later.
   }];
   let options = [
     Option<"maxGroup", "max-group", "int64_t", /*default=*/"3",

@@ -39,7 +39,7 @@ cxx_sources=("$root/lib/Import/Llama2c.cpp" "$root/lib/Import/HuggingFace.cpp"
 
 build_target() {
   if [ -f "$root/test/fuzz/fuzz_$1.c" ]; then
-    "$cc" "${flags[@]}" "$root/test/fuzz/fuzz_$1.c" "${common[@]}" -lpcre2-8 -lm -o "$out/fuzz_$1"
+    "$cc" "${flags[@]}" "$root/test/fuzz/fuzz_$1.c" "${common[@]}" -lpcre2-8 -l:libutf8proc.a -lm -o "$out/fuzz_$1"
   else
     "$cc++" -std=c++17 "${flags[@]}" -fno-rtti -fno-sanitize=vptr -I"$root/include" \
       -I"$root/dialects" -I"$root/build/dialects" -I/usr/lib/llvm-22/include \

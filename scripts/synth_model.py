@@ -75,12 +75,48 @@ def attention_biases(seed, cfg):
     rope pairs; hf_export permutes q and k as it does their rows)."""
     rng = np.random.default_rng(seed + 7919)
     kv_dim = cfg.n_kv_heads * cfg.head_dim
-    return {"bq": 0.5 * rng.standard_normal((cfg.n_layers, cfg.dim)).astype(np.float32),
+    return {"bq": 0.5 * rng.standard_normal((cfg.n_layers, cfg.n_heads * cfg.head_dim))
+            .astype(np.float32),
             "bk": 0.5 * rng.standard_normal((cfg.n_layers, kv_dim)).astype(np.float32),
             "bv": 0.5 * rng.standard_normal((cfg.n_layers, kv_dim)).astype(np.float32)}
 
 
-def main():
+def attention_weights(seed, cfg, head_dim):
+    """q/k/v/o projections for an explicit head_dim (config.json's, as
+    Mistral-Nemo's 128 with hidden 5120 and 32 heads): q is n_heads * head_dim
+    wide, not dim. Deterministic for a --seed; llama2.c row order."""
+    rng = np.random.default_rng(seed + 104729)
+    q_dim, kv_dim = cfg.n_heads * head_dim, cfg.n_kv_heads * head_dim
+
+    def mat(rows, cols):
+        return (rng.standard_normal((cfg.n_layers, rows, cols)) / np.sqrt(cols)).astype(np.float32)
+    return {"wq": mat(q_dim, cfg.dim), "wk": mat(kv_dim, cfg.dim), "wv": mat(kv_dim, cfg.dim),
+            "wo": mat(cfg.dim, q_dim)}
+
+
+def read_model(args):
+    """(Config, weights) of the model a Hugging Face synth of these options
+    holds, in llama2.c naming and row order: for tests' float64 references."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+    from qopt_ref import llama
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        staging = os.path.join(d, "m.bin")
+        write_llama2c(argparse.Namespace(**{**vars(args), "output": staging}))
+        cfg, w = llama.read_llama2c(staging)
+    if args.head_dim:
+        cfg.explicit_head_dim = args.head_dim
+        w.update(attention_weights(args.seed, cfg, args.head_dim))
+    if args.arch == "qwen2":
+        w.update(attention_biases(args.seed, cfg))
+    extra = ARCHS[args.arch](cfg.seq_len)
+    cfg.rope_theta = extra.get("rope_theta", cfg.rope_theta)
+    cfg.norm_eps = extra.get("rms_norm_eps", cfg.norm_eps)
+    cfg.rope_scaling = extra.get("rope_scaling", cfg.rope_scaling)
+    return cfg, w
+
+
+def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shape", choices=sorted(SHAPES), required=True)
     ap.add_argument("-o", "--output", required=True)
@@ -104,10 +140,13 @@ def main():
                          "shared/hf/chat-templates/) as tokenizer_config.json's chat_template")
     ap.add_argument("--seq-len", type=int,
                     help="the context (max_position_embeddings) instead of the shape's")
+    ap.add_argument("--head-dim", type=int,
+                    help="Hugging Face form: an explicit head_dim other than dim / heads "
+                         "(q_proj is heads * head_dim wide; new q/k/v/o weights)")
     ap.add_argument("--untied", action="store_true",
                     help="a classifier of its own instead of the embedding table (as the "
                          "real TinyLlama; llama2.c files mark it with a negative vocab)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     args.vocab = None
     if args.tokenizer:
         if args.format != "hf":
@@ -115,25 +154,33 @@ def main():
         args.vocab = tokenizer_size(args.tokenizer)
     if args.chat_template and not args.tokenizer:
         ap.error("--chat-template needs --tokenizer")
+    if args.head_dim is not None and (args.head_dim <= 0 or args.head_dim % 2):
+        ap.error("--head-dim must be positive and even")
+    if args.format != "hf" and (args.arch != "llama" or args.shards != 1 or args.head_dim):
+        ap.error("--arch, --shards and --head-dim need --format hf (llama2.c files are one "
+                 "plain Llama)")
+    return args
+
+
+def reference_model(argv):
+    """(Config, weights) of what `synth_model.py ARGV` writes, for tests."""
+    return read_model(parse_args(argv))
+
+
+def main():
+    args = parse_args(sys.argv[1:])
     if args.format == "hf":
         write_hf(args)
-        return
-    if args.arch != "llama" or args.shards != 1:
-        ap.error("--arch and --shards need --format hf (llama2.c files are one plain Llama)")
-    write_llama2c(args)
+    else:
+        write_llama2c(args)
 
 
 def write_hf(args):
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-    from qopt_ref import hf_export, llama
+    from qopt_ref import hf_export
     os.makedirs(os.path.abspath(args.output), exist_ok=True)
-    staging = os.path.join(args.output, "llama2c.tmp")
-    write_llama2c(argparse.Namespace(**{**vars(args), "output": staging}))
-    cfg, w = llama.read_llama2c(staging)
-    os.remove(staging)
+    cfg, w = read_model(args)
     cfg.hf_extra = ARCHS[args.arch](cfg.seq_len)
-    if args.arch == "qwen2":
-        w.update(attention_biases(args.seed, cfg))
     hf_export.export(cfg, w, args.output, dtype=args.dtype.upper(), shards=args.shards)
     if args.tokenizer:
         import shutil

@@ -38,8 +38,9 @@ llvm::Error runLmHead(Frame &f, qnt::LmHeadOp l) {
 }
 
 llvm::Error runMultiLinear(Frame &f, qnt::MultiLinearOp l) {
-  for (auto [w, r] : llvm::zip(l.getWeights(), l.getResults()))
-    f.values[r] = f.weightProduct(l.getInput(), w, Value());
+  auto biases = l.getBiases();
+  for (auto [i, w, r] : llvm::enumerate(l.getWeights(), l.getResults()))
+    f.values[r] = f.weightProduct(l.getInput(), w, biases.empty() ? Value() : biases[i]);
   return llvm::Error::success();
 }
 

@@ -38,7 +38,7 @@ private:
     auto bias = [&](const char *name) {
       return c.qkvBias ? param(param::layer(l, name)) : Value();
     };
-    Value q = linear(h, param::layer(l, "wq"), c.dim, bias("bq"));
+    Value q = linear(h, param::layer(l, "wq"), c.qDim(), bias("bq"));
     Value k = linear(h, param::layer(l, "wk"), c.kvDim(), bias("bk"));
     Value v = linear(h, param::layer(l, "wv"), c.kvDim(), bias("bv"));
     auto style = c.rope == RopePairing::Interleaved ? qnt::RopeStyle::Interleaved
@@ -51,7 +51,7 @@ private:
     k = qnt::RopeOp::create(b, loc, k.getType(), k, pos, b.getI64IntegerAttr(hd),
                             b.getF32FloatAttr(c.ropeTheta), styleAttr, scale);
     Value attn = qnt::AttentionOp::create(
-        b, loc, act(c.dim), q, k, v, cache, pos, b.getI64IntegerAttr(l),
+        b, loc, act(c.qDim()), q, k, v, cache, pos, b.getI64IntegerAttr(l),
         b.getI64IntegerAttr(c.numHeads), b.getI64IntegerAttr(c.numKvHeads),
         b.getI64IntegerAttr(hd), FloatAttr(),
         c.slidingWindow ? b.getI64IntegerAttr(c.slidingWindow) : IntegerAttr());
@@ -120,6 +120,8 @@ OwningOpRef<ModuleOp> buildLlamaModule(MLIRContext &ctx, const ModelConfig &c,
       b.getNamedAttr("source", b.getStringAttr(c.source))};
   if (c.qkvBias)
     model.push_back(b.getNamedAttr("qkv_bias", b.getBoolAttr(true)));
+  if (c.explicitHeadDim)
+    model.push_back(b.getNamedAttr("head_dim", b.getI64IntegerAttr(c.explicitHeadDim)));
   if (c.slidingWindow)
     model.push_back(b.getNamedAttr("sliding_window", b.getI64IntegerAttr(c.slidingWindow)));
   if (!c.ropeFreqScale.empty()) {
@@ -172,6 +174,8 @@ llvm::Expected<ModelConfig> readModelConfig(ModuleOp module) {
     c.source = src.str();
   if (auto bias = dict.getAs<BoolAttr>("qkv_bias"))
     c.qkvBias = bias.getValue();
+  if (auto headDim = dict.getAs<IntegerAttr>("head_dim"))
+    c.explicitHeadDim = headDim.getInt();
   if (auto window = dict.getAs<IntegerAttr>("sliding_window"))
     c.slidingWindow = window.getInt();
   if (auto scaling = dict.getAs<StringAttr>("rope_scaling"))

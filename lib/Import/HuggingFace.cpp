@@ -233,6 +233,15 @@ llvm::Expected<ModelConfig> parseConfig(llvm::StringRef path) {
     return act.takeError();
   if (*act != "silu")
     return makeError(path + ": hidden_act '" + *act + "' is not supported (silu)");
+  // head_dim (Mistral-Nemo, Qwen3-style configs) may differ from
+  // hidden_size / num_attention_heads: q_proj is then heads * head_dim wide.
+  auto headDim = fields.optionalInt("head_dim", 0);
+  if (!headDim)
+    return headDim.takeError();
+  if (fields.has("head_dim") && *headDim <= 0)
+    return makeError(path + ": head_dim must be positive, got " + llvm::Twine(*headDim));
+  if (*headDim > 0 && (c.numHeads <= 0 || c.dim % c.numHeads != 0 || c.dim / c.numHeads != *headDim))
+    c.explicitHeadDim = *headDim;
   if (llvm::Error err = c.validate())
     return makeError(path + ": " + llvm::toString(std::move(err)));
   if (fields.has("rope_scaling"))
@@ -240,13 +249,6 @@ llvm::Expected<ModelConfig> parseConfig(llvm::StringRef path) {
       return std::move(err);
   if (auto err = checkSlidingWindow(fields, path, c))
     return std::move(err);
-  auto headDim = fields.optionalInt("head_dim", c.headDim());
-  if (!headDim)
-    return headDim.takeError();
-  if (*headDim != c.headDim())
-    return makeError(path + ": head_dim " + llvm::Twine(*headDim) +
-                     " is inconsistent with hidden_size / num_attention_heads = " +
-                     llvm::Twine(c.headDim()));
   return c;
 }
 
@@ -286,7 +288,7 @@ struct Mapping {
 
 std::map<std::string, Mapping> expectedTensors(const ModelConfig &c) {
   std::map<std::string, Mapping> m;
-  int64_t D = c.dim, H = c.hiddenDim, KV = c.kvDim();
+  int64_t D = c.dim, H = c.hiddenDim, Q = c.qDim(), KV = c.kvDim();
   m["model.embed_tokens.weight"] = {param::tokEmbeddings(), {c.vocabSize, D}};
   m["model.norm.weight"] = {param::finalNorm(), {D}};
   if (!c.tiedClassifier)
@@ -295,15 +297,15 @@ std::map<std::string, Mapping> expectedTensors(const ModelConfig &c) {
     std::string p = "model.layers." + std::to_string(l) + ".";
     m[p + "input_layernorm.weight"] = {param::layer(l, "attention_norm"), {D}};
     m[p + "post_attention_layernorm.weight"] = {param::layer(l, "ffn_norm"), {D}};
-    m[p + "self_attn.q_proj.weight"] = {param::layer(l, "wq"), {D, D}};
+    m[p + "self_attn.q_proj.weight"] = {param::layer(l, "wq"), {Q, D}};
     m[p + "self_attn.k_proj.weight"] = {param::layer(l, "wk"), {KV, D}};
     m[p + "self_attn.v_proj.weight"] = {param::layer(l, "wv"), {KV, D}};
     if (c.qkvBias) {
-      m[p + "self_attn.q_proj.bias"] = {param::layer(l, "bq"), {D}};
+      m[p + "self_attn.q_proj.bias"] = {param::layer(l, "bq"), {Q}};
       m[p + "self_attn.k_proj.bias"] = {param::layer(l, "bk"), {KV}};
       m[p + "self_attn.v_proj.bias"] = {param::layer(l, "bv"), {KV}};
     }
-    m[p + "self_attn.o_proj.weight"] = {param::layer(l, "wo"), {D, D}};
+    m[p + "self_attn.o_proj.weight"] = {param::layer(l, "wo"), {D, Q}};
     m[p + "mlp.gate_proj.weight"] = {param::layer(l, "w1"), {H, D}};
     m[p + "mlp.down_proj.weight"] = {param::layer(l, "w2"), {D, H}};
     m[p + "mlp.up_proj.weight"] = {param::layer(l, "w3"), {H, D}};

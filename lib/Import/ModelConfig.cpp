@@ -21,9 +21,13 @@ llvm::Error ModelConfig::validate() const {
   // Guard against headers that would make later size arithmetic overflow.
   const int64_t kLimit = int64_t(1) << 24;
   if (dim > kLimit || hiddenDim > kLimit || numLayers > 4096 || vocabSize > kLimit ||
-      maxSeqLen > kLimit)
+      maxSeqLen > kLimit || numHeads > kLimit)
     return makeError("model dimensions are implausibly large (corrupt header?)");
-  if (dim % numHeads != 0)
+  if (explicitHeadDim < 0 || explicitHeadDim > 4096)
+    return makeError("head_dim " + llvm::Twine(explicitHeadDim) + " is out of range (1..4096)");
+  if (qDim() > kLimit)
+    return makeError("num_heads * head_dim = " + llvm::Twine(qDim()) + " is implausibly large");
+  if (!explicitHeadDim && dim % numHeads != 0)
     return makeError("dim " + llvm::Twine(dim) + " is not divisible by n_heads " +
                      llvm::Twine(numHeads));
   if (numHeads % numKvHeads != 0)

@@ -444,8 +444,18 @@ llvm::Error Converter::readNormalizer(const json::Value &v, llvm::StringRef fiel
     q.normalizer.push_back({QTOK_NORM_REPLACE, 0, *from, *to});
     return llvm::Error::success();
   }
+  // Unicode normalization forms (Qwen2's tokenizer.json has NFC)
+  static const std::pair<const char *, uint32_t> forms[] = {
+      {"NFC", QTOK_UNICODE_NFC}, {"NFD", QTOK_UNICODE_NFD},
+      {"NFKC", QTOK_UNICODE_NFKC}, {"NFKD", QTOK_UNICODE_NFKD}};
+  for (auto [name, form] : forms)
+    if (type == name) {
+      q.normalizer.push_back({QTOK_NORM_UNICODE, form, "", ""});
+      return llvm::Error::success();
+    }
   return r.fail("normalizer '" + type + "' (" + field +
-                ") is not supported (qopt implements Sequence, Prepend and Replace)");
+                ") is not supported (qopt implements Sequence, Prepend, Replace, NFC, NFD, "
+                "NFKC and NFKD)");
 }
 
 llvm::Error Converter::readPreTokenizer(const json::Value &v, llvm::StringRef field) {

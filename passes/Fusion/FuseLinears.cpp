@@ -73,11 +73,12 @@ struct QntFuseLinearsPass : impl::QntFuseLinearsBase<QntFuseLinearsPass> {
                                  << int64_t(maxGroup);
       return signalPassFailure();
     }
-    // Linears by input, each list in program order (walk order).
-    llvm::MapVector<Value, SmallVector<qnt::LinearOp>> byInput;
+    // Linears by input, each list in program order (walk order). Biased
+    // and bias-free linears of one input form separate groups, so that a
+    // fused op's biases are all or none (Qwen2's q/k/v all have them).
+    llvm::MapVector<std::pair<Value, int>, SmallVector<qnt::LinearOp>> byInput;
     getOperation().walk([&](qnt::LinearOp l) {
-      if (!l.getBias())
-        byInput[l.getInput()].push_back(l);
+      byInput[{l.getInput(), l.getBias() ? 1 : 0}].push_back(l);
     });
     for (auto &[input, all] : byInput) {
       // Only linears in one block merge; the first one's block decides.
@@ -98,13 +99,16 @@ struct QntFuseLinearsPass : impl::QntFuseLinearsBase<QntFuseLinearsPass> {
 
   static void merge(ArrayRef<qnt::LinearOp> group) {
     Operation *first = group.front();
-    SmallVector<Value> weights;
+    SmallVector<Value> weights, biases;
     SmallVector<Type> types;
     SmallVector<qnt::LinearOp> merged;
     for (qnt::LinearOp l : group) {
-      if (!hoistWeightBefore(l.getWeight(), first))
+      if (!hoistWeightBefore(l.getWeight(), first) ||
+          (l.getBias() && !hoistWeightBefore(l.getBias(), first)))
         continue;
       weights.push_back(l.getWeight());
+      if (l.getBias())
+        biases.push_back(l.getBias());
       types.push_back(l.getType());
       merged.push_back(l);
     }
@@ -112,7 +116,7 @@ struct QntFuseLinearsPass : impl::QntFuseLinearsBase<QntFuseLinearsPass> {
       return;
     OpBuilder b(first);
     auto fused = qnt::MultiLinearOp::create(b, first->getLoc(), types,
-                                            merged.front().getInput(), weights);
+                                            merged.front().getInput(), weights, biases);
     for (auto [l, result] : llvm::zip(merged, fused.getResults())) {
       l.getResult().replaceAllUsesWith(result);
       l.erase();

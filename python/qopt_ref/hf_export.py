@@ -89,6 +89,8 @@ def config_json(cfg, dtype):
         "torch_dtype": {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}[dtype],
         "rope_scaling": cfg.rope_scaling,
     }
+    if getattr(cfg, "explicit_head_dim", None):
+        base["head_dim"] = cfg.explicit_head_dim
     base.update(getattr(cfg, "hf_extra", {}))
     return base
 

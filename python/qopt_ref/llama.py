@@ -14,10 +14,11 @@ class Config:
         self.vocab_size, self.seq_len, self.tied = vocab_size, seq_len, tied
         self.norm_eps, self.rope_theta = norm_eps, rope_theta
         self.rope_scaling = rope_scaling  # config.json's dict, or None
+        self.explicit_head_dim = None  # config.json's head_dim when not dim // n_heads
 
     @property
     def head_dim(self):
-        return self.dim // self.n_heads
+        return self.explicit_head_dim or self.dim // self.n_heads
 
 
 def read_llama2c(path):

@@ -203,6 +203,43 @@ class Synth(unittest.TestCase):
             self.assertLess(float(np.abs(whole - want).max()) / scale, 1e-4)
             self.assertLess(float(np.abs(steps - want).max()) / scale, 1e-4)
 
+    def test_explicit_head_dim_matches_reference(self):
+        # config.json's head_dim wider than hidden_size / heads (as
+        # Mistral-Nemo's): q_proj and the attention are heads * head_dim
+        # wide, o_proj reads that width. tiny + qwen2: head_dim 32 (q 128
+        # wide on dim 64) with biases; tiny-gqa: head_dim 128 (q 512 on dim
+        # 256), the block prefill kernels' shape. Float64 numpy against the
+        # executor and the compiled program, whole and token by token.
+        for shape, arch, head_dim in (("tiny", "qwen2", 32), ("tiny-gqa", "llama", 128)):
+            with self.subTest(shape=shape):
+                self.check_explicit_head_dim(shape, arch, head_dim)
+
+    def check_explicit_head_dim(self, shape, arch, head_dim):
+        from qopt_runtime import Model
+        prompt = "Once upon a time there was a little dog who liked to run in the park"
+        with tempfile.TemporaryDirectory() as d:
+            hf_dir = os.path.join(d, "hf")
+            argv = ["--shape", shape, "--seed", "5", "--format", "hf", "--arch", arch,
+                    "--head-dim", str(head_dim), "-o", hf_dir]
+            subprocess.run([sys.executable, SYNTH, *argv], check=True, stderr=subprocess.DEVNULL)
+            with open(os.path.join(hf_dir, "config.json")) as f:
+                self.assertEqual(json.load(f)["head_dim"], head_dim)
+            cfg, w = synth_model.reference_model(argv)
+            self.assertEqual(w["wq"].shape[1], cfg.n_heads * head_dim)
+            self.assertNotEqual(cfg.n_heads * head_dim, cfg.dim)
+            tokens = Tokenizer(TOK).encode(prompt)
+            want = llama.forward(cfg, w, tokens, interleaved=True)
+            scale = float(np.abs(want).max())
+            got = logits_of(hf_dir, prompt, os.path.join(d, "a.npy"))
+            self.assertLess(float(np.abs(got - want).max()) / scale, 1e-4)
+            run(QOPT, "build", hf_dir, "--tokenizer", TOK, "-o", os.path.join(d, "p"),
+                "--emit", "shared")
+            with Model(os.path.join(d, "libp.so"), threads=2) as m:
+                whole = m.logits(tokens)
+                steps = np.concatenate([m.logits([t], i) for i, t in enumerate(tokens)])
+            self.assertLess(float(np.abs(whole - want).max()) / scale, 1e-4)
+            self.assertLess(float(np.abs(steps - want).max()) / scale, 1e-4)
+
     def test_outlier_channels_and_deterministic_bytes(self):
         with tempfile.TemporaryDirectory() as d:
             p1, p2 = os.path.join(d, "1.bin"), os.path.join(d, "2.bin")

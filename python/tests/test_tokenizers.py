@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import unicodedata
 import unittest
 
 import sentencepiece as spm
@@ -197,6 +198,28 @@ class ByteLevel(unittest.TestCase):
             self.assertEqual(got, self.gpt2.encode(text, added=True), text[:40])
         self.assertIn(50256, ours[1])
 
+    def test_unicode_normalizers(self):
+        # Qwen2's tokenizer.json normalizes to NFC; the other forms are read
+        # too. Python's unicodedata, then GPT-2's encoder, against qopt's
+        # utf8proc-normalized encoding, on text each form changes.
+        texts = [STRESS, "Cafe\u0301 A\u030a \u212b \u1100\u1161\u11a8 \ufb01ne \u2460 "
+                 "\uff21\uff22\uff23 x\u00b2 \u00c5 \u1e9b\u0323 \u0958 \u2126",
+                 "ｶﾀｶﾅ ﾊﾟﾝ ㍿ ℌ ǆ ﬃ", "e\u0301" * 40]
+        for form in ("NFC", "NFD", "NFKC", "NFKD"):
+            with self.subTest(form=form):
+                j = json.loads(read(self.plain_json))
+                j["normalizer"] = {"type": form}
+                d = tempfile.mkdtemp(dir=self.tmp.name)
+                path = os.path.join(d, "tokenizer.json")
+                with open(path, "w", encoding="utf-8") as f:
+                    json.dump(j, f)
+                ours = qopt_tokenize(path, texts)
+                for text, got in zip(texts, ours):
+                    want = self.gpt2.encode(unicodedata.normalize(form, text))
+                    self.assertEqual(got, want, text[:40])
+                # the form changed something, or the test would prove nothing
+                self.assertNotEqual(ours[1], self.gpt2.encode(texts[1]))
+
 
 class Refusals(unittest.TestCase):
     def run_qopt(self, *args):
@@ -232,9 +255,10 @@ class Refusals(unittest.TestCase):
             j["model"]["type"] = "Unigram"
         self.assertIn("model type 'Unigram' is not supported", self.broken(unigram))
 
-        def nfkc(j):
-            j["normalizer"] = {"type": "NFKC"}
-        self.assertIn("normalizer 'NFKC' (normalizer) is not supported", self.broken(nfkc))
+        def bert(j):
+            j["normalizer"] = {"type": "BertNormalizer"}
+        self.assertIn("normalizer 'BertNormalizer' (normalizer) is not supported",
+                      self.broken(bert))
 
     def test_not_json(self):
         d = tempfile.mkdtemp()

@@ -41,6 +41,12 @@
 /* normalizer steps, applied in order to each run of text between added tokens */
 #define QTOK_NORM_PREPEND 1u /* a before a non-empty text */
 #define QTOK_NORM_REPLACE 2u /* every a by b (a literal string) */
+#define QTOK_NORM_UNICODE 3u /* arg: QTOK_UNICODE_* (utf8proc; invalid UTF-8 is kept) */
+
+#define QTOK_UNICODE_NFC 0u
+#define QTOK_UNICODE_NFD 1u
+#define QTOK_UNICODE_NFKC 2u
+#define QTOK_UNICODE_NFKD 3u
 
 /* pre-tokenizer steps: each splits every piece further */
 #define QTOK_PRE_SPLIT 1u      /* a: PCRE2 pattern; arg: QTOK_SPLIT_* */

@@ -14,6 +14,7 @@
 #include "tokenizer_internal.h"
 
 #include <pcre2.h>
+#include <utf8proc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,29 @@ static int codepoint_to_byte(unsigned cp) {
 }
 
 /* ---- normalizer ---- */
+
+/* Unicode normalization (tokenizer.json's NFC, NFD, NFKC, NFKD) by utf8proc.
+ * Text that is not UTF-8 (Hugging Face's Rust strings cannot hold it) is
+ * kept as it is. */
+static int unicode_normalize(uint32_t form, const char *s, size_t n, buf *out) {
+  static const utf8proc_option_t options[] = {
+      UTF8PROC_STABLE | UTF8PROC_COMPOSE, UTF8PROC_STABLE | UTF8PROC_DECOMPOSE,
+      UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT,
+      UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT};
+  if (n == 0)
+    return 0;
+  utf8proc_uint8_t *mapped = NULL;
+  utf8proc_ssize_t len =
+      utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &mapped, options[form & 3u]);
+  if (len < 0) {
+    free(mapped);
+    return len == UTF8PROC_ERROR_NOMEM ? -1 : buf_add(out, s, n);
+  }
+  int rc = buf_add(out, (const char *)mapped, (size_t)len);
+  free(mapped);
+  return rc;
+}
+
 static int normalize(const qrt_tokenizer *t, const char *s, size_t n, buf *out) {
   buf cur = {0};
   if (buf_add(&cur, s, n) != 0)
@@ -139,6 +163,8 @@ static int normalize(const qrt_tokenizer *t, const char *s, size_t n, buf *out) 
       if (cur.n > 0)
         rc = buf_add(&next, st->a, st->a_len);
       rc = rc ? rc : buf_add(&next, cur.s, cur.n);
+    } else if (st->op == QTOK_NORM_UNICODE) {
+      rc = unicode_normalize(st->arg, cur.s, cur.n, &next);
     } else { /* QTOK_NORM_REPLACE (the loader refuses other ops) */
       for (size_t i = 0; i < cur.n && rc == 0;) {
         if (st->a_len > 0 && cur.n - i >= st->a_len && memcmp(cur.s + i, st->a, st->a_len) == 0) {
@@ -535,9 +561,11 @@ static char *decode_surface(const qrt_tokenizer *t, const char *p, size_t n) {
 
 int qrt_hf_prepare(qrt_tokenizer *t, char *err, size_t err_len) {
   for (uint32_t k = 0; k < t->n_normalizer; ++k)
-    if (t->normalizer[k].op != QTOK_NORM_PREPEND && t->normalizer[k].op != QTOK_NORM_REPLACE) {
-      qrt_set_error(err, err_len, "tokenizer (QTOK): unknown normalizer step %u",
-                    t->normalizer[k].op);
+    if (t->normalizer[k].op == QTOK_NORM_UNICODE ? t->normalizer[k].arg > QTOK_UNICODE_NFKD
+                                                  : t->normalizer[k].op != QTOK_NORM_PREPEND &&
+                                                        t->normalizer[k].op != QTOK_NORM_REPLACE) {
+      qrt_set_error(err, err_len, "tokenizer (QTOK): unknown normalizer step %u (argument %u)",
+                    t->normalizer[k].op, t->normalizer[k].arg);
       return -1;
     }
   for (uint32_t k = 0; k < t->n_pre; ++k) {

@@ -52,7 +52,8 @@ func.func @block(%x: tensor<?x16xf32>) -> (tensor<?x16xf32>, tensor<?x8xf32>, te
 
 // -----
 
-// Linears with a bias, or reading different values, are left alone.
+// A biased and a bias-free linear of one value, or linears reading
+// different values, are left alone.
 func.func @unrelated(%x: tensor<?x16xf32>, %y: tensor<?x16xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>) {
   %w = qnt.param "w" : tensor<8x16xf32>
   %b = qnt.param "b" : tensor<8xf32>
@@ -64,6 +65,35 @@ func.func @unrelated(%x: tensor<?x16xf32>, %y: tensor<?x16xf32>) -> (tensor<?x8x
 // LINEARS-LABEL: func.func @unrelated
 // LINEARS-NOT: qnt.multi_linear
 // LINEARS: return
+
+// -----
+
+// Qwen2's q/k/v: three biased linears merge, each bias kept with its
+// weight, hoisted with it; the bias-free o-like linear stays apart.
+func.func @biased_qkv(%x: tensor<?x16xf32>) -> (tensor<?x16xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>) {
+  %wq = qnt.param "wq" : tensor<16x16xf32>
+  %bq = qnt.param "bq" : tensor<16xf32>
+  %q = qnt.linear %x, %wq, %bq : (tensor<?x16xf32>, tensor<16x16xf32>, tensor<16xf32>) -> tensor<?x16xf32>
+  %wk = qnt.param "wk" : tensor<8x16xf32>
+  %bk = qnt.param "bk" : tensor<8xf32>
+  %k = qnt.linear %x, %wk, %bk : (tensor<?x16xf32>, tensor<8x16xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  %wv = qnt.param "wv" : tensor<8x16xf32>
+  %bv = qnt.param "bv" : tensor<8xf32>
+  %v = qnt.linear %x, %wv, %bv : (tensor<?x16xf32>, tensor<8x16xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  %wo = qnt.param "wo" : tensor<8x16xf32>
+  %o = qnt.linear %x, %wo : (tensor<?x16xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+  return %q, %k, %v, %o : tensor<?x16xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>
+}
+// LINEARS-LABEL: func.func @biased_qkv
+// LINEARS-DAG: %[[WQ:.*]] = qnt.param "wq"
+// LINEARS-DAG: %[[BQ:.*]] = qnt.param "bq"
+// LINEARS-DAG: %[[WK:.*]] = qnt.param "wk"
+// LINEARS-DAG: %[[BK:.*]] = qnt.param "bk"
+// LINEARS-DAG: %[[WV:.*]] = qnt.param "wv"
+// LINEARS-DAG: %[[BV:.*]] = qnt.param "bv"
+// LINEARS: %[[QKV:.*]]:3 = qnt.multi_linear %arg0, %[[WQ]], %[[WK]], %[[WV]] bias(%[[BQ]], %[[BK]], %[[BV]]) : (tensor<?x16xf32>, tensor<16x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>, tensor<16xf32>, tensor<8xf32>, tensor<8xf32>) -> (tensor<?x16xf32>, tensor<?x8xf32>, tensor<?x8xf32>)
+// LINEARS: %[[O:.*]] = qnt.linear %arg0, %{{.*}} : (tensor<?x16xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+// LINEARS: return %[[QKV]]#0, %[[QKV]]#1, %[[QKV]]#2, %[[O]]
 
 // -----
 

@@ -56,8 +56,10 @@ static llvm::Error link(const std::string &object, const std::string &out, bool 
     args.insert(args.end(), {"-Wl,--whole-archive", qrt, "-Wl,--no-whole-archive"});
   else
     args.insert(args.end(), {qrtMain, qrt});
-  // -lpcre2-8: the tokenizer's byte-level pre-tokenizer regex
-  args.insert(args.end(), {"-lpcre2-8", "-lm", "-lpthread"});
+  // -lpcre2-8: the tokenizer's byte-level pre-tokenizer regex; utf8proc
+  // (its Unicode normalizers) static, not a package the target must have
+  args.insert(args.end(), {"-lpcre2-8", "-Wl,-Bstatic", "-lutf8proc", "-Wl,-Bdynamic", "-lm",
+                           "-lpthread"});
   if (cuda)
     args.push_back("-ldl"); // the CUDA driver is loaded at run time
   std::vector<llvm::StringRef> refs(args.begin(), args.end());
@@ -165,6 +167,7 @@ llvm::Error emitCpuArtifacts(mlir::ModuleOp module, ParameterStore &params,
                        "implemented on the nvptx target yet; build for --target cpu");
     bool biased = false;
     module.walk([&](qnt::LinearOp l) { biased |= bool(l.getBias()); });
+    module.walk([&](qnt::MultiLinearOp l) { biased |= !l.getBiases().empty(); });
     if (biased)
       return makeError("linear biases (Qwen2's q/k/v) are not implemented on the nvptx target "
                        "yet; build for --target cpu");

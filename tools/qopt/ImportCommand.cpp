@@ -52,9 +52,15 @@ static llvm::Error importToFiles() {
 
   llvm::errs() << "imported " << c.source << ": dim " << c.dim << ", hidden "
                << c.hiddenDim << ", " << c.numLayers << " layers, " << c.numHeads
-               << " heads (" << c.numKvHeads << " kv), vocab " << c.vocabSize
-               << ", seq_len " << c.maxSeqLen
-               << (c.tiedClassifier ? ", tied classifier" : ", untied classifier") << "\n"
+               << " heads (" << c.numKvHeads << " kv) of " << c.headDim() << ", vocab "
+               << c.vocabSize << ", seq_len " << c.maxSeqLen
+               << (c.tiedClassifier ? ", tied classifier" : ", untied classifier")
+               << (c.qkvBias ? ", q/k/v biases" : "");
+  if (c.slidingWindow)
+    llvm::errs() << ", sliding window " << c.slidingWindow;
+  if (!c.ropeScaling.empty())
+    llvm::errs() << ", rope scaling " << c.ropeScaling;
+  llvm::errs() << "\n"
                << "wrote " << out << ", " << written->paramsPath << " ("
                << imported->params->size() << " tensors, "
                << imported->params->totalBytes() << " bytes)";

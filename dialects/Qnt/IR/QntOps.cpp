@@ -70,6 +70,15 @@ LogicalResult verifyWeightProduct(Operation *op, Value input, Value weight,
   return verifyRowMap(op, input, result, w.getDimSize(0));
 }
 
+/// A linear's bias: 1-D, one value per row of its weight.
+LogicalResult verifyBias(Operation *op, Value weight, Value bias) {
+  auto b = cast<RankedTensorType>(bias.getType());
+  int64_t n = cast<ShapedType>(weight.getType()).getDimSize(0);
+  if (b.getRank() != 1 || b.getDimSize(0) != n)
+    return op->emitOpError() << "bias must be a 1-D tensor of " << n << " elements, got " << b;
+  return success();
+}
+
 } // namespace
 
 LogicalResult ParamOp::verify() {
@@ -165,6 +174,14 @@ LogicalResult MultiLinearOp::verify() {
   for (auto [w, r] : llvm::zip(getWeights(), getResults()))
     if (failed(verifyWeightProduct(*this, getInput(), w, r)))
       return failure();
+  if (getBiases().empty())
+    return success();
+  if (getBiases().size() != getWeights().size())
+    return emitOpError() << "needs no biases or one per weight, got " << getBiases().size()
+                         << " biases for " << getWeights().size() << " weights";
+  for (auto [w, bias] : llvm::zip(getWeights(), getBiases()))
+    if (failed(verifyBias(*this, w, bias)))
+      return failure();
   return success();
 }
 
@@ -178,13 +195,8 @@ LogicalResult SwigluLinearOp::verify() {
 LogicalResult LinearOp::verify() {
   if (failed(verifyWeightProduct(*this, getInput(), getWeight(), getResult())))
     return failure();
-  if (Value bias = getBias()) {
-    auto b = cast<RankedTensorType>(bias.getType());
-    int64_t n = getWeight().getType().getDimSize(0);
-    if (b.getRank() != 1 || b.getDimSize(0) != n)
-      return emitOpError() << "bias must be a 1-D tensor of " << n
-                           << " elements, got " << b;
-  }
+  if (Value bias = getBias())
+    return verifyBias(*this, getWeight(), bias);
   return success();
 }
 

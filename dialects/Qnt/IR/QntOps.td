@@ -97,18 +97,22 @@ def Qnt_LinearOp : Qnt_Op<"linear",
 }
 
 def Qnt_MultiLinearOp : Qnt_Op<"multi_linear",
-    [Pure, DeclareOpInterfaceMethods<Qnt_LinearFamilyOpInterface>]> {
-  let summary = "several bias-free linears of one input: result i = x W_i^T";
+    [Pure, AttrSizedOperandSegments,
+     DeclareOpInterfaceMethods<Qnt_LinearFamilyOpInterface>]> {
+  let summary = "several linears of one input: result i = x W_i^T (+ b_i)";
   let description = [{
     Made by qnt-fuse-linears from linears that read the same value (q, k and
     v of an attention block). A target reads, and quantizes, the input once
     and runs the rows of every weight in one parallel pass. The weights may
-    have different schemes.
+    have different schemes. `biases` is empty or holds one bias per weight
+    (Qwen2's q/k/v), each added to its own result.
   }];
-  let arguments = (ins Qnt_FloatTensor:$input, Variadic<Qnt_FloatTensor>:$weights);
+  let arguments = (ins Qnt_FloatTensor:$input, Variadic<Qnt_FloatTensor>:$weights,
+                       Variadic<Qnt_FloatTensor>:$biases);
   let results = (outs Variadic<Qnt_FloatTensor>:$results);
   let assemblyFormat =
-      "$input `,` $weights attr-dict `:` functional-type(operands, results)";
+      "$input `,` $weights (`bias` `(` $biases^ `)`)? attr-dict `:` "
+      "functional-type(operands, results)";
   let hasVerifier = 1;
 }
 

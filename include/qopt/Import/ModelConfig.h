@@ -35,10 +35,17 @@ struct ModelConfig {
   /// Mistral's sliding_window: a position attends to the last this many
   /// positions (itself included); 0 for full causal attention.
   int64_t slidingWindow = 0;
+  /// head_dim when config.json gives one that is not dim / numHeads (the
+  /// attention is then numHeads * headDim wide, not dim); 0 otherwise.
+  int64_t explicitHeadDim = 0;
   /// Where it came from, for reports ("llama2.c v0", "hf safetensors", ...).
   std::string source;
 
-  int64_t headDim() const { return numHeads ? dim / numHeads : 0; }
+  int64_t headDim() const {
+    return explicitHeadDim ? explicitHeadDim : numHeads ? dim / numHeads : 0;
+  }
+  /// Width of the queries and of the attention output (o_proj's input).
+  int64_t qDim() const { return numHeads * headDim(); }
   int64_t kvDim() const { return numKvHeads * headDim(); }
   /// Checks the numbers are positive and consistent with each other.
   llvm::Error validate() const;

@@ -62,16 +62,20 @@ llvm::Error multiLinear(ProgramBuilder &pb, Value input, ValueRange weights,
   return llvm::Error::success();
 }
 
-/// y += bias, row by row (Qwen2's q/k/v), after the product is written.
-static llvm::Error addBias(ProgramBuilder &pb, qnt::LinearOp l) {
-  if (!l.getBias())
+/// result += bias, row by row (Qwen2's q/k/v), after the product is written.
+static llvm::Error addBias(ProgramBuilder &pb, Value bias, Value result) {
+  if (!bias)
     return llvm::Error::success();
-  auto slot = pb.slotOf(l.getBias());
+  auto slot = pb.slotOf(bias);
   if (!slot)
     return slot.takeError();
-  pb.call("qrt_add_bias", {pb.ctxArg, pb.constI64(*slot), pb.bufferOf(l.getResult()), pb.nArg,
-                           pb.constI64(ProgramBuilder::width(l.getResult()))});
+  pb.call("qrt_add_bias", {pb.ctxArg, pb.constI64(*slot), pb.bufferOf(result), pb.nArg,
+                           pb.constI64(ProgramBuilder::width(result))});
   return llvm::Error::success();
+}
+
+static llvm::Error addBias(ProgramBuilder &pb, qnt::LinearOp l) {
+  return addBias(pb, l.getBias(), l.getResult());
 }
 
 llvm::Error lowerLinear(ProgramBuilder &pb, qnt::LinearOp l) {
@@ -91,7 +95,12 @@ llvm::Error lowerLinear(ProgramBuilder &pb, qnt::LinearOp l) {
 }
 
 llvm::Error lowerMultiLinear(ProgramBuilder &pb, qnt::MultiLinearOp l) {
-  return multiLinear(pb, l.getInput(), l.getWeights(), l.getResults());
+  if (auto err = multiLinear(pb, l.getInput(), l.getWeights(), l.getResults()))
+    return err;
+  for (auto [bias, result] : llvm::zip(l.getBiases(), l.getResults()))
+    if (auto err = addBias(pb, bias, result))
+      return err;
+  return llvm::Error::success();
 }
 
 llvm::Error lowerSwigluLinear(ProgramBuilder &pb, qnt::SwigluLinearOp l) {

@@ -177,6 +177,22 @@ func.func @multi_linear_shape(%x: tensor<?x16xf32>, %a: tensor<8x16xf32>, %b: te
 
 // -----
 
+func.func @multi_linear_one_bias(%x: tensor<?x16xf32>, %a: tensor<8x16xf32>, %b: tensor<4x16xf32>, %ba: tensor<8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{needs no biases or one per weight, got 1 biases for 2 weights}}
+  %y:2 = qnt.multi_linear %x, %a, %b bias(%ba) : (tensor<?x16xf32>, tensor<8x16xf32>, tensor<4x16xf32>, tensor<8xf32>) -> (tensor<?x8xf32>, tensor<?x4xf32>)
+  return %y#0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @multi_linear_bias_shape(%x: tensor<?x16xf32>, %a: tensor<8x16xf32>, %b: tensor<4x16xf32>, %ba: tensor<8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{bias must be a 1-D tensor of 4 elements}}
+  %y:2 = qnt.multi_linear %x, %a, %b bias(%ba, %ba) : (tensor<?x16xf32>, tensor<8x16xf32>, tensor<4x16xf32>, tensor<8xf32>, tensor<8xf32>) -> (tensor<?x8xf32>, tensor<?x4xf32>)
+  return %y#0 : tensor<?x8xf32>
+}
+
+// -----
+
 func.func @swiglu_linear_shapes(%x: tensor<?x16xf32>, %g: tensor<8x16xf32>, %u: tensor<4x16xf32>) -> tensor<?x8xf32> {
   // expected-error @+1 {{gate and up weights must have one shape}}
   %y = qnt.swiglu_linear %x, %g, %u : (tensor<?x16xf32>, tensor<8x16xf32>, tensor<4x16xf32>) -> tensor<?x8xf32>
