@@ -2,10 +2,9 @@
 #include "qopt/Exec/Calibration.h"
 
 #include "Qnt/IR/QntDialect.h"
+#include "qopt/Exec/FastLinear.h"
 #include "qopt/Exec/Kernels.h"
 #include "qopt/Support/Error.h"
-
-#include <Eigen/Dense>
 
 #include <cmath>
 
@@ -40,8 +39,8 @@ std::vector<double> ActivationStats::hessian() const {
 
 namespace {
 
-void accumulate(ActivationStats &s, const float *x, int64_t rows, int64_t cols,
-                const RecordOptions &options, int64_t sampleStride) {
+void accumulate(ThreadPool &pool, ActivationStats &s, const float *x, int64_t rows,
+                int64_t cols, const RecordOptions &options, int64_t sampleStride) {
   if (s.cols == 0) {
     s.cols = cols;
     s.absMax.assign(cols, 0.0f);
@@ -64,14 +63,20 @@ void accumulate(ActivationStats &s, const float *x, int64_t rows, int64_t cols,
       ++s.sampleRows;
     }
   }
-  if (options.hessian) {
-    using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    Eigen::Map<const RowMajor> xm(x, rows, cols);
-    Eigen::Map<Eigen::MatrixXd> h(s.xtx.data(), cols, cols);
-    Eigen::MatrixXd xd = xm.cast<double>();
-    h.noalias() += xd.transpose() * xd;
-  }
+  if (options.hessian)
+    kernels::accumulateGram(pool, x, rows, cols, s.xtx.data());
   s.rows += rows;
+}
+
+/// A linear by its weight's parameter name, for errors.
+std::string describeLinear(Operation *op) {
+  auto linear = dyn_cast<qnt::LinearOp>(op);
+  Operation *weight = linear ? linear.getWeight().getDefiningOp() : nullptr;
+  if (auto p = dyn_cast_or_null<qnt::ParamOp>(weight))
+    return p.getName().str();
+  if (auto q = dyn_cast_or_null<qnt::QParamOp>(weight))
+    return q.getName().str();
+  return "a linear";
 }
 
 } // namespace
@@ -83,9 +88,12 @@ llvm::Expected<ActivationMap> recordActivations(ModuleOp module,
                                                 const RecordOptions &options) {
   if (calib.samples.empty())
     return makeError("no calibration data: give calibration text (--calib FILE)");
-  auto exec = Executor::create(module, std::move(store));
+  ExecOptions execOptions;
+  execOptions.fastLinear = true;
+  auto exec = Executor::create(module, std::move(store), execOptions);
   if (!exec)
     return exec.takeError();
+  ThreadPool &pool = (*exec)->threadPool();
   llvm::DenseSet<Operation *> wanted(linears.begin(), linears.end());
   Operation *last = nullptr;
   for (Operation *op : linears)
@@ -107,7 +115,7 @@ llvm::Expected<ActivationMap> recordActivations(ModuleOp module,
       if (wanted.contains(user) && user != op && user->isBeforeInBlock(op))
         first = false;
     if (first)
-      accumulate(s, x, rows, cols, options, stride);
+      accumulate(pool, s, x, rows, cols, options, stride);
     return op == last;
   });
   for (const auto &sample : calib.samples) {
@@ -118,16 +126,53 @@ llvm::Expected<ActivationMap> recordActivations(ModuleOp module,
   }
   for (Operation *op : linears) {
     auto it = stats.find(cast<qnt::LinearOp>(op).getInput());
-    if (it != stats.end() && it->second.nonFinite) {
-      auto weight = cast<qnt::LinearOp>(op).getWeight().getDefiningOp();
-      std::string name = "a linear";
-      if (auto p = dyn_cast_or_null<qnt::ParamOp>(weight))
-        name = p.getName().str();
-      else if (auto q = dyn_cast_or_null<qnt::QParamOp>(weight))
-        name = q.getName().str();
-      return makeError("calibration saw NaN or Inf in the input of " + name);
-    }
+    if (it != stats.end() && it->second.nonFinite)
+      return makeError("calibration saw NaN or Inf in the input of " + describeLinear(op));
   }
+  return stats;
+}
+
+llvm::Expected<std::unique_ptr<StagedCalibration>>
+StagedCalibration::create(ModuleOp module, std::shared_ptr<ParameterStore> store,
+                          std::shared_ptr<const CalibrationSet> calib) {
+  if (!calib || calib->samples.empty())
+    return makeError("no calibration data: give calibration text (--calib FILE)");
+  ExecOptions execOptions;
+  execOptions.fastLinear = true;
+  auto exec = Executor::create(module, std::move(store), execOptions);
+  if (!exec)
+    return exec.takeError();
+  std::unique_ptr<StagedCalibration> staged(new StagedCalibration());
+  staged->exec = std::move(*exec);
+  staged->calib = std::move(calib);
+  for (const auto &sample : staged->calib->samples) {
+    auto cursor = staged->exec->beginForward(sample);
+    if (!cursor)
+      return cursor.takeError();
+    staged->cursors.push_back(std::move(*cursor));
+  }
+  return staged;
+}
+
+llvm::Expected<ActivationStats> StagedCalibration::advanceTo(Operation *stop, Value input,
+                                                             const RecordOptions &options) {
+  int64_t stride = options.maxSampleRows > 0
+                       ? std::max<int64_t>(1, (calib->tokens() + options.maxSampleRows - 1) /
+                                                  options.maxSampleRows)
+                       : 1;
+  ActivationStats stats;
+  for (Executor::CursorPtr &cursor : cursors) {
+    if (llvm::Error err = exec->runUntil(*cursor, stop))
+      return std::move(err);
+    int64_t rows = 0, cols = 0;
+    const float *x = exec->valueAt(*cursor, input, rows, cols);
+    if (!x)
+      return makeError("staged calibration: the forward ended before the op it was to "
+                       "pause at");
+    accumulate(exec->threadPool(), stats, x, rows, cols, options, stride);
+  }
+  if (stats.nonFinite)
+    return makeError("calibration saw NaN or Inf in the input of " + describeLinear(stop));
   return stats;
 }
 

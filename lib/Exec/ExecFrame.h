@@ -50,6 +50,7 @@ struct ExecState {
   float *cacheKeys, *cacheValues; // [layers][maxSeq][cacheRowWidth]
   int64_t maxSeq, cacheRowWidth;
   const LinearObserver &linearObserver;
+  bool fastLinear; // ExecOptions::fastLinear
 };
 
 struct Frame {

@@ -2,6 +2,7 @@
 #include "ExecFrame.h"
 
 #include "Qnt/IR/QntDialect.h"
+#include "qopt/Exec/FastLinear.h"
 #include "qopt/Exec/Kernels.h"
 
 using namespace mlir;
@@ -13,8 +14,9 @@ Act Frame::weightProduct(Value input, Value weight, Value bias) {
   SmallVector<int64_t, 2> shape(x.shape);
   shape.back() = w.shape[0];
   Act out = Act::withShape(shape);
-  kernels::linear(state.pool, x.data(), x.rows(), x.cols(), w.data(), w.shape[0],
-                  bias ? in(bias).data() : nullptr, out.storage.data());
+  auto product = state.fastLinear ? kernels::fastLinear : kernels::linear;
+  product(state.pool, x.data(), x.rows(), x.cols(), w.data(), w.shape[0],
+          bias ? in(bias).data() : nullptr, out.storage.data());
   return out;
 }
 

@@ -34,7 +34,8 @@ std::string describe(Operation *op) {
 
 Executor::Executor(func::FuncOp fn, std::shared_ptr<ParameterStore> store,
                    ExecOptions options)
-    : entry(fn), store(std::move(store)), pool(options.threads) {}
+    : entry(fn), store(std::move(store)), pool(options.threads),
+      fastLinear(options.fastLinear) {}
 
 llvm::Expected<std::unique_ptr<Executor>>
 Executor::create(ModuleOp module, std::shared_ptr<ParameterStore> store,
@@ -162,8 +163,7 @@ static const exec::ExecTable &execTable() {
   return table;
 }
 
-llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tokens,
-                                                    int64_t pos) {
+llvm::Error Executor::checkTokens(llvm::ArrayRef<int32_t> tokens, int64_t pos) const {
   int64_t n = int64_t(tokens.size());
   if (n == 0)
     return makeError("forward needs at least one token");
@@ -174,29 +174,91 @@ llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tok
     if (t < 0 || t >= vocab)
       return makeError("token id " + llvm::Twine(t) + " is outside the vocabulary of " +
                        llvm::Twine(vocab));
+  return llvm::Error::success();
+}
 
+/// A forward in progress: its frame and the next op to run (null at the end).
+struct Executor::Cursor {
+  exec::Frame frame;
+  Operation *next;
+  std::optional<std::vector<float>> logits; // set when the return was reached
+};
+
+void Executor::CursorDeleter::operator()(Cursor *c) const { delete c; }
+
+llvm::Expected<Executor::CursorPtr> Executor::beginForward(llvm::ArrayRef<int32_t> tokens) {
+  if (llvm::Error err = checkTokens(tokens, 0))
+    return std::move(err);
   Block &body = cast<func::FuncOp>(entry).getBody().front();
   exec::Frame frame({pool, paramData, cacheKeys.data(), cacheValues.data(), maxSeq,
-                     cacheRowWidth, linearObserver},
-                    tokens, pos, body.getArgument(0));
+                     cacheRowWidth, linearObserver, fastLinear},
+                    tokens, 0, body.getArgument(0));
+  return CursorPtr(new Cursor{std::move(frame), &body.front(), std::nullopt});
+}
+
+llvm::Error Executor::runUntil(Cursor &cursor, Operation *stop) {
+  exec::Frame &frame = cursor.frame;
+  // A parameter the cursor viewed before it paused may have been overridden
+  // since (true-sequential GPTQ hands over each step's dequantized weights
+  // while the samples wait in front of its first linear).
+  for (auto &[value, act] : frame.values)
+    if (Operation *def = act.view ? value.getDefiningOp() : nullptr)
+      if (auto it = paramData.find(def); it != paramData.end())
+        act.view = it->second;
   const exec::ExecTable &table = execTable();
-  for (Operation &opRef : body) {
-    Operation *op = &opRef;
+  while (Operation *op = cursor.next) {
+    if (op == stop)
+      return llvm::Error::success();
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       const exec::Act &result = frame.in(ret.getOperand(0));
-      return std::vector<float>(result.data(), result.data() + result.numel());
+      cursor.logits.emplace(result.data(), result.data() + result.numel());
+      cursor.next = nullptr;
+      frame.values.clear();
+      return llvm::Error::success();
     }
     const exec::ExecTable::Handler *run = table.find(op);
     if (!run)
       return frame.fail(op, "the executor does not support this op");
     if (llvm::Error err = (*run)(frame, op))
       return std::move(err);
-    if (frame.stopped)
-      return std::vector<float>();
+    if (frame.stopped) {
+      cursor.next = nullptr;
+      return llvm::Error::success();
+    }
     for (Value dead : lastUses.lookup(op))
       frame.values.erase(dead);
+    cursor.next = op->getNextNode();
   }
-  return std::vector<float>();
+  return llvm::Error::success();
+}
+
+const float *Executor::valueAt(const Cursor &cursor, Value v, int64_t &rows,
+                               int64_t &cols) const {
+  auto it = cursor.frame.values.find(v);
+  if (it == cursor.frame.values.end())
+    return nullptr;
+  rows = it->second.rows();
+  cols = it->second.cols();
+  return it->second.data();
+}
+
+void Executor::forgetParameter(Operation *param) {
+  paramData.erase(param);
+  overridden.erase(param);
+}
+
+llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tokens,
+                                                    int64_t pos) {
+  if (llvm::Error err = checkTokens(tokens, pos))
+    return std::move(err);
+  Block &body = cast<func::FuncOp>(entry).getBody().front();
+  exec::Frame frame({pool, paramData, cacheKeys.data(), cacheValues.data(), maxSeq,
+                     cacheRowWidth, linearObserver, fastLinear},
+                    tokens, pos, body.getArgument(0));
+  Cursor cursor{std::move(frame), &body.front(), std::nullopt};
+  if (llvm::Error err = runUntil(cursor, nullptr))
+    return std::move(err);
+  return cursor.logits ? std::move(*cursor.logits) : std::vector<float>();
 }
 
 } // namespace qopt

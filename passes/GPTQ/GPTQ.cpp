@@ -4,7 +4,10 @@
 // step (q/k/v, then o, then gate/up, then down, layer by layer). With
 // true-sequential, each step's Hessian is recorded on the model whose earlier
 // steps are already quantized, so every linear corrects for the error of
-// everything before it; memory holds one step's Hessians at a time.
+// everything before it. The calibration forward runs once, in stages
+// (StagedCalibration): every sample pauses before a step, the step is
+// solved and its dequantized weights handed to the executor, and the
+// samples go on; memory holds one step's Hessian at a time.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Common/QuantPatterns.h"
@@ -62,28 +65,43 @@ struct QntGPTQPass : QuantPass<QntGPTQPass, impl::QntGPTQBase> {
 
     RecordOptions record;
     record.hessian = true;
-    ActivationMap allStats;
-    if (!trueSequential) {
-      std::vector<Operation *> all;
-      for (auto &step : steps)
-        all.insert(all.end(), step.begin(), step.end());
-      auto stats = recordActivations(module, store, *calib, all, record);
-      if (!stats)
-        return fail(llvm::toString(stats.takeError()));
-      allStats = std::move(*stats);
-    }
+    auto staged = StagedCalibration::create(module, store, calib);
+    if (!staged)
+      return fail(llvm::toString(staged.takeError()));
+    Executor &exec = (*staged)->executor();
     int64_t total = 0, done = 0;
     for (auto &step : steps)
       total += int64_t(step.size());
-    for (auto &step : steps) {
-      ActivationMap stepStats;
-      ActivationMap &stats = trueSequential ? stepStats : allStats;
-      if (trueSequential) {
-        auto recorded = recordActivations(module, store, *calib, step, record);
-        if (!recorded)
-          return fail(llvm::toString(recorded.takeError()));
-        stepStats = std::move(*recorded);
+    // Solved linears whose IR still names the float weight: the samples'
+    // forwards have yet to run them (with true-sequential, on the
+    // dequantized values given to the executor).
+    struct Pending {
+      TargetLinear target;
+      qmath::QuantizedWeight weight;
+      double error;
+      std::vector<float> dequantized;
+    };
+    std::vector<Pending> pending;
+    auto rewritePassed = [&](Operation *position) {
+      std::vector<Pending> later;
+      for (Pending &p : pending) {
+        if (position && !p.target.op->isBeforeInBlock(position)) {
+          later.push_back(std::move(p));
+          continue;
+        }
+        if (position) // the executor still runs: it must not keep the erased op
+          exec.forgetParameter(p.target.weight);
+        replaceWithQuantized(p.target, p.weight, *store, p.error);
       }
+      pending = std::move(later);
+    };
+    for (auto &step : steps) {
+      Value input = cast<qnt::LinearOp>(step.front()).getInput();
+      auto stats = (*staged)->advanceTo(step.front(), input, record);
+      if (!stats)
+        return fail(llvm::toString(stats.takeError()));
+      rewritePassed(step.front());
+      std::vector<double> h = stats->hessian();
       for (Operation *op : step) {
         auto linear = cast<qnt::LinearOp>(op);
         auto param = linear.getWeight().getDefiningOp<qnt::ParamOp>();
@@ -93,7 +111,6 @@ struct QntGPTQPass : QuantPass<QntGPTQPass, impl::QntGPTQBase> {
         auto w = readWeight(*store, target.name);
         if (!w)
           return fail(llvm::toString(w.takeError()));
-        std::vector<double> h = stats[linear.getInput()].hessian();
         qmath::Scheme s = schemeFor(linear, *scheme);
         auto result = gptq::quantize(s, w->data(), target.rows, target.cols, h, options);
         if (!result)
@@ -104,10 +121,16 @@ struct QntGPTQPass : QuantPass<QntGPTQPass, impl::QntGPTQBase> {
                                << ", used damp " << result->dampUsed;
         std::vector<float> deq = result->weight.dequantize();
         double err = relativeOutputError(w->data(), deq.data(), target.rows, target.cols, h);
-        replaceWithQuantized(target, result->weight, *store, err);
+        if (trueSequential) // later steps see this linear quantized
+          exec.overrideParameter(param, deq.data());
+        else
+          deq.clear();
+        pending.push_back({target, std::move(result->weight), err, std::move(deq)});
         progress(++done, total, "linears (" + target.name + ")");
       }
     }
+    staged->reset(); // no forward runs past here: every solved linear is rewritten
+    rewritePassed(/*position=*/nullptr);
   }
 };
 

@@ -126,7 +126,9 @@ struct QntMixedPrecisionPass : QuantPass<QntMixedPrecisionPass, impl::QntMixedPr
     gptqOptions.actOrder = true;
     gptqOptions.clipSearch = true;
 
-    auto exec = Executor::create(module, store);
+    ExecOptions execOptions;
+    execOptions.fastLinear = true; // sensitivity is calibration, not the oracle
+    auto exec = Executor::create(module, store, execOptions);
     if (!exec)
       return fail(llvm::toString(exec.takeError()));
     auto reference = positionLogProbs(**exec, *calib, samples);

@@ -71,6 +71,33 @@ llvm::Expected<ActivationMap> recordActivations(mlir::ModuleOp module,
                                                 llvm::ArrayRef<mlir::Operation *> linears,
                                                 const RecordOptions &options);
 
+/// Every calibration sample's forward, advanced in stages: all samples run
+/// up to a linear and pause there, a pass uses what was recorded at its
+/// input and may change weights (executor().overrideParameter) before the
+/// samples go on. True-sequential GPTQ then costs one forward of the
+/// calibration set, not one per step, and holds one step's statistics at a
+/// time. Linears run on the fast kernels (ExecOptions::fastLinear).
+class StagedCalibration {
+public:
+  static llvm::Expected<std::unique_ptr<StagedCalibration>>
+  create(mlir::ModuleOp module, std::shared_ptr<ParameterStore> store,
+         std::shared_ptr<const CalibrationSet> calib);
+
+  /// Runs every sample up to `stop` (an op of the entry block, not run)
+  /// and records the statistics of `input`, a value `stop` reads. Errors
+  /// when a sample ends before `stop` or `input` holds NaN or Inf.
+  llvm::Expected<ActivationStats> advanceTo(mlir::Operation *stop, mlir::Value input,
+                                            const RecordOptions &options);
+  Executor &executor() { return *exec; }
+  int64_t tokens() const { return calib->tokens(); }
+
+private:
+  StagedCalibration() = default;
+  std::unique_ptr<Executor> exec;
+  std::shared_ptr<const CalibrationSet> calib; // the cursors' tokens live here
+  std::vector<Executor::CursorPtr> cursors;
+};
+
 /// Log-probabilities at every position of the first `count` sequences of
 /// `calib` (all when count <= 0), one vector per sequence: the reference
 /// that meanKlDivergence compares a modified model against.

@@ -19,6 +19,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace qopt {
@@ -26,6 +27,10 @@ namespace qopt {
 struct ExecOptions {
   /// Worker threads; 0 = one per hardware thread.
   unsigned threads = 0;
+  /// Linears on the runtime's prefill kernels (FastLinear.h) instead of the
+  /// executor's plain loops: for calibration, where the forward runs over
+  /// many tokens; off for the oracle compiled code is checked against.
+  bool fastLinear = false;
 };
 
 /// Sees the input of every qnt.linear as it runs (calibration). Returning
@@ -45,6 +50,28 @@ public:
   /// returns row-major logits [n, vocab].
   llvm::Expected<std::vector<float>> forward(llvm::ArrayRef<int32_t> tokens, int64_t pos);
 
+  /// A forward that advances in stages (staged calibration): beginForward
+  /// sets it up at the first op, runUntil interprets up to an op and
+  /// pauses there with the live activations held, so that weights can
+  /// change (overrideParameter) before the ops after the pause run. Every
+  /// sample of a staged set starts at position 0 and runs whole, so all of
+  /// them may be in flight at once over the one KV cache (an attention op
+  /// writes and reads its sample's rows within itself).
+  struct Cursor;
+  struct CursorDeleter {
+    void operator()(Cursor *c) const;
+  };
+  using CursorPtr = std::unique_ptr<Cursor, CursorDeleter>;
+  llvm::Expected<CursorPtr> beginForward(llvm::ArrayRef<int32_t> tokens);
+  /// Runs `cursor` until `stop` (an op of the entry block, not run) or the
+  /// end of the function, whichever comes first.
+  llvm::Error runUntil(Cursor &cursor, mlir::Operation *stop);
+  /// The activation `v` as the paused cursor holds it (null when not live):
+  /// [rows, cols] f32.
+  const float *valueAt(const Cursor &cursor, mlir::Value v, int64_t &rows, int64_t &cols) const;
+  /// Drops what the executor knows of `param` (about to be erased).
+  void forgetParameter(mlir::Operation *param);
+
   /// Installs (or, with an empty function, removes) the linear observer.
   void setLinearObserver(LinearObserver observer) { linearObserver = std::move(observer); }
   /// Makes the parameter op `param` (qnt.param or qnt.qparam) read `data`
@@ -56,6 +83,8 @@ public:
   void resetCache();
 
   int64_t vocabSize() const { return vocab; }
+  /// The executor's workers, for callers that compute beside a forward.
+  ThreadPool &threadPool() { return pool; }
   int64_t maxSeqLen() const { return maxSeq; }
 
 private:
@@ -63,10 +92,12 @@ private:
            ExecOptions options);
   llvm::Error resolveParameters();
   void computeLastUses();
+  llvm::Error checkTokens(llvm::ArrayRef<int32_t> tokens, int64_t pos) const;
 
   mlir::Operation *entry;
   std::shared_ptr<ParameterStore> store;
   ThreadPool pool;
+  bool fastLinear;
   /// qnt.param op -> its f32 data (into the store, or into `widened`).
   llvm::DenseMap<mlir::Operation *, const float *> paramData;
   llvm::DenseMap<mlir::Operation *, const float *> overridden; // originals
