@@ -32,6 +32,7 @@ SHAPES = {
     "stories15M": (288, 768, 6, 6, 6, 32000, 256),
     "stories110M": (768, 2048, 12, 12, 12, 32000, 1024),
     "tinyllama-1.1B": (2048, 5632, 22, 32, 4, 32000, 2048),
+    "llama2-7B": (4096, 11008, 32, 32, 32, 32000, 4096),
 }
 
 
@@ -143,6 +144,10 @@ def parse_args(argv):
     ap.add_argument("--head-dim", type=int,
                     help="Hugging Face form: an explicit head_dim other than dim / heads "
                          "(q_proj is heads * head_dim wide; new q/k/v/o weights)")
+    ap.add_argument("--stream", action="store_true",
+                    help="Hugging Face form: make and write one tensor at a time, for shapes "
+                         "whose f32 weights do not fit in memory (llama2-7B needs it); the "
+                         "weights are drawn alike but differ from the unstreamed ones")
     ap.add_argument("--untied", action="store_true",
                     help="a classifier of its own instead of the embedding table (as the "
                          "real TinyLlama; llama2.c files mark it with a negative vocab)")
@@ -156,6 +161,8 @@ def parse_args(argv):
         ap.error("--chat-template needs --tokenizer")
     if args.head_dim is not None and (args.head_dim <= 0 or args.head_dim % 2):
         ap.error("--head-dim must be positive and even")
+    if args.stream and (args.format != "hf" or args.arch == "qwen2" or args.head_dim):
+        ap.error("--stream needs --format hf and a plain shape (no qwen2 biases, no --head-dim)")
     if args.format != "hf" and (args.arch != "llama" or args.shards != 1 or args.head_dim):
         ap.error("--arch, --shards and --head-dim need --format hf (llama2.c files are one "
                  "plain Llama)")
@@ -169,10 +176,98 @@ def reference_model(argv):
 
 def main():
     args = parse_args(sys.argv[1:])
-    if args.format == "hf":
+    if args.format == "hf" and args.stream:
+        write_hf_streamed(args)
+    elif args.format == "hf":
         write_hf(args)
     else:
         write_llama2c(args)
+
+
+def write_hf_streamed(args):
+    """The Hugging Face form, tensor by tensor (one generator per tensor):
+    memory holds one tensor, whatever the model's size."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+    from qopt_ref import hf_export
+    import types
+    dim, hidden, layers, heads, kv_heads, vocab, seq = SHAPES[args.shape]
+    seq = args.seq_len or seq
+    vocab = args.vocab or vocab
+    kv_dim = kv_heads * (dim // heads)
+    os.makedirs(os.path.abspath(args.output), exist_ok=True)
+
+    def mat(index, rows, cols):
+        def make():
+            rng = np.random.default_rng([args.seed, index])
+            return rng.standard_normal((rows, cols), dtype=np.float32) / np.float32(np.sqrt(cols))
+        return make
+
+    def norm(index):
+        def make():
+            rng = np.random.default_rng([args.seed, index])
+            w = (1.0 + 0.1 * rng.standard_normal(dim, dtype=np.float32)).astype(np.float32)
+            w[rng.choice(dim, size=max(1, dim // 100), replace=False)] *= 20.0
+            return w
+        return make
+
+    specs = [("model.embed_tokens.weight", (vocab, dim), mat(0, vocab, dim)),
+             ("model.norm.weight", (dim,), lambda: np.ones(dim, np.float32))]
+    for l in range(layers):
+        p = f"model.layers.{l}."
+        base = 16 * (l + 1)
+        specs += [(p + "input_layernorm.weight", (dim,), norm(base)),
+                  (p + "post_attention_layernorm.weight", (dim,), norm(base + 1))]
+        for i, (leaf, rows, cols) in enumerate([
+                ("self_attn.q_proj", dim, dim), ("self_attn.k_proj", kv_dim, dim),
+                ("self_attn.v_proj", kv_dim, dim), ("self_attn.o_proj", dim, dim),
+                ("mlp.gate_proj", hidden, dim), ("mlp.down_proj", dim, hidden),
+                ("mlp.up_proj", hidden, dim)]):
+            specs.append((p + leaf + ".weight", (rows, cols), mat(base + 2 + i, rows, cols)))
+    if args.untied:
+        specs.append(("lm_head.weight", (vocab, dim), mat(1, vocab, dim)))
+    cfg = types.SimpleNamespace(dim=dim, hidden_dim=hidden, n_layers=layers, n_heads=heads,
+                                n_kv_heads=kv_heads, vocab_size=vocab, seq_len=seq,
+                                rope_theta=10000.0, tied=not args.untied, rope_scaling=None,
+                                hf_extra=ARCHS[args.arch](seq))
+    dtype = args.dtype.upper()
+    with open(os.path.join(args.output, "config.json"), "w") as f:
+        json.dump(hf_export.config_json(cfg, dtype), f, indent=2)
+    if args.shards == 1:
+        hf_export.write_safetensors_streamed(os.path.join(args.output, "model.safetensors"),
+                                             specs, dtype)
+    else:
+        weight_map = {}
+        per = (len(specs) + args.shards - 1) // args.shards
+        for s in range(args.shards):
+            part = specs[s * per:(s + 1) * per]
+            name = f"model-{s + 1:05d}-of-{args.shards:05d}.safetensors"
+            hf_export.write_safetensors_streamed(os.path.join(args.output, name), part, dtype)
+            weight_map.update({n: name for n, _, _ in part})
+        with open(os.path.join(args.output, "model.safetensors.index.json"), "w") as f:
+            json.dump({"metadata": {}, "weight_map": weight_map}, f, indent=2)
+    copy_tokenizer(args)
+    print(f"wrote {args.output}/config.json and {args.shards} safetensors file(s) ({args.dtype}, "
+          f"{args.shape}, streamed)", file=sys.stderr)
+
+
+def copy_tokenizer(args):
+    """--tokenizer's files (and --chat-template) into the output directory."""
+    if not args.tokenizer:
+        return
+    import shutil
+    for name in TOKENIZER_FILES:
+        if os.path.exists(os.path.join(args.tokenizer, name)):
+            shutil.copyfile(os.path.join(args.tokenizer, name), os.path.join(args.output, name))
+    if args.chat_template:
+        config_path = os.path.join(args.output, "tokenizer_config.json")
+        config = {}
+        if os.path.exists(config_path):
+            with open(config_path, encoding="utf-8") as f:
+                config = json.load(f)
+        with open(args.chat_template, encoding="utf-8") as f:
+            config["chat_template"] = f.read()
+        with open(config_path, "w", encoding="utf-8") as f:
+            json.dump(config, f, ensure_ascii=False, indent=2)
 
 
 def write_hf(args):
@@ -182,22 +277,7 @@ def write_hf(args):
     cfg, w = read_model(args)
     cfg.hf_extra = ARCHS[args.arch](cfg.seq_len)
     hf_export.export(cfg, w, args.output, dtype=args.dtype.upper(), shards=args.shards)
-    if args.tokenizer:
-        import shutil
-        for name in TOKENIZER_FILES:
-            if os.path.exists(os.path.join(args.tokenizer, name)):
-                shutil.copyfile(os.path.join(args.tokenizer, name),
-                                os.path.join(args.output, name))
-        if args.chat_template:
-            config_path = os.path.join(args.output, "tokenizer_config.json")
-            config = {}
-            if os.path.exists(config_path):
-                with open(config_path, encoding="utf-8") as f:
-                    config = json.load(f)
-            with open(args.chat_template, encoding="utf-8") as f:
-                config["chat_template"] = f.read()
-            with open(config_path, "w", encoding="utf-8") as f:
-                json.dump(config, f, ensure_ascii=False, indent=2)
+    copy_tokenizer(args)
     weights = "model.safetensors" if args.shards == 1 else f"{args.shards} safetensors shards"
     print(f"wrote {args.output}/config.json, {weights} ({args.dtype})", file=sys.stderr)
 

@@ -98,8 +98,13 @@ void writeReportJson(const QuantReport &r, llvm::raw_ostream &os) {
                         {"samples", r.calibrationSamples},
                         {"seq_len", r.calibrationSeqLen}};
   nlohmann::json passes = nlohmann::json::array();
-  for (const auto &[name, seconds] : r.passSeconds)
-    passes.push_back({{"pass", name}, {"seconds", seconds}});
+  for (const PassTiming &t : r.passTimes) {
+    nlohmann::json entry = {{"pass", t.pass}, {"seconds", t.seconds}};
+    if (t.calibrationTokens > 0)
+      entry["calibration_forward"] = {{"tokens", t.calibrationTokens},
+                                      {"seconds", t.calibrationSeconds}};
+    passes.push_back(entry);
+  }
   j["passes"] = passes;
   if (r.pplBefore) {
     j["eval"] = {{"tokens", r.evalTokens},
@@ -172,12 +177,17 @@ void printReportTable(const QuantReport &r, llvm::raw_ostream &os) {
     os << llvm::format("KL(float || quantized): mean %.6f, max %.4f nats; top-1 agreement "
                        "%.2f%%\n",
                        *r.klMean, *r.klMax, 100.0 * *r.top1Agreement);
-  if (!r.passSeconds.empty()) {
+  if (!r.passTimes.empty()) {
     os << "passes:";
-    for (const auto &[name, seconds] : r.passSeconds)
-      os << llvm::format(" %s %.1f s;", name.c_str(), seconds);
+    for (const PassTiming &t : r.passTimes)
+      os << llvm::format(" %s %.1f s;", t.pass.c_str(), t.seconds);
     os << "\n";
   }
+  for (const PassTiming &t : r.passTimes)
+    if (t.calibrationTokens > 0 && t.calibrationSeconds > 0)
+      os << llvm::format("  %s calibration forward: %lld tokens in %.1f s (%.0f tok/s)\n",
+                         t.pass.c_str(), (long long)t.calibrationTokens, t.calibrationSeconds,
+                         double(t.calibrationTokens) / t.calibrationSeconds);
   os << llvm::format("peak memory: %.1f MiB resident\n", r.peakRssBytes / 1048576.0);
 }
 

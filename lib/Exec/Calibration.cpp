@@ -6,7 +6,10 @@
 #include "qopt/Exec/Kernels.h"
 #include "qopt/Support/Error.h"
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 
 using namespace mlir;
 
@@ -38,6 +41,25 @@ std::vector<double> ActivationStats::hessian() const {
 }
 
 namespace {
+
+std::atomic<int64_t> forwardTokens{0}, forwardNanoseconds{0};
+
+/// Adds the time from its construction to its destruction, and `tokens`, to
+/// the process's calibration clock.
+class ForwardTimer {
+public:
+  explicit ForwardTimer(int64_t tokens) : tokens(tokens) {}
+  ~ForwardTimer() {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::steady_clock::now() - start);
+    forwardTokens += tokens;
+    forwardNanoseconds += ns.count();
+  }
+
+private:
+  int64_t tokens;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+};
 
 void accumulate(ThreadPool &pool, ActivationStats &s, const float *x, int64_t rows,
                 int64_t cols, const RecordOptions &options, int64_t sampleStride) {
@@ -81,6 +103,37 @@ std::string describeLinear(Operation *op) {
 
 } // namespace
 
+namespace {
+/// MemAvailable of /proc/meminfo, or 8 GiB where it cannot be read.
+int64_t availableMemoryBytes() {
+  int64_t kib = 0;
+  if (FILE *f = std::fopen("/proc/meminfo", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f))
+      if (std::sscanf(line, "MemAvailable: %lld kB", reinterpret_cast<long long *>(&kib)) == 1)
+        break;
+    std::fclose(f);
+  }
+  return kib > 0 ? kib * 1024 : int64_t(8) << 30;
+}
+} // namespace
+
+ExecOptions calibrationExecOptions(const CalibrationSet &calib) {
+  ExecOptions options;
+  options.fastLinear = true;
+  // Half of what is free for widened weights: a 1B model's all fit (no
+  // re-widening between samples); a 7B bf16 model's 27 GB of f32 do not,
+  // and the staged forward holds one step's.
+  options.widenBudgetBytes = std::max<int64_t>(int64_t(2) << 30, availableMemoryBytes() / 2);
+  for (const auto &s : calib.samples)
+    options.maxSeqLen = std::max(options.maxSeqLen, int64_t(s.size()));
+  return options;
+}
+
+CalibrationClock calibrationForwardTotals() {
+  return {forwardTokens.load(), double(forwardNanoseconds.load()) * 1e-9};
+}
+
 llvm::Expected<ActivationMap> recordActivations(ModuleOp module,
                                                 std::shared_ptr<ParameterStore> store,
                                                 const CalibrationSet &calib,
@@ -88,9 +141,7 @@ llvm::Expected<ActivationMap> recordActivations(ModuleOp module,
                                                 const RecordOptions &options) {
   if (calib.samples.empty())
     return makeError("no calibration data: give calibration text (--calib FILE)");
-  ExecOptions execOptions;
-  execOptions.fastLinear = true;
-  auto exec = Executor::create(module, std::move(store), execOptions);
+  auto exec = Executor::create(module, std::move(store), calibrationExecOptions(calib));
   if (!exec)
     return exec.takeError();
   ThreadPool &pool = (*exec)->threadPool();
@@ -118,11 +169,17 @@ llvm::Expected<ActivationMap> recordActivations(ModuleOp module,
       accumulate(pool, s, x, rows, cols, options, stride);
     return op == last;
   });
+  int64_t done = 0, total = int64_t(calib.samples.size());
   for (const auto &sample : calib.samples) {
     (*exec)->resetCache();
-    auto result = (*exec)->forward(sample, 0);
-    if (!result)
-      return result.takeError();
+    {
+      ForwardTimer timer(int64_t(sample.size()));
+      auto result = (*exec)->forward(sample, 0);
+      if (!result)
+        return result.takeError();
+    }
+    if (options.onSample)
+      options.onSample(++done, total);
   }
   for (Operation *op : linears) {
     auto it = stats.find(cast<qnt::LinearOp>(op).getInput());
@@ -137,12 +194,11 @@ StagedCalibration::create(ModuleOp module, std::shared_ptr<ParameterStore> store
                           std::shared_ptr<const CalibrationSet> calib) {
   if (!calib || calib->samples.empty())
     return makeError("no calibration data: give calibration text (--calib FILE)");
-  ExecOptions execOptions;
-  execOptions.fastLinear = true;
-  auto exec = Executor::create(module, std::move(store), execOptions);
+  auto exec = Executor::create(module, std::move(store), calibrationExecOptions(*calib));
   if (!exec)
     return exec.takeError();
   std::unique_ptr<StagedCalibration> staged(new StagedCalibration());
+  forwardTokens += calib->tokens(); // the seconds come as advanceTo runs
   staged->exec = std::move(*exec);
   staged->calib = std::move(calib);
   for (const auto &sample : staged->calib->samples) {
@@ -161,6 +217,7 @@ llvm::Expected<ActivationStats> StagedCalibration::advanceTo(Operation *stop, Va
                                                   options.maxSampleRows)
                        : 1;
   ActivationStats stats;
+  ForwardTimer timer(0); // the Gram products count, as in recordActivations
   for (Executor::CursorPtr &cursor : cursors) {
     if (llvm::Error err = exec->runUntil(*cursor, stop))
       return std::move(err);
@@ -200,6 +257,7 @@ positionLogProbs(Executor &exec, const CalibrationSet &calib, int64_t count) {
   std::vector<std::vector<float>> out;
   for (size_t i = 0; i < n; ++i) {
     exec.resetCache();
+    ForwardTimer timer(int64_t(calib.samples[i].size()));
     auto logits = exec.forward(calib.samples[i], 0);
     if (!logits)
       return logits.takeError();

@@ -9,6 +9,7 @@
 #ifndef QOPT_EXEC_EXECFRAME_H
 #define QOPT_EXEC_EXECFRAME_H
 
+#include "ParamCache.h"
 #include "qopt/Exec/Executor.h"
 #include "qopt/Support/OpTable.h"
 
@@ -46,7 +47,7 @@ struct Act {
 /// What the executor lends one forward call.
 struct ExecState {
   ThreadPool &pool;
-  const llvm::DenseMap<mlir::Operation *, const float *> &paramData;
+  ParamCache &params;
   float *cacheKeys, *cacheValues; // [layers][maxSeq][cacheRowWidth]
   int64_t maxSeq, cacheRowWidth;
   const LinearObserver &linearObserver;
@@ -66,6 +67,8 @@ struct Frame {
   bool stopped = false;
 
   const Act &in(mlir::Value v) const { return values.find(v)->second; }
+  /// The parameter ops whose data live values view (not to be dropped).
+  llvm::SmallVector<mlir::Operation *, 8> viewedParams() const;
   /// "OP at LOC: why", the executor's error for op.
   llvm::Error fail(mlir::Operation *op, const llvm::Twine &why) const;
   /// x [..., K] times W [N, K]^T (+ bias) -> [..., N] (linear and lm_head).

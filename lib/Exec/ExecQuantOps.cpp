@@ -28,7 +28,9 @@ template <typename ParamOpT>
 llvm::Error viewParameter(Frame &f, ParamOpT p) {
   Act a;
   a.shape.assign(p.getType().getShape().begin(), p.getType().getShape().end());
-  a.view = f.state.paramData.lookup(p);
+  a.view = f.state.params.get(p, f.viewedParams());
+  if (!a.view)
+    return f.fail(p, "the executor has no data for this parameter");
   f.values[p] = std::move(a);
   return llvm::Error::success();
 }

@@ -1,6 +1,7 @@
 //===- Executor.cpp - interpret qnt IR -------------------------------------===//
 #include "qopt/Exec/Executor.h"
 #include "ExecFrame.h"
+#include "ParamCache.h"
 
 #include "Qnt/IR/QntDialect.h"
 #include "qopt/Exec/Kernels.h"
@@ -35,7 +36,10 @@ std::string describe(Operation *op) {
 Executor::Executor(func::FuncOp fn, std::shared_ptr<ParameterStore> store,
                    ExecOptions options)
     : entry(fn), store(std::move(store)), pool(options.threads),
-      fastLinear(options.fastLinear) {}
+      fastLinear(options.fastLinear),
+      params(std::make_unique<exec::ParamCache>(options.widenBudgetBytes)) {}
+
+Executor::~Executor() = default;
 
 llvm::Expected<std::unique_ptr<Executor>>
 Executor::create(ModuleOp module, std::shared_ptr<ParameterStore> store,
@@ -62,7 +66,8 @@ Executor::create(ModuleOp module, std::shared_ptr<ParameterStore> store,
     return makeError("no parameter store was given to the executor");
   std::unique_ptr<Executor> exec(new Executor(fn, std::move(store), options));
   exec->vocab = logits.getDimSize(1);
-  exec->maxSeq = cache.getMaxSeqLen();
+  exec->maxSeq = options.maxSeqLen > 0 ? std::min(options.maxSeqLen, cache.getMaxSeqLen())
+                                       : cache.getMaxSeqLen();
   exec->cacheLayers = cache.getLayers();
   exec->cacheRowWidth = cache.getKvHeads() * cache.getHeadDim();
   size_t cacheFloats = size_t(exec->cacheLayers) * exec->maxSeq * exec->cacheRowWidth;
@@ -91,12 +96,10 @@ llvm::Error Executor::resolveParameters() {
       return;
     }
     bool aligned = reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0;
-    if (t.dtype == DType::F32 && aligned) {
-      paramData[op] = reinterpret_cast<const float *>(t.data);
-    } else {
-      widened.push_back(std::make_unique<std::vector<float>>(t.toFloats()));
-      paramData[op] = widened.back()->data();
-    }
+    if (t.dtype == DType::F32 && aligned)
+      params->addInPlace(op, reinterpret_cast<const float *>(t.data));
+    else
+      params->addWidened(op, &t);
   });
   // Quantized weights run as their dequantized values (fake quant), decoded
   // exactly as the packed kernels decode them.
@@ -110,24 +113,13 @@ llvm::Error Executor::resolveParameters() {
       result = q.takeError();
       return;
     }
-    widened.push_back(std::make_unique<std::vector<float>>(q->dequantize()));
-    paramData[op] = widened.back()->data();
+    params->addMade(op, q->dequantize());
   });
   return result;
 }
 
 void Executor::overrideParameter(Operation *param, const float *data) {
-  if (!data) {
-    auto it = overridden.find(param);
-    if (it != overridden.end()) {
-      paramData[param] = it->second;
-      overridden.erase(it);
-    }
-    return;
-  }
-  if (!overridden.count(param))
-    overridden[param] = paramData.lookup(param);
-  paramData[param] = data;
+  params->override(param, data);
 }
 
 void Executor::resetCache() {
@@ -147,6 +139,16 @@ void Executor::computeLastUses() {
 
 llvm::Error exec::Frame::fail(Operation *op, const llvm::Twine &why) const {
   return makeError(describe(op) + ": " + why);
+}
+
+llvm::SmallVector<Operation *, 8> exec::Frame::viewedParams() const {
+  llvm::SmallVector<Operation *, 8> ops;
+  for (const auto &[value, act] : values)
+    if (act.view)
+      if (Operation *def = value.getDefiningOp())
+        if (state.params.contains(def))
+          ops.push_back(def);
+  return ops;
 }
 
 /// Every op the executor runs, family by family (lib/Exec/Exec*Ops.cpp).
@@ -190,7 +192,7 @@ llvm::Expected<Executor::CursorPtr> Executor::beginForward(llvm::ArrayRef<int32_
   if (llvm::Error err = checkTokens(tokens, 0))
     return std::move(err);
   Block &body = cast<func::FuncOp>(entry).getBody().front();
-  exec::Frame frame({pool, paramData, cacheKeys.data(), cacheValues.data(), maxSeq,
+  exec::Frame frame({pool, *params, cacheKeys.data(), cacheValues.data(), maxSeq,
                      cacheRowWidth, linearObserver, fastLinear},
                     tokens, 0, body.getArgument(0));
   return CursorPtr(new Cursor{std::move(frame), &body.front(), std::nullopt});
@@ -201,10 +203,12 @@ llvm::Error Executor::runUntil(Cursor &cursor, Operation *stop) {
   // A parameter the cursor viewed before it paused may have been overridden
   // since (true-sequential GPTQ hands over each step's dequantized weights
   // while the samples wait in front of its first linear).
+  // (Or dropped from the widening budget while other samples ran.)
+  llvm::SmallVector<Operation *, 8> viewed = frame.viewedParams();
   for (auto &[value, act] : frame.values)
     if (Operation *def = act.view ? value.getDefiningOp() : nullptr)
-      if (auto it = paramData.find(def); it != paramData.end())
-        act.view = it->second;
+      if (params->contains(def))
+        act.view = params->get(def, viewed);
   const exec::ExecTable &table = execTable();
   while (Operation *op = cursor.next) {
     if (op == stop)
@@ -243,8 +247,7 @@ const float *Executor::valueAt(const Cursor &cursor, Value v, int64_t &rows,
 }
 
 void Executor::forgetParameter(Operation *param) {
-  paramData.erase(param);
-  overridden.erase(param);
+  params->forget(param);
 }
 
 llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tokens,
@@ -252,7 +255,7 @@ llvm::Expected<std::vector<float>> Executor::forward(llvm::ArrayRef<int32_t> tok
   if (llvm::Error err = checkTokens(tokens, pos))
     return std::move(err);
   Block &body = cast<func::FuncOp>(entry).getBody().front();
-  exec::Frame frame({pool, paramData, cacheKeys.data(), cacheValues.data(), maxSeq,
+  exec::Frame frame({pool, *params, cacheKeys.data(), cacheValues.data(), maxSeq,
                      cacheRowWidth, linearObserver, fastLinear},
                     tokens, pos, body.getArgument(0));
   Cursor cursor{std::move(frame), &body.front(), std::nullopt};

@@ -42,6 +42,7 @@ struct QntAWQPass : QuantPass<QntAWQPass, impl::QntAWQBase> {
     std::vector<TargetLinear> linears = collectFloatLinears(module);
     RecordOptions record;
     record.hessian = true;
+    record.onSample = calibrationProgress();
     auto stats = recordAtLinears(module, store, *calib, linears, record);
     if (!stats)
       return fail(llvm::toString(stats.takeError()));

@@ -67,6 +67,7 @@ struct QntQuantizeActivationsPass : QuantPass<QntQuantizeActivationsPass, impl::
       return;
     RecordOptions record;
     record.maxSampleRows = *kind == observers::Kind::MinMax ? 0 : 4096;
+    record.onSample = calibrationProgress();
     auto stats = recordActivations(module, store, *calib, linears, record);
     if (!stats)
       return fail(llvm::toString(stats.takeError()));

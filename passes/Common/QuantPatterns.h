@@ -71,6 +71,10 @@ protected:
     auto *qnt = this->getOperation().getContext()->template getOrLoadDialect<qnt::QntDialect>();
     reportProgress(qnt->getProgressSink(), this->getArgument(), done, total, what);
   }
+  /// RecordOptions::onSample for a whole-model recording: its progress.
+  std::function<void(int64_t, int64_t)> calibrationProgress() {
+    return [this](int64_t done, int64_t total) { progress(done, total, "calibration sequences"); };
+  }
 };
 
 /// The store the tool attached, or an error emitted on the module.

@@ -35,6 +35,7 @@ struct QntLLMInt8Pass : QuantPass<QntLLMInt8Pass, impl::QntLLMInt8Base> {
     std::vector<TargetLinear> linears = collectFloatLinears(module);
     RecordOptions record;
     record.hessian = true;
+    record.onSample = calibrationProgress();
     auto stats = recordAtLinears(module, store, *calib, linears, record);
     if (!stats)
       return fail(llvm::toString(stats.takeError()));

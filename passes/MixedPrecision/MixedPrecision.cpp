@@ -117,6 +117,7 @@ struct QntMixedPrecisionPass : QuantPass<QntMixedPrecisionPass, impl::QntMixedPr
     if (quantizer == "gptq") {
       RecordOptions record;
       record.hessian = true;
+      record.onSample = calibrationProgress();
       auto recorded = recordAtLinears(module, store, *calib, linears, record);
       if (!recorded)
         return fail(llvm::toString(recorded.takeError()));
@@ -126,9 +127,8 @@ struct QntMixedPrecisionPass : QuantPass<QntMixedPrecisionPass, impl::QntMixedPr
     gptqOptions.actOrder = true;
     gptqOptions.clipSearch = true;
 
-    ExecOptions execOptions;
-    execOptions.fastLinear = true; // sensitivity is calibration, not the oracle
-    auto exec = Executor::create(module, store, execOptions);
+    // Sensitivity is calibration, not the oracle: fast kernels.
+    auto exec = Executor::create(module, store, calibrationExecOptions(*calib));
     if (!exec)
       return fail(llvm::toString(exec.takeError()));
     auto reference = positionLogProbs(**exec, *calib, samples);

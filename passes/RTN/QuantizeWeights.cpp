@@ -32,6 +32,7 @@ struct QntQuantizeWeightsPass : QuantPass<QntQuantizeWeightsPass, impl::QntQuant
     if (calib && !calib->samples.empty() && !linears.empty()) {
       RecordOptions options;
       options.hessian = true;
+      options.onSample = calibrationProgress();
       auto recorded = recordAtLinears(module, store, *calib, linears, options);
       if (!recorded) {
         return fail(llvm::toString(recorded.takeError()));

@@ -34,6 +34,7 @@ struct QntSmoothQuantPass : QuantPass<QntSmoothQuantPass, impl::QntSmoothQuantBa
     std::vector<TargetLinear> linears = collectFloatLinears(module);
     RecordOptions record;
     record.maxSampleRows = alphaSearch ? 1024 : 0;
+    record.onSample = calibrationProgress();
     auto stats = recordAtLinears(module, store, *calib, linears, record);
     if (!stats)
       return fail(llvm::toString(stats.takeError()));

@@ -48,6 +48,29 @@ def write_safetensors(path, tensors, dtype):
     os.replace(path + ".tmp", path)
 
 
+def write_safetensors_streamed(path, specs, dtype):
+    """specs: list of (name, shape, make) where make() returns the float
+    array; each is made, written and dropped in turn, so a file larger than
+    memory can be written."""
+    itemsize = {"F32": 4, "F16": 2, "BF16": 2}[dtype]
+    header, offset = {}, 0
+    for name, shape, _ in specs:
+        size = int(np.prod(shape)) * itemsize
+        header[name] = {"dtype": dtype, "shape": list(shape),
+                        "data_offsets": [offset, offset + size]}
+        offset += size
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - (len(text) + 8) % 8) % 8)
+    with open(path + ".tmp", "wb") as f:
+        f.write(len(text).to_bytes(8, "little"))
+        f.write(text)
+        for name, shape, make in specs:
+            raw, _ = to_dtype(make(), dtype)
+            assert len(raw) == header[name]["data_offsets"][1] - header[name]["data_offsets"][0]
+            f.write(raw)
+    os.replace(path + ".tmp", path)
+
+
 def hf_tensors(cfg, w):
     """(HF name, array) pairs for a llama2.c weight dict from llama.read_llama2c."""
     out = [("model.embed_tokens.weight", w["tok"]), ("model.norm.weight", w["rms_final"])]

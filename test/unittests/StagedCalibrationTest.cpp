@@ -192,3 +192,87 @@ TEST(StagedCalibration, AWeightOverriddenAtAPauseIsWhatLaterLayersSee) {
 }
 
 } // namespace
+
+namespace {
+
+/// `store` with every float tensor rounded to bf16 (as a Hub checkpoint).
+std::shared_ptr<ParameterStore> toBFloat16(const ParameterStore &store) {
+  auto out = std::make_shared<ParameterStore>();
+  for (const std::string &name : store.names()) {
+    const TensorView *t = store.lookup(name);
+    std::vector<float> f = t->toFloats();
+    auto bits = std::make_shared<std::vector<uint16_t>>(f.size());
+    for (size_t i = 0; i < f.size(); ++i)
+      (*bits)[i] = floatToBFloat16(f[i]);
+    TensorView v;
+    v.dtype = DType::BF16;
+    v.shape = t->shape;
+    v.data = reinterpret_cast<const uint8_t *>(bits->data());
+    v.nbytes = bits->size() * 2;
+    v.owner = bits;
+    out->set(name, v);
+  }
+  return out;
+}
+
+TEST(WideningBudget, ABudgetBelowOneWeightGivesTheLogitsOfWideningWhole) {
+  Model m = loadStories260K();
+  ASSERT_TRUE(m.module);
+  auto bf16 = toBFloat16(*m.imported.params);
+  auto module = buildLlamaModule(*m.ctx, m.imported.config, *bf16);
+  std::vector<int32_t> tokens = {1, 403, 77, 301, 9, 250, 18};
+  ExecOptions eager, tight;
+  tight.widenBudgetBytes = 1024; // smaller than any weight: dropped after each use
+  auto a = Executor::create(*module, bf16, eager);
+  auto b = Executor::create(*module, bf16, tight);
+  ASSERT_TRUE(bool(a) && bool(b));
+  for (int round = 0; round < 2; ++round) { // the second re-widens what was dropped
+    (*a)->resetCache();
+    (*b)->resetCache();
+    auto la = (*a)->forward(tokens, 0), lb = (*b)->forward(tokens, 0);
+    ASSERT_TRUE(bool(la) && bool(lb));
+    EXPECT_EQ(*la, *lb);
+  }
+}
+
+TEST(WideningBudget, StagedCalibrationUnderABudgetRecordsTheSameStatistics) {
+  Model m = loadStories260K();
+  ASSERT_TRUE(m.module);
+  auto bf16 = toBFloat16(*m.imported.params);
+  auto module = buildLlamaModule(*m.ctx, m.imported.config, *bf16);
+  auto calib = randomCalibration(m.imported.config.vocabSize, 3, 20);
+  qnt::LinearOp wo = findLinear(*module, "layers.2.wo"), wq = findLinear(*module, "layers.3.wq");
+  RecordOptions record;
+  record.hessian = true;
+  auto whole = recordActivations(*module, bf16, *calib, {wo.getOperation(), wq.getOperation()},
+                                 record);
+  ASSERT_TRUE(bool(whole));
+
+  // A staged set under a tiny budget: every cursor re-widens what the one
+  // before it dropped, and the parameter viewed before a pause comes back.
+  auto exec = Executor::create(*module, bf16, {0, true, 0, /*widenBudgetBytes=*/1024});
+  ASSERT_TRUE(bool(exec));
+  std::vector<Executor::CursorPtr> cursors;
+  for (const auto &s : calib->samples) {
+    auto c = (*exec)->beginForward(s);
+    ASSERT_TRUE(bool(c));
+    cursors.push_back(std::move(*c));
+  }
+  // Two stages: the second resumes cursors whose wo view was dropped while
+  // the later cursors ran.
+  for (qnt::LinearOp stop : {wo, wq}) {
+    std::vector<float> absMax;
+    for (auto &c : cursors) {
+      ASSERT_FALSE(bool((*exec)->runUntil(*c, stop)));
+      int64_t rows = 0, cols = 0;
+      const float *x = (*exec)->valueAt(*c, stop.getInput(), rows, cols);
+      ASSERT_NE(x, nullptr);
+      absMax.resize(cols, 0.0f);
+      for (int64_t i = 0; i < rows * cols; ++i)
+        absMax[i % cols] = std::max(absMax[i % cols], std::fabs(x[i]));
+    }
+    EXPECT_EQ(absMax, (*whole)[stop.getInput()].absMax);
+  }
+}
+
+} // namespace

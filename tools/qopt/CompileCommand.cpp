@@ -19,6 +19,7 @@
 #include "qopt/Driver/ModelComparison.h"
 #include "qopt/Driver/Perplexity.h"
 #include "qopt/Driver/QuantReport.h"
+#include "qopt/Exec/Calibration.h"
 #include "qopt/Pipelines/Recipes.h"
 #include "qopt/Support/Progress.h"
 #include "qopt/Support/Error.h"
@@ -224,6 +225,7 @@ namespace {
 /// records the times for the report.
 struct Progress : mlir::PassInstrumentation {
   std::chrono::steady_clock::time_point start;
+  CalibrationClock calibrationAtStart;
   QuantReport &report;
   std::shared_ptr<ProgressSink> sink; // the passes' own progress lines
   Progress(QuantReport &report, std::shared_ptr<ProgressSink> sink)
@@ -233,11 +235,15 @@ struct Progress : mlir::PassInstrumentation {
       llvm::errs() << "running " << pass->getArgument() << " ...\n";
     if (sink)
       sink->begin(pass->getArgument());
+    calibrationAtStart = calibrationForwardTotals();
     start = std::chrono::steady_clock::now();
   }
   void runAfterPass(mlir::Pass *pass, mlir::Operation *) override {
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    report.passSeconds.emplace_back(pass->getArgument().str(), s);
+    CalibrationClock now = calibrationForwardTotals();
+    report.passTimes.push_back({pass->getArgument().str(), s,
+                                now.tokens - calibrationAtStart.tokens,
+                                now.seconds - calibrationAtStart.seconds});
     if (!quietOpt)
       llvm::errs() << llvm::format("  %s done in %.1f s\n", pass->getArgument().str().c_str(),
                                    s);

@@ -26,6 +26,14 @@ struct LayerReport {
   std::optional<double> relError;
 };
 
+struct PassTiming {
+  std::string pass;
+  double seconds = 0;
+  // The calibration forwards inside it (CalibrationClock differences).
+  int64_t calibrationTokens = 0;
+  double calibrationSeconds = 0;
+};
+
 struct QuantReport {
   std::string model, recipe, pipeline;
   std::vector<LayerReport> layers;
@@ -42,7 +50,7 @@ struct QuantReport {
   // How the work was done, for reproducing it and sizing a machine for it.
   std::string calibrationFile; // empty without calibration
   int64_t calibrationSamples = 0, calibrationSeqLen = 0;
-  std::vector<std::pair<std::string, double>> passSeconds; // in pipeline order
+  std::vector<PassTiming> passTimes; // in pipeline order
   int64_t peakRssBytes = 0; // of the qopt process, at the end
 };
 

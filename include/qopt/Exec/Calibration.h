@@ -18,6 +18,7 @@
 #include "llvm/ADT/DenseMap.h"
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace qopt {
@@ -57,7 +58,23 @@ struct RecordOptions {
   bool hessian = false;
   /// Keep up to this many rows of raw activations (0: none).
   int64_t maxSampleRows = 0;
+  /// Called after each calibration sequence of a whole-model recording
+  /// (progress lines of a pass whose one forward takes minutes).
+  std::function<void(int64_t done, int64_t total)> onSample;
 };
+
+/// How calibration runs the executor: linears on the fast kernels, the KV
+/// cache as long as the longest sample.
+ExecOptions calibrationExecOptions(const CalibrationSet &calib);
+
+/// What calibration forwards cost in this process so far: tokens run and
+/// seconds spent in the executor (not in the passes' solves). The tool
+/// takes differences around each pass for its report.
+struct CalibrationClock {
+  int64_t tokens = 0;
+  double seconds = 0;
+};
+CalibrationClock calibrationForwardTotals();
 
 using ActivationMap = llvm::DenseMap<mlir::Value, ActivationStats>;
 

@@ -2,7 +2,8 @@
 //
 // Interprets the `forward` function of a qnt module on the CPU. It owns the KV
 // cache and a thread pool; parameters come from the ParameterStore (f16/bf16
-// parameters are widened to f32 once, when the executor is created).
+// parameters are widened to f32 once, when the executor is created, or on
+// first use within a memory budget: ExecOptions::widenBudgetBytes).
 //
 //===----------------------------------------------------------------------===//
 #ifndef QOPT_EXEC_EXECUTOR_H
@@ -24,6 +25,10 @@
 
 namespace qopt {
 
+namespace exec {
+class ParamCache;
+} // namespace exec
+
 struct ExecOptions {
   /// Worker threads; 0 = one per hardware thread.
   unsigned threads = 0;
@@ -31,6 +36,15 @@ struct ExecOptions {
   /// executor's plain loops: for calibration, where the forward runs over
   /// many tokens; off for the oracle compiled code is checked against.
   bool fastLinear = false;
+  /// The KV cache's length when positive and below the model's context:
+  /// calibration runs windows of a few hundred tokens, and a 7B model's
+  /// full-context cache would be gigabytes.
+  int64_t maxSeqLen = 0;
+  /// 0: every non-f32 parameter is widened to f32 when the executor is
+  /// created. Positive: float parameters are widened when first used and
+  /// the least recently used dropped past this many bytes (calibration of
+  /// a model whose f32 weights would not fit; lib/Exec/ParamCache.h).
+  int64_t widenBudgetBytes = 0;
 };
 
 /// Sees the input of every qnt.linear as it runs (calibration). Returning
@@ -45,6 +59,7 @@ public:
   static llvm::Expected<std::unique_ptr<Executor>>
   create(mlir::ModuleOp module, std::shared_ptr<ParameterStore> store,
          ExecOptions options = {});
+  ~Executor();
 
   /// Runs tokens at positions pos .. pos+n-1, appending to the KV cache, and
   /// returns row-major logits [n, vocab].
@@ -98,10 +113,8 @@ private:
   std::shared_ptr<ParameterStore> store;
   ThreadPool pool;
   bool fastLinear;
-  /// qnt.param op -> its f32 data (into the store, or into `widened`).
-  llvm::DenseMap<mlir::Operation *, const float *> paramData;
-  llvm::DenseMap<mlir::Operation *, const float *> overridden; // originals
-  std::vector<std::unique_ptr<std::vector<float>>> widened;
+  /// qnt.param / qnt.qparam op -> its f32 data.
+  std::unique_ptr<exec::ParamCache> params;
   /// Values whose last use is the key op: freed right after it runs, so that
   /// peak activation memory is a few tensors rather than the whole graph.
   llvm::DenseMap<mlir::Operation *, llvm::SmallVector<mlir::Value, 2>> lastUses;
