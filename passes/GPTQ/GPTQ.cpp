@@ -101,7 +101,13 @@ struct QntGPTQPass : QuantPass<QntGPTQPass, impl::QntGPTQBase> {
       if (!stats)
         return fail(llvm::toString(stats.takeError()));
       rewritePassed(step.front());
+      // one factorization for the step: its linears share the input
       std::vector<double> h = stats->hessian();
+      auto factors = gptq::factorize(h, stats->cols, options, &exec.threadPool());
+      if (!factors)
+        return fail(
+            cast<qnt::LinearOp>(step.front()).getWeight().getDefiningOp<qnt::ParamOp>().getName() +
+            ": " + llvm::toString(factors.takeError()));
       for (Operation *op : step) {
         auto linear = cast<qnt::LinearOp>(op);
         auto param = linear.getWeight().getDefiningOp<qnt::ParamOp>();
@@ -112,7 +118,9 @@ struct QntGPTQPass : QuantPass<QntGPTQPass, impl::QntGPTQBase> {
         if (!w)
           return fail(llvm::toString(w.takeError()));
         qmath::Scheme s = schemeFor(linear, *scheme);
-        auto result = gptq::quantize(s, w->data(), target.rows, target.cols, h, options);
+        auto result =
+            gptq::quantize(s, w->data(), target.rows, target.cols, *factors, options,
+                           &exec.threadPool());
         if (!result)
           return fail(target.name + ": " + llvm::toString(result.takeError()));
         if (result->dampRetries > 0)

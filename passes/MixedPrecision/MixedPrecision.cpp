@@ -135,13 +135,27 @@ struct QntMixedPrecisionPass : QuantPass<QntMixedPrecisionPass, impl::QntMixedPr
     if (!reference)
       return fail(llvm::toString(reference.takeError()));
     std::vector<std::vector<mixed::Option>> table(linears.size());
+    // one factorization per input, shared by every scheme of its linears
+    llvm::DenseMap<Value, gptq::Factorization> factorizations;
     for (size_t i = 0; i < linears.size(); ++i) {
       TargetLinear &l = linears[i];
+      gptq::Factorization *factors = nullptr;
+      if (quantizer == "gptq") {
+        auto it = factorizations.find(l.op.getInput());
+        if (it == factorizations.end()) {
+          auto f = gptq::factorize(stats[l.op.getInput()].hessian(), l.cols, gptqOptions,
+                                   &(*exec)->threadPool());
+          if (!f)
+            return fail(l.name + ": " + llvm::toString(f.takeError()));
+          it = factorizations.try_emplace(l.op.getInput(), std::move(*f)).first;
+        }
+        factors = &it->second;
+      }
       for (const qmath::Scheme &s : schemes) {
         qmath::QuantizedWeight q(s, l.rows, l.cols);
-        if (quantizer == "gptq") {
-          auto result = gptq::quantize(s, weights[i].data(), l.rows, l.cols,
-                                       stats[l.op.getInput()].hessian(), gptqOptions);
+        if (factors) {
+          auto result = gptq::quantize(s, weights[i].data(), l.rows, l.cols, *factors,
+                                       gptqOptions, &(*exec)->threadPool());
           if (!result)
             return fail(l.name + ": " + llvm::toString(result.takeError()));
           q = std::move(result->weight);
