@@ -35,8 +35,9 @@ llvm::Expected<CalibrationSet> makeCalibrationSet(const std::vector<int32_t> &st
 std::vector<double> ActivationStats::hessian() const {
   std::vector<double> h(xtx.size());
   double f = rows ? 2.0 / double(rows) : 0.0;
-  for (size_t i = 0; i < h.size(); ++i)
-    h[i] = xtx[i] * f;
+  for (int64_t i = 0; i < cols && !xtx.empty(); ++i)
+    for (int64_t j = 0; j <= i; ++j) // mirrored from the lower triangle
+      h[size_t(i * cols + j)] = h[size_t(j * cols + i)] = xtx[size_t(i * cols + j)] * f;
   return h;
 }
 

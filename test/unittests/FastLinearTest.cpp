@@ -50,28 +50,34 @@ TEST(FastLinear, MatchesDoublePrecisionAndIsThreadCountIndependent) {
   }
 }
 
-TEST(FastLinear, GramAccumulatesXTransposeX) {
-  int64_t rows = 45, cols = 37;
-  auto a = randomVector(rows * cols, 4), c = randomVector(rows * cols, 5);
-  std::vector<double> xtx1(cols * cols, 0.0), xtx3(cols * cols, 0.0);
-  ThreadPool one(1), three(3);
-  for (const auto *x : {&a, &c}) {
-    kernels::accumulateGram(one, x->data(), rows, cols, xtx1.data());
-    kernels::accumulateGram(three, x->data(), rows, cols, xtx3.data());
-  }
-  EXPECT_EQ(xtx1, xtx3);
-  for (int64_t i = 0; i < cols; ++i)
-    for (int64_t j = 0; j < cols; ++j) {
-      double ref = 0, mag = 0;
-      for (const auto *x : {&a, &c})
-        for (int64_t r = 0; r < rows; ++r) {
-          double p = double((*x)[r * cols + i]) * (*x)[r * cols + j];
-          ref += p;
-          mag += std::fabs(p);
-        }
-      ASSERT_NEAR(xtx1[i * cols + j], ref, 1e-6 * mag) << i << "," << j;
-      EXPECT_EQ(xtx1[i * cols + j], xtx1[j * cols + i]) << "symmetric at " << i << "," << j;
+TEST(FastLinear, GramAccumulatesXTransposeXLowerTriangle) {
+  // 37: one band; 1100: three bands of 512 columns, the last ragged
+  for (int64_t cols : {int64_t(37), int64_t(1100)}) {
+    int64_t rows = cols > 100 ? 9 : 45;
+    auto a = randomVector(rows * cols, 4), c = randomVector(rows * cols, 5);
+    std::vector<double> xtx1(cols * cols, 0.0), xtx3(cols * cols, 0.0);
+    ThreadPool one(1), three(3);
+    for (const auto *x : {&a, &c}) {
+      kernels::accumulateGram(one, x->data(), rows, cols, xtx1.data());
+      kernels::accumulateGram(three, x->data(), rows, cols, xtx3.data());
     }
+    EXPECT_EQ(xtx1, xtx3);
+    for (int64_t i = 0; i < cols; ++i)
+      for (int64_t j = 0; j < cols; ++j) {
+        if (j > i) {
+          ASSERT_EQ(xtx1[i * cols + j], 0.0) << "upper triangle written at " << i << "," << j;
+          continue;
+        }
+        double ref = 0, mag = 0;
+        for (const auto *x : {&a, &c})
+          for (int64_t r = 0; r < rows; ++r) {
+            double p = double((*x)[r * cols + i]) * (*x)[r * cols + j];
+            ref += p;
+            mag += std::fabs(p);
+          }
+        ASSERT_NEAR(xtx1[i * cols + j], ref, 1e-6 * mag) << cols << ": " << i << "," << j;
+      }
+  }
 }
 
 } // namespace

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -304,4 +305,46 @@ TEST(QuantMath, RelativeOutputErrorMatchesItsDefinition) {
                 1e-12 * (num / den))
         << rows << " rows";
   }
+}
+
+// searchClip and quantizeValue round without the library call; the
+// definition (std::nearbyint on every candidate, fakeQuant's round trip)
+// must choose the same clip, ties and huge ratios included.
+TEST(QuantMath, ClipSearchEqualsItsDefinition) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  int checked = 0;
+  for (int64_t bits : {int64_t(2), int64_t(3), int64_t(4), int64_t(8)})
+    for (bool sym : {true, false})
+      for (int trial = 0; trial < 300; ++trial) {
+        Scheme s = intScheme(bits, 32, sym);
+        std::vector<float> x(32);
+        for (float &v : x)
+          v = dist(rng) * (trial % 3 == 0 ? 1e-3f : 1.0f);
+        if (trial % 7 == 0) // exact halves of a power-of-two scale: ties
+          for (size_t j = 0; j < x.size(); ++j)
+            x[j] = 0.125f * (float(j % 9) - 4.0f) + 0.0625f;
+        if (trial % 11 == 0)
+          x[3] = 3e7f; // a ratio past 2^22
+        float bestClip = 1.0f;
+        double bestErr = INFINITY;
+        for (int i = 0; i <= 50; ++i) {
+          float clip = 1.0f - 0.01f * float(i);
+          qmath::GroupParams p = qmath::chooseParams(s, x.data(), 32, 1, clip);
+          double err = 0;
+          for (float v : x) {
+            float q = std::clamp(std::nearbyint(v / p.scale) + p.zero, 0.0f, float(s.maxCode()));
+            double d = v - (q - p.zero) * p.scale;
+            err += d * d;
+            ASSERT_EQ(qmath::quantizeValue(s, p, v), int(q)) << v << " / " << p.scale;
+          }
+          if (err < bestErr) {
+            bestErr = err;
+            bestClip = clip;
+          }
+        }
+        ASSERT_EQ(qmath::searchClip(s, x.data(), 32), bestClip) << bits << " bits, trial " << trial;
+        ++checked;
+      }
+  EXPECT_EQ(checked, 2400);
 }

@@ -130,9 +130,11 @@ TEST(StagedCalibration, HessiansAgreeWithTheOracleExecutor) {
   ASSERT_TRUE(bool(stats)) << llvm::toString(stats.takeError());
   ASSERT_EQ(stats->cols, cols);
   double maxAbs = 0, maxErr = 0;
+  std::vector<double> h = stats->hessian(); // 2 X^T X / rows, both triangles
+  ASSERT_EQ(h.size(), xtx.size());
   for (size_t i = 0; i < xtx.size(); ++i) {
     maxAbs = std::max(maxAbs, std::fabs(xtx[i]));
-    maxErr = std::max(maxErr, std::fabs(xtx[i] - stats->xtx[i]));
+    maxErr = std::max(maxErr, std::fabs(xtx[i] - h[i] * double(stats->rows) / 2));
   }
   EXPECT_GT(maxAbs, 0.0);
   // Different summation orders over ~14 layers of f32 arithmetic.

@@ -85,31 +85,41 @@ llvm::ArrayRef<float> nf4Levels() {
   return levels;
 }
 
-GroupParams chooseParams(const Scheme &s, const float *x, int64_t n, int64_t stride,
-                         float clip) {
+namespace {
+
+/// What chooseParams reads of a group: its range (with zero inside it) and
+/// its value of largest magnitude.
+struct GroupRange {
   float lo = 0, hi = 0, extreme = 0;
+};
+
+GroupRange rangeOf(const float *x, int64_t n, int64_t stride) {
+  GroupRange r;
   for (int64_t i = 0; i < n; ++i) {
     float v = x[i * stride];
-    lo = std::min(lo, v);
-    hi = std::max(hi, v);
-    if (std::fabs(v) > std::fabs(extreme))
-      extreme = v;
+    r.lo = std::min(r.lo, v);
+    r.hi = std::max(r.hi, v);
+    if (std::fabs(v) > std::fabs(r.extreme))
+      r.extreme = v;
   }
+  return r;
+}
+
+GroupParams paramsFromRange(const Scheme &s, GroupRange r, float clip) {
   GroupParams p;
   if (s.format == WeightFormat::NF4) {
-    float absmax = roundToHalf(std::fabs(extreme) * clip);
+    float absmax = roundToHalf(std::fabs(r.extreme) * clip);
     p.scale = absmax > 0 ? absmax : 1.0f;
     return p;
   }
   if (s.symmetric) {
     int64_t half = int64_t(1) << (s.bits - 1);
-    float d = roundToHalf(extreme * clip / -float(half));
+    float d = roundToHalf(r.extreme * clip / -float(half));
     p.scale = d != 0 ? d : 1.0f;
     p.zero = float(half);
     return p;
   }
-  lo *= clip;
-  hi *= clip;
+  float lo = r.lo * clip, hi = r.hi * clip;
   float scale = roundToHalf((hi - lo) / float(s.maxCode()));
   if (scale == 0) {
     p.scale = 1.0f;
@@ -119,6 +129,23 @@ GroupParams chooseParams(const Scheme &s, const float *x, int64_t n, int64_t str
   p.scale = scale;
   p.zero = std::clamp(std::nearbyint(-lo / scale), 0.0f, float(s.maxCode()));
   return p;
+}
+
+/// std::nearbyint in the default rounding mode (to nearest, ties to even)
+/// without the library call the SSE2 baseline makes of it: adding and
+/// taking away 1.5 * 2^23 rounds at the units place; exact for |v| < 2^22.
+inline float roundNearestEven(float v) {
+  if (!(std::fabs(v) < 4194304.0f))
+    return std::nearbyint(v);
+  constexpr float kMagic = 12582912.0f; // (v + m) - m is not folded without -ffast-math
+  return (v + kMagic) - kMagic;
+}
+
+} // namespace
+
+GroupParams chooseParams(const Scheme &s, const float *x, int64_t n, int64_t stride,
+                         float clip) {
+  return paramsFromRange(s, rangeOf(x, n, stride), clip);
 }
 
 int quantizeValue(const Scheme &s, const GroupParams &p, float x) {
@@ -137,7 +164,7 @@ int quantizeValue(const Scheme &s, const GroupParams &p, float x) {
     }
     return best;
   }
-  float q = std::nearbyint(x / p.scale) + p.zero;
+  float q = roundNearestEven(x / p.scale) + p.zero;
   return int(std::clamp(q, 0.0f, float(s.maxCode())));
 }
 
@@ -221,15 +248,28 @@ DoubleQuantized doubleQuantize(std::vector<float> &scales) {
 }
 
 float searchClip(const Scheme &s, const float *x, int64_t n) {
+  // GPTQ (per linear) and AWQ (per candidate scale) search every group: the
+  // range is read once, and the integer formats' round trip is written out
+  // (the same arithmetic as fakeQuant) so that it needs no library call.
+  GroupRange range = rangeOf(x, n, 1);
+  float maxCode = float(s.maxCode());
   float bestClip = 1.0f;
   double bestErr = INFINITY;
   for (int i = 0; i <= 50; ++i) {
     float clip = 1.0f - 0.01f * float(i);
-    GroupParams p = chooseParams(s, x, n, 1, clip);
+    GroupParams p = paramsFromRange(s, range, clip);
     double err = 0;
-    for (int64_t j = 0; j < n; ++j) {
-      double d = x[j] - fakeQuant(s, p, x[j]);
-      err += d * d;
+    if (s.format == WeightFormat::NF4) {
+      for (int64_t j = 0; j < n; ++j) {
+        double d = x[j] - fakeQuant(s, p, x[j]);
+        err += d * d;
+      }
+    } else {
+      for (int64_t j = 0; j < n; ++j) {
+        float q = std::clamp(roundNearestEven(x[j] / p.scale) + p.zero, 0.0f, maxCode);
+        double d = x[j] - (float(int(q)) - p.zero) * p.scale;
+        err += d * d;
+      }
     }
     if (err < bestErr) {
       bestErr = err;

@@ -44,7 +44,7 @@ struct ActivationStats {
   int64_t rows = 0;             // rows (tokens) seen
   std::vector<float> absMax;    // per channel
   std::vector<double> absSum;   // per channel
-  std::vector<double> xtx;      // [cols, cols] sum of x x^T, when requested
+  std::vector<double> xtx;      // [cols, cols] sum of x x^T, lower triangle (i >= j)
   std::vector<float> sample;    // [sampleRows, cols]
   int64_t sampleRows = 0;
   bool nonFinite = false;       // a NaN or Inf was seen

@@ -23,8 +23,9 @@ namespace qopt::kernels {
 void fastLinear(ThreadPool &pool, const float *x, int64_t M, int64_t K, const float *w,
                 int64_t N, const float *bias, float *y);
 
-/// xtx[cols, cols] += X^T X for X [rows, cols] row-major: the products
-/// summed in float over the rows of this call, added in double.
+/// The lower triangle (i >= j) of xtx[cols, cols] += X^T X for X [rows,
+/// cols] row-major: the products summed in float over the rows of this
+/// call, added in double. The strict upper triangle is not touched.
 void accumulateGram(ThreadPool &pool, const float *x, int64_t rows, int64_t cols, double *xtx);
 
 /// The runtime kernel family these run on ("avx512vnni", "avx2", "portable").
