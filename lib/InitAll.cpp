@@ -10,6 +10,10 @@
 #include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace qopt {
 
 void registerAllDialects(mlir::DialectRegistry &registry) {
@@ -20,6 +24,13 @@ void registerAllDialects(mlir::DialectRegistry &registry) {
 void registerAllPasses() {
   registerQoptPasses();
   registerQoptPipelines();
+}
+
+void keepFreedMemoryForReuse() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 32 << 20); // glibc's upper limit
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
 }
 
 } // namespace qopt

@@ -12,6 +12,12 @@ void registerAllDialects(mlir::DialectRegistry &registry);
 /// Every qopt pass and pipeline, for qopt-opt and `qopt compile`.
 void registerAllPasses();
 
+/// glibc keeps freed buffers up to 32 MiB in the heap instead of unmapping
+/// them: calibration frees and reallocates megabytes of activations per op
+/// per sample, and each fresh mapping came back as page faults and zeroing
+/// (a tenth of a 1.1B GPTQ run). Call once at the start of a tool.
+void keepFreedMemoryForReuse();
+
 } // namespace qopt
 
 #endif

@@ -81,4 +81,17 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain,
   done.wait(lock, [&] { return pending == 0; });
 }
 
+void forFixedPieces(ThreadPool *pool, int64_t n, int64_t piece,
+                    const std::function<void(int64_t, int64_t)> &body) {
+  int64_t pieces = (n + piece - 1) / piece;
+  auto run = [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p)
+      body(p * piece, std::min(n, (p + 1) * piece));
+  };
+  if (pool)
+    pool->parallelFor(pieces, 1, run);
+  else
+    run(0, pieces);
+}
+
 } // namespace qopt

@@ -45,18 +45,6 @@ constexpr int64_t kLeaf = 128;
 /// Rows or columns per task: fixed, so that no result depends on the pool.
 constexpr int64_t kChunk = 128;
 
-void forChunks(ThreadPool *pool, int64_t n, const std::function<void(int64_t, int64_t)> &body) {
-  int64_t chunks = (n + kChunk - 1) / kChunk;
-  auto run = [&](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c)
-      body(c * kChunk, std::min(n, (c + 1) * kChunk));
-  };
-  if (pool)
-    pool->parallelFor(chunks, 1, run);
-  else
-    run(0, chunks);
-}
-
 void invertRecursive(const Family &f, double *l, int64_t n, int64_t ld, ThreadPool *pool) {
   if (n <= kLeaf)
     return f.invertLowerSmall(l, n, ld);
@@ -67,8 +55,8 @@ void invertRecursive(const Family &f, double *l, int64_t n, int64_t ld, ThreadPo
   invertRecursive(f, a, k, ld, pool);
   invertRecursive(f, c, rest, ld, pool);
   // rows of B A^-1 are independent, and so are the columns of C^-1 (B A^-1)
-  forChunks(pool, rest, [&](int64_t r0, int64_t r1) { f.timesLower(b + r0, ld, a, ld, r1 - r0, k); });
-  forChunks(pool, k, [&](int64_t c0, int64_t c1) {
+  forFixedPieces(pool, rest, kChunk, [&](int64_t r0, int64_t r1) { f.timesLower(b + r0, ld, a, ld, r1 - r0, k); });
+  forFixedPieces(pool, k, kChunk, [&](int64_t c0, int64_t c1) {
     f.lowerTimes(c, ld, b + c0 * ld, ld, rest, c1 - c0);
     for (int64_t j = c0; j < c1; ++j)
       for (int64_t i = 0; i < rest; ++i)

@@ -177,15 +177,7 @@ llvm::Expected<Result> quantize(const qmath::Scheme &scheme, const float *wIn, i
                                 m, cols - i2, count);
     }
   };
-  int64_t chunks = (rows + kRowChunk - 1) / kRowChunk;
-  auto run = [&](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c)
-      solveRows(c * kRowChunk, std::min(rows, (c + 1) * kRowChunk));
-  };
-  if (pool)
-    pool->parallelFor(chunks, 1, run);
-  else
-    run(0, chunks);
+  forFixedPieces(pool, rows, kRowChunk, solveRows);
   return result;
 }
 

@@ -10,6 +10,8 @@
 #include "passes/GPTQ/GPTQSolver.h"
 #include "qopt/Support/ThreadPool.h"
 
+#include "RandomInputs.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -20,12 +22,7 @@ using namespace qopt;
 namespace {
 
 std::vector<double> randomValues(int64_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<double> dist(0.0, 1.0);
-  std::vector<double> v(static_cast<size_t>(n));
-  for (double &x : v)
-    x = dist(rng);
-  return v;
+  return testutil::randomVector<double>(size_t(n), seed);
 }
 
 /// A = X^T X / rows + I/10 [n, n], column-major, well conditioned.

@@ -2,6 +2,8 @@
 // against double-precision definitions, and independent of thread count.
 #include "qopt/Exec/FastLinear.h"
 
+#include "RandomInputs.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,14 +14,7 @@ using namespace qopt;
 
 namespace {
 
-std::vector<float> randomVector(size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = dist(rng);
-  return v;
-}
+using testutil::randomVector;
 
 // Shapes the panels cut and do not: K and N off multiples of 16, one token,
 // more tokens than a pass takes (8).

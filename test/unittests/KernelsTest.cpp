@@ -1,6 +1,8 @@
 // The executor's kernels against straightforward double-precision versions.
 #include "qopt/Exec/Kernels.h"
 
+#include "RandomInputs.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,14 +13,7 @@ using namespace qopt;
 
 namespace {
 
-std::vector<float> randomVector(size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = dist(rng);
-  return v;
-}
+using testutil::randomVector;
 
 void expectNear(const std::vector<float> &got, const std::vector<double> &ref, double tol) {
   ASSERT_EQ(got.size(), ref.size());

@@ -51,6 +51,7 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   qopt::registerAllDialects(registry);
   qopt::registerAllPasses();
+  qopt::keepFreedMemoryForReuse();
   auto [inputPath, outputPath] = mlir::registerAndParseCLIOptions(
       argc, argv, "qopt optimizer driver (qnt dialect and qopt passes)", registry);
 

@@ -25,6 +25,7 @@ using namespace qopt::tool;
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   qopt::registerAllPasses();
+  qopt::keepFreedMemoryForReuse();
   llvm::cl::HideUnrelatedOptions(category);
   if (!llvm::cl::ParseCommandLineOptions(
           argc, argv,

@@ -47,6 +47,14 @@ private:
   bool stopping = false;
 };
 
+/// body(begin, end) on pieces of exactly `piece` indices covering [0, n)
+/// (the last ragged), spread over the pool, inline when it is null. Unlike
+/// parallelFor's one chunk per worker, the pieces do not depend on the
+/// pool's size: for code whose result depends on where a chunk starts
+/// (a GEMM's blocking).
+void forFixedPieces(ThreadPool *pool, int64_t n, int64_t piece,
+                    const std::function<void(int64_t, int64_t)> &body);
+
 } // namespace qopt
 
 #endif
