@@ -135,21 +135,24 @@ struct QntMixedPrecisionPass : QuantPass<QntMixedPrecisionPass, impl::QntMixedPr
     if (!reference)
       return fail(llvm::toString(reference.takeError()));
     std::vector<std::vector<mixed::Option>> table(linears.size());
-    // one factorization per input, shared by every scheme of its linears
-    llvm::DenseMap<Value, gptq::Factorization> factorizations;
+    // One factorization per input, shared by every scheme of its linears;
+    // linears reading one input are adjacent (q/k/v, gate/up), so only the
+    // latest is kept (a model's worth would double the Hessians' memory).
+    Value factoredInput;
+    gptq::Factorization factorization;
     for (size_t i = 0; i < linears.size(); ++i) {
       TargetLinear &l = linears[i];
       gptq::Factorization *factors = nullptr;
       if (quantizer == "gptq") {
-        auto it = factorizations.find(l.op.getInput());
-        if (it == factorizations.end()) {
+        if (factoredInput != l.op.getInput()) {
           auto f = gptq::factorize(stats[l.op.getInput()].hessian(), l.cols, gptqOptions,
                                    &(*exec)->threadPool());
           if (!f)
             return fail(l.name + ": " + llvm::toString(f.takeError()));
-          it = factorizations.try_emplace(l.op.getInput(), std::move(*f)).first;
+          factorization = std::move(*f);
+          factoredInput = l.op.getInput();
         }
-        factors = &it->second;
+        factors = &factorization;
       }
       for (const qmath::Scheme &s : schemes) {
         qmath::QuantizedWeight q(s, l.rows, l.cols);
