@@ -62,10 +62,10 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def build_llamacpp(root):
-    """build/llamacpp/src/build/bin/{llama-bench,llama-simple}, built once."""
+def build_llamacpp(root, targets=("llama-bench", "llama-simple")):
+    """build/llamacpp/src/build/bin/{targets}, built once."""
     bindir = os.path.join(root, "src", "build", "bin")
-    if all(os.path.exists(os.path.join(bindir, b)) for b in ("llama-bench", "llama-simple")):
+    if all(os.path.exists(os.path.join(bindir, b)) for b in targets):
         return bindir
     os.makedirs(root, exist_ok=True)
     src = os.path.join(root, "src")
@@ -80,13 +80,13 @@ def build_llamacpp(root):
         shutil.rmtree(src, ignore_errors=True)
         subprocess.run(["git", "clone", "-q", os.path.join(root, "llama.cpp.bundle"), src],
                        check=True)
-    log("building llama-bench and llama-simple (GGML_NATIVE, Release; about 5 minutes) ...")
+    log(f"building {', '.join(targets)} (GGML_NATIVE, Release; about 5 minutes) ...")
     subprocess.run(["cmake", "-S", src, "-B", os.path.join(src, "build"), "-G", "Ninja",
                     "-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON", "-DBUILD_SHARED_LIBS=OFF",
                     "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=ON",
                     "-DLLAMA_BUILD_SERVER=OFF", "-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF"],
                    check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["ninja", "-C", os.path.join(src, "build"), "llama-bench", "llama-simple"],
+    subprocess.run(["ninja", "-C", os.path.join(src, "build"), *targets],
                    check=True, stdout=subprocess.DEVNULL)
     return bindir
 

@@ -12,7 +12,9 @@
 #include "mlir/Parser/Parser.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Signals.h"
 #include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
 
 namespace qopt {
 
@@ -77,6 +79,35 @@ static llvm::Expected<LoadedModel> loadMlir(llvm::StringRef path) {
   return m;
 }
 
+namespace {
+/// Temporary files this process made, removed when it exits.
+struct TemporaryFiles {
+  std::vector<std::string> paths;
+  ~TemporaryFiles() {
+    for (const std::string &p : paths)
+      llvm::sys::fs::remove(p);
+  }
+};
+TemporaryFiles temporaries;
+} // namespace
+
+llvm::Expected<std::string> stashTokenizer(llvm::StringRef bytes) {
+  llvm::SmallString<256> path;
+  int fd;
+  if (std::error_code ec = llvm::sys::fs::createTemporaryFile("qopt-tokenizer", "bin", fd, path))
+    return makeError("cannot create a temporary tokenizer file: " + ec.message());
+  temporaries.paths.push_back(std::string(path));
+  llvm::sys::RemoveFileOnSignal(path);
+  llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+  os << bytes;
+  os.close();
+  if (os.has_error()) {
+    os.clear_error();
+    return makeError("cannot write the temporary tokenizer file '" + path + "'");
+  }
+  return std::string(path);
+}
+
 static llvm::Expected<LoadedModel> loadCheckpoint(llvm::StringRef path) {
   auto imported = importCheckpoint(path);
   if (!imported)
@@ -85,8 +116,17 @@ static llvm::Expected<LoadedModel> loadCheckpoint(llvm::StringRef path) {
   m.context = createContext();
   m.config = imported->config;
   m.params = imported->params;
-  m.module = buildLlamaModule(*m.context, m.config, *m.params);
-  m.tokenizerPath = findTokenizerNear(path);
+  m.module = buildLlamaModule(*m.context, m.config, *m.params, imported->quantized);
+  for (const std::string &note : imported->notes)
+    llvm::errs() << "note: " << note << "\n";
+  if (!imported->tokenizerBytes.empty()) {
+    auto stashed = stashTokenizer(imported->tokenizerBytes);
+    if (!stashed)
+      return stashed.takeError();
+    m.tokenizerPath = *stashed;
+  } else {
+    m.tokenizerPath = findTokenizerNear(path);
+  }
   return m;
 }
 

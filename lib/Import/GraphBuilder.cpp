@@ -2,6 +2,7 @@
 #include "qopt/Import/GraphBuilder.h"
 
 #include "Qnt/IR/QntDialect.h"
+#include "Qnt/Utils/QuantScheme.h"
 #include "qopt/Support/Error.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -15,8 +16,9 @@ namespace {
 
 class LlamaEmitter {
 public:
-  LlamaEmitter(OpBuilder &b, const ModelConfig &c, const ParameterStore &params)
-      : b(b), c(c), params(params), loc(b.getUnknownLoc()),
+  LlamaEmitter(OpBuilder &b, const ModelConfig &c, const ParameterStore &params,
+               const std::map<std::string, ImportedQuantScheme> &quantized)
+      : b(b), c(c), params(params), quantized(quantized), loc(b.getUnknownLoc()),
         f32(b.getF32Type()) {}
 
   void emitBody(Value tokens, Value pos, Value cache) {
@@ -72,6 +74,8 @@ private:
   }
 
   Value param(const std::string &name) {
+    if (auto it = quantized.find(name); it != quantized.end())
+      return qparam(name, it->second);
     const TensorView *t = params.lookup(name);
     assert(t && "importer must provide every canonical parameter");
     Type elt = t->dtype == DType::F16    ? Type(b.getF16Type())
@@ -79,6 +83,34 @@ private:
                                          : Type(f32);
     auto type = RankedTensorType::get(t->shape, elt);
     return qnt::ParamOp::create(b, loc, type, b.getStringAttr(name));
+  }
+
+  /// A weight that arrived quantized. Its packed codes do not tell its
+  /// columns, so the shape comes from the model's geometry.
+  Value qparam(const std::string &name, const ImportedQuantScheme &q) {
+    qmath::Scheme s;
+    s.bits = q.bits;
+    s.groupSize = q.groupSize;
+    s.symmetric = q.symmetric;
+    auto type = RankedTensorType::get(weightShape(name), f32);
+    return qnt::QParamOp::create(b, loc, type, b.getStringAttr(name),
+                                 s.toAttr(b.getContext()));
+  }
+
+  /// [out, in] of a canonical matrix.
+  SmallVector<int64_t, 2> weightShape(llvm::StringRef name) {
+    if (name == param::tokEmbeddings() || name == param::classifier())
+      return {c.vocabSize, c.dim};
+    llvm::StringRef leaf = name.rsplit('.').second;
+    if (leaf == "wq")
+      return {c.qDim(), c.dim};
+    if (leaf == "wk" || leaf == "wv")
+      return {c.kvDim(), c.dim};
+    if (leaf == "wo")
+      return {c.dim, c.qDim()};
+    if (leaf == "w2")
+      return {c.dim, c.hiddenDim};
+    return {c.hiddenDim, c.dim}; // w1, w3
   }
 
   Value rmsNorm(Value x, Value w) {
@@ -93,6 +125,7 @@ private:
   OpBuilder &b;
   const ModelConfig &c;
   const ParameterStore &params;
+  const std::map<std::string, ImportedQuantScheme> &quantized;
   Location loc;
   Type f32;
 };
@@ -100,7 +133,8 @@ private:
 } // namespace
 
 OwningOpRef<ModuleOp> buildLlamaModule(MLIRContext &ctx, const ModelConfig &c,
-                                       const ParameterStore &params) {
+                                       const ParameterStore &params,
+                                       const std::map<std::string, ImportedQuantScheme> &quantized) {
   ctx.loadDialect<qnt::QntDialect, func::FuncDialect>();
   OpBuilder b(&ctx);
   Location loc = b.getUnknownLoc();
@@ -140,7 +174,7 @@ OwningOpRef<ModuleOp> buildLlamaModule(MLIRContext &ctx, const ModelConfig &c,
   auto fn = func::FuncOp::create(b, loc, kForwardFunc, fnType);
   Block *entry = fn.addEntryBlock();
   b.setInsertionPointToStart(entry);
-  LlamaEmitter(b, c, params)
+  LlamaEmitter(b, c, params, quantized)
       .emitBody(entry->getArgument(0), entry->getArgument(1), entry->getArgument(2));
   return module;
 }

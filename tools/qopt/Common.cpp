@@ -34,6 +34,7 @@ cl::SubCommand tokenizeCmd("tokenize", "Print the token ids of a text");
 cl::SubCommand chatTemplateCmd("chat-template",
                                 "Print a conversation as the model's chat template renders it");
 cl::SubCommand buildCmd("build", "Compile a model to a standalone CPU program (or library)");
+cl::SubCommand exportCmd("export", "Write a model as a GGUF file that llama.cpp runs");
 
 cl::opt<std::string> tokenizerOpt(
     "tokenizer",
@@ -42,7 +43,7 @@ cl::opt<std::string> tokenizerOpt(
              "only tok*.bin beside the checkpoint)"),
     cl::value_desc("file"), cl::init(""), cl::sub(importCmd), cl::sub(runCmd),
     cl::sub(evalCmd), cl::sub(logitsCmd), cl::sub(compileCmd), cl::sub(buildCmd),
-    cl::cat(category));
+    cl::sub(exportCmd), cl::cat(category));
 cl::opt<unsigned> threadsOpt("threads",
                              cl::desc("Worker threads (default: one per hardware thread)"),
                              cl::init(0), cl::sub(runCmd), cl::sub(evalCmd),

@@ -13,7 +13,7 @@ namespace qopt::tool {
 
 extern llvm::cl::OptionCategory category;
 extern llvm::cl::SubCommand importCmd, runCmd, evalCmd, logitsCmd, compileCmd, buildCmd,
-    tokenizeCmd, chatTemplateCmd;
+    tokenizeCmd, chatTemplateCmd, exportCmd;
 
 /// --tokenizer and --threads, shared by run, eval and logits.
 extern llvm::cl::opt<std::string> tokenizerOpt;
@@ -62,6 +62,7 @@ int runCompile();
 int runBuild();
 int runTokenize();
 int runChatTemplate();
+int runExport();
 
 } // namespace qopt::tool
 

@@ -16,7 +16,7 @@ namespace cl = llvm::cl;
 namespace qopt::tool {
 
 static cl::opt<std::string> checkpointArg(cl::Positional, cl::Required,
-                                          cl::desc("<checkpoint .bin or HF directory>"),
+                                          cl::desc("<checkpoint: llama2.c .bin, HF directory or .gguf>"),
                                           cl::sub(importCmd), cl::cat(category));
 static cl::opt<std::string> outputOpt("o", cl::Required,
                                       cl::desc("Output .mlir; the parameters go to "
@@ -36,15 +36,22 @@ static llvm::Error importToFiles() {
     return imported.takeError();
   const ModelConfig &c = imported->config;
 
-  std::string tokenizerPath =
-      tokenizerOpt.empty() ? findTokenizerNear(checkpointArg) : tokenizerOpt.getValue();
+  std::string tokenizerPath = tokenizerOpt;
+  if (tokenizerPath.empty() && !imported->tokenizerBytes.empty()) {
+    auto stashed = stashTokenizer(imported->tokenizerBytes);
+    if (!stashed)
+      return stashed.takeError();
+    tokenizerPath = *stashed;
+  } else if (tokenizerPath.empty()) {
+    tokenizerPath = findTokenizerNear(checkpointArg);
+  }
   if (!tokenizerPath.empty()) {
     if (auto tok = Tokenizer::load(tokenizerPath, c.vocabSize); !tok)
       return tok.takeError();
   }
 
   auto ctx = createContext();
-  auto module = buildLlamaModule(*ctx, c, *imported->params);
+  auto module = buildLlamaModule(*ctx, c, *imported->params, imported->quantized);
   imported->params->metadata()["qopt.source"] = c.source;
   auto written = writeModel(*module, *imported->params, tokenizerPath, out);
   if (!written)
@@ -60,8 +67,12 @@ static llvm::Error importToFiles() {
     llvm::errs() << ", sliding window " << c.slidingWindow;
   if (!c.ropeScaling.empty())
     llvm::errs() << ", rope scaling " << c.ropeScaling;
-  llvm::errs() << "\n"
-               << "wrote " << out << ", " << written->paramsPath << " ("
+  llvm::errs() << "\n";
+  if (!imported->quantized.empty())
+    llvm::errs() << imported->quantized.size() << " weights kept quantized as they were\n";
+  for (const std::string &note : imported->notes)
+    llvm::errs() << "note: " << note << "\n";
+  llvm::errs() << "wrote " << out << ", " << written->paramsPath << " ("
                << imported->params->size() << " tensors, "
                << imported->params->totalBytes() << " bytes)";
   if (!tokenizerPath.empty())

@@ -6,6 +6,7 @@
 //   qopt logits MODEL -p PROMPT -o logits.npy
 //   qopt compile MODEL -o quantized.mlir --recipe R --calib TEXT [--eval TEXT]
 //   qopt build  MODEL -o NAME [--emit exe|shared|obj|llvm]
+//   qopt export MODEL --format gguf -o model.gguf [--allow-requant]
 //   qopt tokenize TOKENIZER -p TEXT | --file F [--separator LINE]
 //   qopt chat-template TOKENIZER -p TEXT [--system S] | --messages FILE.json
 //
@@ -50,8 +51,10 @@ int main(int argc, char **argv) {
     return runTokenize();
   if (chatTemplateCmd)
     return runChatTemplate();
-  llvm::errs() << "qopt: error: give a subcommand: import, compile, build, run, eval, logits, tokenize or "
-                  "chat-template "
+  if (exportCmd)
+    return runExport();
+  llvm::errs() << "qopt: error: give a subcommand: import, compile, build, export, run, eval, logits, "
+                  "tokenize or chat-template "
                   "(see qopt --help)\n";
   return 1;
 }

@@ -36,6 +36,11 @@ std::unique_ptr<mlir::MLIRContext> createContext();
 llvm::Expected<LoadedModel> loadModel(llvm::StringRef path,
                                       llvm::StringRef tokenizerOverride);
 
+/// Writes a tokenizer carried inside a checkpoint (ImportedModel::
+/// tokenizerBytes) to a temporary file, for the code that loads tokenizers
+/// by path; the file is removed when the process exits.
+llvm::Expected<std::string> stashTokenizer(llvm::StringRef bytes);
+
 /// Finds the tokenizer of a checkpoint: tokenizer.bin beside it (or inside an
 /// HF directory), else the only tok*.bin there. Empty when none is found.
 std::string findTokenizerNear(llvm::StringRef checkpoint);

@@ -16,10 +16,11 @@ namespace qopt {
 inline constexpr const char *kForwardFunc = "forward";
 
 /// Builds the float qnt graph of `config`. Parameter element types come from
-/// the tensors in `params`.
-mlir::OwningOpRef<mlir::ModuleOp> buildLlamaModule(mlir::MLIRContext &ctx,
-                                                   const ModelConfig &config,
-                                                   const ParameterStore &params);
+/// the tensors in `params`; the weights named in `quantized` are read
+/// through qnt.qparam in their scheme.
+mlir::OwningOpRef<mlir::ModuleOp>
+buildLlamaModule(mlir::MLIRContext &ctx, const ModelConfig &config, const ParameterStore &params,
+                 const std::map<std::string, ImportedQuantScheme> &quantized = {});
 
 /// Reads the hyperparameters back from a module's qnt.model attribute.
 llvm::Expected<ModelConfig> readModelConfig(mlir::ModuleOp module);

@@ -19,7 +19,13 @@ llvm::Expected<ImportedModel> importLlama2c(llvm::StringRef path);
 /// their dtype (f32, f16 or bf16); q/k rows stay in HF's rotate-half order.
 llvm::Expected<ImportedModel> importHuggingFace(llvm::StringRef dir);
 
-/// Chooses by what `path` is: a directory is HF, a file is llama2.c.
+/// Reads a GGUF file (llama.cpp's format): the llama and qwen2
+/// architectures; legacy quantized blocks are kept as qnt schemes where one
+/// holds them exactly (see lib/Import/Gguf.cpp).
+llvm::Expected<ImportedModel> importGguf(llvm::StringRef path);
+
+/// Chooses by what `path` is: a directory is HF, a file starting with
+/// "GGUF" is GGUF, another file is llama2.c.
 llvm::Expected<ImportedModel> importCheckpoint(llvm::StringRef path);
 
 } // namespace qopt

@@ -6,6 +6,7 @@
 
 #include "llvm/Support/Error.h"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -59,10 +60,26 @@ std::string classifier();
 std::string layer(int64_t i, const char *leaf);
 } // namespace param
 
+/// An integer scheme a weight arrives in already quantized (a GGUF block
+/// type): the graph reads it through qnt.qparam, its tensors stored as
+/// qmath::storeQuantized writes them.
+struct ImportedQuantScheme {
+  int64_t bits = 4;
+  int64_t groupSize = 32;
+  bool symmetric = true;
+};
+
 /// The result of an importer: configuration plus weights under canonical names.
 struct ImportedModel {
   ModelConfig config;
   std::shared_ptr<ParameterStore> params;
+  /// Canonical names of the weights stored quantized, with their scheme.
+  std::map<std::string, ImportedQuantScheme> quantized;
+  /// A tokenizer carried inside the checkpoint (a GGUF's vocabulary), in
+  /// llama2.c's tokenizer.bin format; empty when it carries none.
+  std::string tokenizerBytes;
+  /// What was converted on the way in (one line each, for the user).
+  std::vector<std::string> notes;
 };
 
 /// Fails if any floating-point parameter holds NaN or Inf, naming it.
