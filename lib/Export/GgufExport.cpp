@@ -155,13 +155,14 @@ llvm::Expected<EncodedTensor> encodeQuantized(const ParameterStore &store, const
     e.bytes = ggml::encodeExact(*q, e.type);
     return e;
   }
-  e.type = ggml::nearestTypeFor(*q);
+  e.type = choice.sameCodes ? *choice.sameCodes : ggml::nearestTypeFor(*q);
   if (!allowRequant) {
     refusal = choice.whyNot;
     return e;
   }
   std::vector<float> w = q->dequantize();
-  e.bytes = ggml::quantizeReference(e.type, w.data(), int64_t(w.size()));
+  e.bytes = choice.sameCodes ? ggml::encodeExact(*q, e.type)
+                             : ggml::quantizeReference(e.type, w.data(), int64_t(w.size()));
   std::vector<float> back = ggml::dequantize(e.type, e.bytes.data(), int64_t(w.size()));
   e.info.relativeError = relativeRmsError(w, back);
   e.info.exact = e.info.relativeError == 0;

@@ -144,6 +144,8 @@ TypeChoice exactTypeFor(const QuantizedWeight &q) {
         c.whyNot = "a zero point times its scale (" + std::to_string(m) +
                    ") is not an f16 value, which " + gguf::typeName(uint32_t(type)) +
                    "'s m must be";
+        if (std::isfinite(m))
+          c.sameCodes = type;
         return c;
       }
     }

@@ -35,6 +35,10 @@ constexpr int64_t kBlock = 32;
 struct TypeChoice {
   std::optional<GgmlType> exact;
   std::string whyNot;
+  /// Asymmetric weights whose only misfit is m = -zero * scale not being an
+  /// f16 value: this type keeps every code and scale, m rounded to f16
+  /// (a far smaller change than re-quantizing the block).
+  std::optional<GgmlType> sameCodes;
 };
 TypeChoice exactTypeFor(const qmath::QuantizedWeight &q);
 
@@ -44,7 +48,8 @@ TypeChoice exactTypeFor(const qmath::QuantizedWeight &q);
 /// (exact) when its rows are not whole blocks.
 GgmlType nearestTypeFor(const qmath::QuantizedWeight &q);
 
-/// The blocks of `q` in `type`, which exactTypeFor(q) must have returned.
+/// The blocks of `q` in `type`, which exactTypeFor(q) must have returned
+/// as exact or sameCodes.
 std::vector<uint8_t> encodeExact(const qmath::QuantizedWeight &q, GgmlType type);
 
 /// ggml's reference quantizers (quantize_row_*_ref) of `n` floats (a whole
