@@ -33,7 +33,8 @@ common=("$root/runtime/common/weights_file.c" "$root/runtime/tokenizer/"*.c
 # (built without RTTI, as the project is).
 cxx_sources=("$root/lib/Import/Llama2c.cpp" "$root/lib/Import/HuggingFace.cpp"
              "$root/lib/Import/ModelConfig.cpp" "$root/lib/Import/RopeScaling.cpp"
-             "$root/lib/Support/SafeTensors.cpp"
+             "$root/lib/Support/SafeTensors.cpp" "$root/lib/Support/Gguf.cpp"
+             "$root/lib/Support/GgufTokenizer.cpp"
              "$root/lib/Support/TensorView.cpp" "$root/lib/Support/DType.cpp"
              "$root/lib/Support/ParameterStore.cpp")
 
@@ -87,6 +88,22 @@ config = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 172,
           "tie_word_embeddings": True, "head_dim": 8, "rope_theta": 10000.0}
 with open(os.path.join(out, "config"), "wb") as f:
     f.write(b"\2" + json.dumps(config).encode())
+
+def gstr(s):
+    b = s.encode()
+    return struct.pack("<Q", len(b)) + b
+# 3: a GGUF with a three-token vocabulary and two tensors (F32, Q4_0)
+kvs = [gstr("general.architecture") + struct.pack("<I", 8) + gstr("llama"),
+       gstr("tokenizer.ggml.model") + struct.pack("<I", 8) + gstr("llama"),
+       gstr("tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, 3) +
+       gstr("<unk>") + gstr("\u2581a") + gstr("<0x0A>"),
+       gstr("tokenizer.ggml.scores") + struct.pack("<IIQ3f", 9, 6, 3, 0, -1, -2)]
+infos = [gstr("norm") + struct.pack("<IQIQ", 1, 8, 0, 0),
+         gstr("w") + struct.pack("<IQQIQ", 2, 32, 2, 2, 32)]
+head = b"GGUF" + struct.pack("<IQQ", 3, len(infos), len(kvs)) + b"".join(kvs) + b"".join(infos)
+head += bytes(-len(head) % 32)
+with open(os.path.join(out, "gguf"), "wb") as f:
+    f.write(b"\3" + head + struct.pack("<8f", *range(8)) + bytes(36))
 PY
 }
 

@@ -1,0 +1,239 @@
+#!/usr/bin/python3
+"""qopt's GGUF export checked by llama.cpp itself, and set beside llama.cpp's own Q4_0.
+
+  /usr/bin/python3 scripts/check_gguf_llamacpp.py [--models stories260K,stories110M]
+                   [--chunks 40] [--ctx 128] [--threads 2] [--work build/gguf-check]
+
+For each model: qopt imports the checkpoint, quantizes it with GPTQ w4 g32
+(calibration: a slice of TinyStories dev.txt that the evaluation slice does
+not overlap) and exports it with `qopt export --allow-requant` (weights whose
+rows are not whole blocks of 32, stories260K's w2 with 172 columns, go to F32,
+which holds them exactly; every other weight is Q4_0 bit for bit). Then:
+
+ 1. Perplexity on the same tokens: llama-perplexity's protocol (chunks of
+    --ctx tokens from llama.cpp's tokenization of the evaluation slice, the
+    first token of each chunk replaced by BOS, the second half of each chunk
+    scored) computed twice: by llama-perplexity on the exported GGUF, and
+    from `qopt logits` of the quantized IR on the very same token ids. They
+    must agree within 0.1%. (llama.cpp multiplies Q4_0 weights by activations
+    it rounds to Q8_0 blocks; qopt's executor keeps activations in f32, which
+    is what the 0.1% allows for.)
+ 2. Greedy text: llama-simple's 60 tokens against `qopt run -t 0`.
+ 3. A table: qopt-GPTQ exported to Q4_0 beside llama.cpp's own llama-quantize
+    Q4_0, and Q4_0 with an importance matrix (llama-imatrix on the same
+    calibration slice), all from the same F32 GGUF (also qopt's export):
+    file size, PPL and KL divergence from F32 (llama-perplexity
+    --kl-divergence), all measured by llama.cpp.
+
+llama.cpp is built once from the npm bundle as scripts/bench_llamacpp.py does.
+The synthetic stories110M shape (random weights, scripts/synth_model.py) checks
+the format at a real size; its perplexities say nothing about quality.
+"""
+import argparse
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import bench_llamacpp  # noqa: E402
+
+SHARED = os.environ.get("QOPT_SHARED", os.path.join(ROOT, "..", "shared"))
+QOPT = os.environ.get("QOPT", os.path.join(ROOT, "build", "bin", "qopt"))
+DEV = os.path.join(SHARED, "data", "tinystories", "dev.txt")
+TARGETS = ("llama-simple", "llama-perplexity", "llama-imatrix", "llama-quantize",
+           "llama-tokenize")
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run(*cmd, **kw):
+    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
+    if proc.returncode != 0:
+        sys.exit(f"error: {' '.join(map(str, cmd))} failed:\n{proc.stderr[-2000:]}")
+    return proc
+
+
+def checkpoint(name, work):
+    """(checkpoint path, tokenizer path) of a model."""
+    if name == "stories260K":
+        return (os.path.join(SHARED, "models", "stories260K", "stories260K.bin"),
+                os.path.join(SHARED, "models", "stories260K", "tok512.bin"))
+    path = os.path.join(work, f"{name}.bin")
+    if not os.path.exists(path):
+        log(f"writing the synthetic {name} checkpoint ...")
+        run("/usr/bin/python3", os.path.join(HERE, "synth_model.py"), "--shape", name,
+            "-o", path)
+    return path, os.path.join(SHARED, "models", "llama2-tokenizer", "tokenizer.bin")
+
+
+def text_slices(work):
+    """An evaluation slice and a calibration slice of dev.txt that do not overlap."""
+    with open(DEV, encoding="utf-8") as f:
+        text = f.read()
+    paths = {}
+    for name, (lo, hi) in {"eval": (0, 60000), "calib": (200000, 300000)}.items():
+        paths[name] = os.path.join(work, f"{name}.txt")
+        with open(paths[name], "w", encoding="utf-8") as f:
+            f.write(text[lo:hi])
+    return paths["eval"], paths["calib"]
+
+
+def llama_ppl(bindir, gguf, text, args, extra=()):
+    proc = run(os.path.join(bindir, "llama-perplexity"), "-m", gguf, "-f", text, "-c", args.ctx,
+               "--chunks", args.chunks, "-t", args.threads, "-b", args.ctx, *extra)
+    out = proc.stdout + proc.stderr
+    result = {}
+    m = re.search(r"Final estimate: PPL = ([0-9.]+)", out)
+    if m:
+        result["ppl"] = float(m.group(1))
+    m = re.search(r"Mean\s+KLD:\s+([0-9.]+)", out)
+    if m:
+        result["kld"] = float(m.group(1))
+    m = re.search(r"Mean\s+PPL\(Q\)\s*:\s*([0-9.]+)", out)
+    if m:
+        result["ppl"] = float(m.group(1))
+    m = re.search(r"Same top p:\s+([0-9.]+)", out)
+    if m:
+        result["top1"] = float(m.group(1))
+    if not result:
+        sys.exit(f"error: no figures in llama-perplexity's output:\n{out[-2000:]}")
+    return result
+
+
+def llama_tokens(bindir, gguf, text):
+    out = run(os.path.join(bindir, "llama-tokenize"), "-m", gguf, "-f", text, "--ids",
+              "--log-disable").stdout
+    return [int(t) for t in out.strip().strip("[]").split(",")]
+
+
+def log_softmax_nll(logits, targets):
+    x = logits.astype(np.float64)
+    x -= x.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(x).sum(axis=1))
+    return -(x[np.arange(len(targets)), targets] - lse)
+
+
+def qopt_ppl(mlir, tokens, args):
+    """llama-perplexity's protocol over qopt's logits of the same token ids."""
+    n_ctx, first = args.ctx, args.ctx // 2
+    nll, count = 0.0, 0
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "logits.npy")
+        for i in range(min(args.chunks, len(tokens) // n_ctx)):
+            chunk = list(tokens[i * n_ctx:(i + 1) * n_ctx])
+            chunk[0] = 1  # BOS, as llama-perplexity does
+            run(QOPT, "logits", mlir, "--tokens", ",".join(map(str, chunk)), "-o", out,
+                "--threads", args.threads)
+            logits = np.load(out)
+            # positions first .. n_ctx-2 predict the (original) next tokens
+            targets = tokens[i * n_ctx + first + 1:(i + 1) * n_ctx]
+            nll += log_softmax_nll(logits[first:n_ctx - 1], np.asarray(targets)).sum()
+            count += n_ctx - 1 - first
+    return math.exp(nll / count)
+
+
+def greedy(bindir, gguf, mlir):
+    prompt = "Once upon a time"
+    a = run(os.path.join(bindir, "llama-simple"), "-m", gguf, "-n", "60", prompt).stdout
+    b = run(QOPT, "run", mlir, "-p", prompt, "-n", "61", "-t", "0").stdout
+    a = " ".join(a.replace("<s>", "").split())
+    b = " ".join(b.split())
+    return a, b
+
+
+def check_model(name, bindir, args, eval_text, calib_text, rows):
+    work = os.path.join(args.work, name)
+    os.makedirs(work, exist_ok=True)
+    ckpt, tok = checkpoint(name, args.work)
+    base = os.path.join(work, "base.mlir")
+    run(QOPT, "import", ckpt, "--tokenizer", tok, "-o", base)
+    f32 = os.path.join(work, "f32.gguf")
+    run(QOPT, "export", base, "-o", f32)
+    gptq = os.path.join(work, "gptq.mlir")
+    log(f"{name}: qopt compile --recipe gptq --bits 4 --group-size 32 ...")
+    run(QOPT, "compile", base, "-o", gptq, "--recipe", "gptq", "--bits", "4", "--group-size",
+        "32", "--calib", calib_text, "--calib-samples", "64", "--calib-seqlen", "128")
+    exported = os.path.join(work, "qopt-gptq-q4_0.gguf")
+    report = run(QOPT, "export", gptq, "-o", exported, "--allow-requant").stderr
+    log(report.strip())
+
+    # 1. the same tokens, two programs
+    tokens = llama_tokens(bindir, exported, eval_text)
+    ours = qopt_ppl(gptq, tokens, args)
+    theirs = llama_ppl(bindir, exported, eval_text, args)["ppl"]
+    rel = abs(ours - theirs) / theirs
+    log(f"{name}: PPL of the exported GGUF: llama-perplexity {theirs:.4f}, qopt logits on the "
+        f"same {min(args.chunks, len(tokens) // args.ctx)} chunks {ours:.4f} "
+        f"(difference {100 * rel:.3f}%)")
+    ok = rel <= 1e-3
+
+    # 2. greedy text
+    a, b = greedy(bindir, exported, gptq)
+    same = a[:len(b)] == b[:len(a)] and len(a) > 100
+    log(f"{name}: greedy text {'equal' if same else 'DIFFERENT'}:\n  llama.cpp: {a[:160]}\n"
+        f"  qopt:      {b[:160]}")
+    ok = ok and same
+
+    # 3. beside llama.cpp's own quantization, measured by llama.cpp
+    kld_base = os.path.join(work, "f32.kld")
+    llama_ppl(bindir, f32, eval_text, args, ("--kl-divergence-base", kld_base))
+    q4 = os.path.join(work, "llama-q4_0.gguf")
+    run(os.path.join(bindir, "llama-quantize"), f32, q4, "Q4_0")
+    imatrix = os.path.join(work, "imatrix.gguf")
+    run(os.path.join(bindir, "llama-imatrix"), "-m", f32, "-f", calib_text, "-o", imatrix,
+        "-c", args.ctx, "-t", args.threads)
+    q4i = os.path.join(work, "llama-q4_0-imatrix.gguf")
+    run(os.path.join(bindir, "llama-quantize"), "--imatrix", imatrix, f32, q4i, "Q4_0")
+    # llama.cpp's Q4_0 keeps the tied classifier (the embedding table) in
+    # Q8_0: the same for qopt's classifier, in a quantized copy of its own.
+    gptq8 = os.path.join(work, "gptq-head8.mlir")
+    run(QOPT, "compile", base, "-o", gptq8, "--recipe", "gptq", "--bits", "4", "--group-size",
+        "32", "--calib", calib_text, "--calib-samples", "64", "--calib-seqlen", "128",
+        "--lm-head-bits", "8", "--lm-head-group-size", "32")
+    exported8 = os.path.join(work, "qopt-gptq-q4_0-head-q8_0.gguf")
+    run(QOPT, "export", gptq8, "-o", exported8, "--allow-requant")
+    for label, gguf in (("F32 (qopt export)", f32), ("llama.cpp Q4_0", q4),
+                        ("llama.cpp Q4_0 + imatrix", q4i), ("qopt GPTQ -> Q4_0", exported),
+                        ("qopt GPTQ -> Q4_0, classifier Q8_0", exported8)):
+        r = llama_ppl(bindir, gguf, eval_text, args,
+                      ("--kl-divergence-base", kld_base, "--kl-divergence"))
+        rows.append((name, label, os.path.getsize(gguf), r["ppl"], r.get("kld", 0.0),
+                     r.get("top1", 100.0)))
+    return ok
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--models", default="stories260K")
+    p.add_argument("--chunks", type=int, default=40)
+    p.add_argument("--ctx", type=int, default=128)
+    p.add_argument("--threads", default="2")
+    p.add_argument("--work", default=os.path.join(ROOT, "build", "gguf-check"))
+    args = p.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    bindir = bench_llamacpp.build_llamacpp(os.path.join(ROOT, "build", "llamacpp"), TARGETS)
+    eval_text, calib_text = text_slices(args.work)
+    rows, ok = [], True
+    for name in args.models.split(","):
+        ok = check_model(name, bindir, args, eval_text, calib_text, rows) and ok
+    print(f"\n{args.chunks} chunks of {args.ctx} tokens of TinyStories dev.txt[0:60000], "
+          f"measured by llama-perplexity (KL divergence from the F32 GGUF)\n")
+    print("| model | weights | file bytes | PPL | mean KLD | same top token |")
+    print("|---|---|---:|---:|---:|---:|")
+    for name, label, size, ppl, kld, top1 in rows:
+        print(f"| {name} | {label} | {size} | {ppl:.4f} | {kld:.5f} | {top1:.2f}% |")
+    if not ok:
+        sys.exit("error: llama.cpp and qopt disagree on the exported GGUF (see above)")
+
+
+if __name__ == "__main__":
+    main()
