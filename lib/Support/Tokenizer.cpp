@@ -1,6 +1,8 @@
 //===- Tokenizer.cpp -------------------------------------------------------===//
 #include "qopt/Support/Tokenizer.h"
 
+#include "qopt/Support/GgufTokenizer.h"
+
 #include "qopt/Support/Error.h"
 #include "qopt/Support/HfTokenizerJson.h"
 
@@ -54,6 +56,19 @@ llvm::Expected<Tokenizer> Tokenizer::load(llvm::StringRef path, int64_t vocabSiz
   if (llvm::StringRef(file).ends_with(".model"))
     return makeError(file + ": SentencePiece .model files are not read; qopt reads a Hugging "
                             "Face tokenizer.json or a llama2.c tokenizer.bin");
+  if (llvm::StringRef(file).ends_with(".gguf")) {
+    // the vocabulary in a GGUF's metadata (tokenizer.ggml.*)
+    auto gguf = gguf::read(file);
+    if (!gguf)
+      return gguf.takeError();
+    auto bytes = llama2cTokenizerFromGguf(*gguf);
+    if (!bytes)
+      return makeError(file + ": " + llvm::toString(bytes.takeError()));
+    auto tok = fromBytes(std::move(*bytes), vocabSize);
+    if (!tok)
+      return makeError(file + ": " + llvm::toString(tok.takeError()));
+    return tok;
+  }
   if (llvm::StringRef(file).ends_with(".json")) {
     auto bytes = convertHfTokenizer(file, vocabSize);
     if (!bytes)

@@ -126,6 +126,16 @@ class SentencePieceStyle(unittest.TestCase):
         self.assertEqual(len(texts), 46)
         self.assertEqual(qopt_tokenize(LLAMA2_JSON, texts), want)
 
+    def test_vocabulary_of_a_llama_cpp_gguf(self):
+        """The SentencePiece vocabulary llama.cpp wrote into a GGUF
+        (tokenizer.ggml.*), read by qopt: llama.cpp's own test vectors, and
+        sentencepiece on a whole file."""
+        gguf = os.path.join(HF, "gguf-vocab", "ggml-vocab-llama-spm.gguf")
+        texts, want = llama_cpp_vectors("ggml-vocab-llama-spm.gguf")
+        self.assertEqual(qopt_tokenize(gguf, texts), want)
+        dev = read(os.path.join(SHARED, "data", "tinystories", "dev.txt"))
+        self.assertEqual(qopt_tokenize(gguf, [dev])[0], self.sp.encode(dev))
+
     def test_bos_from_tokenizer_config(self):
         # tokenizer_config.json: add_bos_token true, bos_token <s> (id 1)
         self.assertEqual(qopt_tokenize(LLAMA2_JSON, ["Hello"], bos=True)[0],
