@@ -253,6 +253,7 @@ llvm::Expected<GgufExportReport> exportGguf(const LoadedModel &model, llvm::Stri
   gguf::Writer w;
   std::map<GgmlType, int64_t> matrixElements;
   std::vector<std::string> refused;
+  int64_t widenedToF32 = 0;
   for (const WeightUse &u : uses) {
     std::string name = ggufName(u.name);
     if (u.quantized && u.name == tiedQuantClassifier)
@@ -268,8 +269,8 @@ llvm::Expected<GgufExportReport> exportGguf(const LoadedModel &model, llvm::Stri
       refused.push_back(u.name + " (" + e->info.scheme + "): " + refusal);
       continue;
     }
-    if (e->info.scheme.empty())
-      e->info.scheme = "f32";
+    if (u.quantized && e->type == GgmlType::F32)
+      ++widenedToF32;
     int64_t rows = u.shape[0], cols = u.shape.size() > 1 ? u.shape[1] : 1;
     if (interleave && (llvm::StringRef(name).ends_with("attn_q.weight") ||
                        llvm::StringRef(name).ends_with("attn_k.weight")))
@@ -294,6 +295,10 @@ llvm::Expected<GgufExportReport> exportGguf(const LoadedModel &model, llvm::Stri
                      " weight(s) have no exact GGUF type (--allow-requant re-rounds them): " +
                      list);
   }
+  if (widenedToF32)
+    report.notes.push_back(std::to_string(widenedToF32) +
+                           " quantized weight(s) written as F32, which holds them exactly (their "
+                           "rows are not whole blocks of 32)");
   if (!c.ropeFreqScale.empty()) {
     // llama.cpp divides each frequency by rope_freqs; qopt multiplies.
     std::vector<float> factors;
