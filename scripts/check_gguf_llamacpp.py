@@ -99,7 +99,7 @@ def llama_ppl(bindir, gguf, text, args, extra=()):
     m = re.search(r"Final estimate: PPL = ([0-9.]+)", out)
     if m:
         result["ppl"] = float(m.group(1))
-    m = re.search(r"Mean\s+KLD:\s+([0-9.]+)", out)
+    m = re.search(r"Mean\s+KLD:\s+(-?[0-9.]+)", out)
     if m:
         result["kld"] = float(m.group(1))
     m = re.search(r"Mean\s+PPL\(Q\)\s*:\s*([0-9.]+)", out)

@@ -1,14 +1,13 @@
 """python/qopt_ref/gguf_export.py: the GGUF files bench_llamacpp.py hands to llama.cpp.
 
-The file is read back by a reader written here from the GGUF specification
-(header, metadata, tensor table, 32-byte aligned data), and the Q8_0 / Q4_0
-blocks are decoded by ggml's layout, not the exporter's. llama.cpp itself
+The file is read back by python/qopt_ref/gguf_read.py, written from the GGUF
+specification (header, metadata, tensor table, aligned data), and the Q8_0 /
+Q4_0 blocks are decoded by ggml's layout, not the exporter's. llama.cpp itself
 checks the whole file in bench_llamacpp.py (its greedy stories260K text).
 
   QOPT_SHARED=../shared /usr/bin/python3 python/tests/test_gguf_export.py
 """
 import os
-import struct
 import sys
 import tempfile
 import unittest
@@ -18,74 +17,10 @@ import numpy as np
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "python"))
 from qopt_ref import gguf_export, llama  # noqa: E402
+from qopt_ref.gguf_read import dequantize, read as read_gguf  # noqa: E402
 
 SHARED = os.environ.get("QOPT_SHARED", os.path.join(ROOT, "..", "shared"))
 MODEL = os.path.join(SHARED, "models", "stories260K")
-
-
-def read_gguf(path):
-    """(metadata dict, {name: (ggml type, ne, raw bytes)})."""
-    data = open(path, "rb").read()
-    assert data[:4] == b"GGUF"
-    version, n_tensors, n_kv = struct.unpack_from("<IQQ", data, 4)
-    assert version == 3
-    at = 24
-
-    def string():
-        nonlocal at
-        n = struct.unpack_from("<Q", data, at)[0]
-        at += 8 + n
-        return data[at - n:at].decode("utf-8")
-
-    def value(t):
-        nonlocal at
-        if t == 8:
-            return string()
-        if t == 9:
-            et, n = struct.unpack_from("<IQ", data, at)
-            at += 12
-            return [value(et) for _ in range(n)]
-        fmt = {4: "<I", 5: "<i", 6: "<f"}[t]
-        at += 4
-        return struct.unpack_from(fmt, data, at - 4)[0]
-
-    meta = {}
-    for _ in range(n_kv):
-        key = string()
-        t = struct.unpack_from("<I", data, at)[0]
-        at += 4
-        meta[key] = value(t)
-    infos = []
-    for _ in range(n_tensors):
-        name = string()
-        nd = struct.unpack_from("<I", data, at)[0]
-        ne = struct.unpack_from(f"<{nd}Q", data, at + 4)
-        t, off = struct.unpack_from("<IQ", data, at + 4 + 8 * nd)
-        at += 4 + 8 * nd + 12
-        infos.append((name, t, ne, off))
-    base = -(-at // meta.get("general.alignment", 32)) * meta.get("general.alignment", 32)
-    tensors = {}
-    for name, t, ne, off in infos:
-        assert off % 32 == 0, name
-        count = int(np.prod(ne))
-        size = {0: count * 4, 8: count // 32 * 34, 2: count // 32 * 18}[t]
-        tensors[name] = (t, ne, data[base + off:base + off + size])
-    return meta, tensors
-
-
-def dequantize(t, ne, raw):
-    """ggml's block layouts, from the specification."""
-    if t == 0:
-        return np.frombuffer(raw, "<f4").reshape(ne[::-1])
-    size = 34 if t == 8 else 18
-    blocks = np.frombuffer(raw, np.uint8).reshape(-1, size)
-    d = blocks[:, :2].copy().view("<f2").astype(np.float32)
-    if t == 8:
-        q = blocks[:, 2:].view(np.int8).astype(np.float32)
-    else:
-        nib = blocks[:, 2:]
-        q = np.concatenate([nib & 15, nib >> 4], axis=1).astype(np.float32) - 8
-    return (q * d).reshape(ne[::-1])
 
 
 class GgufExport(unittest.TestCase):
