@@ -216,6 +216,11 @@ llvm::Expected<ModelConfig> readModelConfig(ModuleOp module) {
     c.ropeScaling = scaling.str();
   if (auto scale = dict.getAs<DenseF32ArrayAttr>("rope_freq_scale"))
     c.ropeFreqScale.assign(scale.asArrayRef().begin(), scale.asArrayRef().end());
+  // The pairing lives on the rope ops (all alike: the builder emits one style).
+  module.walk([&](qnt::RopeOp rope) {
+    c.rope = rope.getStyle() == qnt::RopeStyle::RotateHalf ? RopePairing::RotateHalf
+                                                           : RopePairing::Interleaved;
+  });
   if (llvm::Error err = c.validate())
     return std::move(err);
   return c;

@@ -151,13 +151,19 @@ class ExportedGguf(unittest.TestCase):
         """An HF import keeps rotate-half q/k rows; the GGUF has llama2.c's."""
         hf = os.path.join(self.dir, "hf")
         hf_export.export(self.cfg, self.w, hf, "F32", tokenizer=os.path.join(MODEL, "tok512.bin"))
-        out = os.path.join(self.dir, "hf.gguf")
-        qopt("export", hf, "-o", out)
-        meta, tensors = gguf_read.read(out)
-        for l in (0, 4):
-            for key, leaf in (("wq", "attn_q"), ("wk", "attn_k"), ("w2", "ffn_down")):
-                np.testing.assert_array_equal(
-                    gguf_read.dequantize(*tensors[f"blk.{l}.{leaf}.weight"]), self.w[key][l])
+        imported = os.path.join(self.dir, "hf.mlir")
+        qopt("import", hf, "-o", imported)
+        # from the directory, and from the IR its import wrote (the pairing
+        # is read back from the IR's rope ops)
+        for source in (hf, imported):
+            out = os.path.join(self.dir, "hf.gguf")
+            qopt("export", source, "-o", out)
+            meta, tensors = gguf_read.read(out)
+            for l in (0, 4):
+                for key, leaf in (("wq", "attn_q"), ("wk", "attn_k"), ("w2", "ffn_down")):
+                    np.testing.assert_array_equal(
+                        gguf_read.dequantize(*tensors[f"blk.{l}.{leaf}.weight"]),
+                        self.w[key][l], f"{source}: {leaf}")
 
 
 class PythonWrittenGguf(unittest.TestCase):
