@@ -33,6 +33,7 @@ common=("$root/runtime/common/weights_file.c" "$root/runtime/tokenizer/"*.c
 # (built without RTTI, as the project is).
 cxx_sources=("$root/lib/Import/Llama2c.cpp" "$root/lib/Import/HuggingFace.cpp"
              "$root/lib/Import/ModelConfig.cpp" "$root/lib/Import/RopeScaling.cpp"
+             "$root/lib/Import/HfTensorNames.cpp"
              "$root/lib/Support/SafeTensors.cpp" "$root/lib/Support/Gguf.cpp"
              "$root/lib/Support/GgufTokenizer.cpp"
              "$root/lib/Support/TensorView.cpp" "$root/lib/Support/DType.cpp"

@@ -10,6 +10,8 @@
 //===----------------------------------------------------------------------===//
 #include "qopt/Export/GgufExport.h"
 
+#include "qopt/Export/ModelWeights.h"
+
 #include "Qnt/IR/QntDialect.h"
 #include "Qnt/Utils/GgmlBlocks.h"
 #include "qopt/Support/GgufTokenizer.h"
@@ -29,14 +31,6 @@ using gguf::GgmlType;
 using gguf::Value;
 
 namespace {
-
-/// What the module says about one stored weight.
-struct WeightUse {
-  std::string name;
-  std::vector<int64_t> shape;
-  bool quantized = false;
-  qnt::WeightQuantAttr scheme;
-};
 
 /// The GGUF name of a canonical qopt parameter ("" when it has none).
 std::string ggufName(llvm::StringRef name) {
@@ -61,41 +55,6 @@ std::string ggufName(llvm::StringRef name) {
     return "";
   auto it = leaves.find(leaf.str());
   return it == leaves.end() ? "" : "blk." + std::to_string(layer) + "." + it->second;
-}
-
-/// Ops of the Llama graph, which llama.cpp's llama / qwen2 builds; any other
-/// op means the module computes something a GGUF cannot describe.
-bool isLlamaGraphOp(mlir::Operation *op) {
-  return llvm::isa<mlir::ModuleOp, mlir::func::FuncOp, mlir::func::ReturnOp, qnt::ParamOp,
-                   qnt::QParamOp, qnt::EmbeddingOp, qnt::RmsNormOp, qnt::AddRmsNormOp,
-                   qnt::LinearOp, qnt::MultiLinearOp, qnt::SwigluLinearOp, qnt::LmHeadOp,
-                   qnt::RopeOp, qnt::AttentionOp, qnt::SwigluOp, qnt::AddOp>(op);
-}
-
-/// Activation quantization (W8A8) lives in ops, not weights: GGUF has no
-/// place for it.
-bool quantizesActivations(mlir::Operation *op) {
-  if (llvm::isa<qnt::DynamicQuantOp>(op))
-    return true;
-  if (auto n = llvm::dyn_cast<qnt::RmsNormOp>(op))
-    return n.getQuantBits().has_value();
-  if (auto n = llvm::dyn_cast<qnt::AddRmsNormOp>(op))
-    return n.getQuantBits().has_value();
-  return false;
-}
-
-/// Rows of a rotate-half q or k projection in llama.cpp's interleaved order:
-/// GGUF row h*hd + 2i + j is qopt row h*hd + j*hd/2 + i.
-std::vector<uint8_t> interleaveRows(const std::vector<uint8_t> &bytes, int64_t rows,
-                                    int64_t heads) {
-  int64_t hd = rows / heads, rowBytes = int64_t(bytes.size()) / rows;
-  std::vector<uint8_t> out(bytes.size());
-  for (int64_t h = 0; h < heads; ++h)
-    for (int64_t i = 0; i < hd / 2; ++i)
-      for (int64_t j = 0; j < 2; ++j)
-        std::memcpy(&out[size_t((h * hd + 2 * i + j) * rowBytes)],
-                    &bytes[size_t((h * hd + j * hd / 2 + i) * rowBytes)], size_t(rowBytes));
-  return out;
 }
 
 double relativeRmsError(const std::vector<float> &ref, const std::vector<float> &got) {
@@ -203,40 +162,10 @@ llvm::Expected<GgufExportReport> exportGguf(const LoadedModel &model, llvm::Stri
   bool interleave = arch == "llama" && c.rope == RopePairing::RotateHalf;
 
   // The graph: only Llama ops, weights by name, activation quantization noted.
-  std::string foreign;
-  bool activationQuant = false;
-  std::vector<WeightUse> uses;
-  llvm::StringSet<> seen;
-  std::string tiedQuantClassifier;
-  (*model.module)->walk([&](mlir::Operation *op) {
-    if (quantizesActivations(op)) {
-      activationQuant = true;
-      return;
-    }
-    if (!isLlamaGraphOp(op) && foreign.empty())
-      foreign = op->getName().getStringRef().str();
-    WeightUse u;
-    if (auto p = llvm::dyn_cast<qnt::ParamOp>(op)) {
-      u.name = p.getName().str();
-      u.shape.assign(p.getType().getShape().begin(), p.getType().getShape().end());
-    } else if (auto q = llvm::dyn_cast<qnt::QParamOp>(op)) {
-      u.name = q.getName().str();
-      u.shape.assign(q.getType().getShape().begin(), q.getType().getShape().end());
-      u.quantized = true;
-      u.scheme = q.getScheme();
-      // A tied classifier quantized on its own (qnt-quantize-lm-head) is
-      // the output matrix; the embedding keeps gathering float rows.
-      bool feedsHead = llvm::any_of(op->getUsers(), [](mlir::Operation *user) {
-        return llvm::isa<qnt::LmHeadOp>(user);
-      });
-      if (feedsHead && u.name == param::tokEmbeddings())
-        tiedQuantClassifier = u.name;
-    } else {
-      return;
-    }
-    if (seen.insert(u.name + (u.quantized ? "#q" : "")).second)
-      uses.push_back(std::move(u));
-  });
+  ModelWeights weights = collectWeights(*model.module);
+  const std::string &foreign = weights.foreignOp;
+  bool activationQuant = weights.quantizesActivations;
+  const std::vector<WeightUse> &uses = weights.uses;
   if (!foreign.empty())
     return makeError("op '" + foreign + "' has no GGUF equivalent (GGUF holds the Llama graph)");
   if (activationQuant) {
@@ -256,7 +185,7 @@ llvm::Expected<GgufExportReport> exportGguf(const LoadedModel &model, llvm::Stri
   int64_t widenedToF32 = 0;
   for (const WeightUse &u : uses) {
     std::string name = ggufName(u.name);
-    if (u.quantized && u.name == tiedQuantClassifier)
+    if (u.tiedQuantizedClassifier)
       name = "output.weight";
     if (name.empty())
       return makeError("parameter '" + u.name + "' has no GGUF name");
@@ -274,8 +203,11 @@ llvm::Expected<GgufExportReport> exportGguf(const LoadedModel &model, llvm::Stri
     int64_t rows = u.shape[0], cols = u.shape.size() > 1 ? u.shape[1] : 1;
     if (interleave && (llvm::StringRef(name).ends_with("attn_q.weight") ||
                        llvm::StringRef(name).ends_with("attn_k.weight")))
-      e->bytes = interleaveRows(e->bytes, rows,
-                                llvm::StringRef(name).ends_with("attn_q.weight") ? c.numHeads : c.numKvHeads);
+      e->bytes = permuteRows(e->bytes, rows,
+                             ropeRowsToInterleaved(rows, llvm::StringRef(name).ends_with(
+                                                             "attn_q.weight")
+                                                             ? c.numHeads
+                                                             : c.numKvHeads));
     std::vector<int64_t> ne(u.shape.rbegin(), u.shape.rend());
     e->info.ggufName = name;
     e->info.source = u.name;

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "qopt/Import/Importers.h"
+#include "qopt/Import/HfTensorNames.h"
 #include "qopt/Import/RopeScaling.h"
 
 #include "qopt/Support/Error.h"
@@ -280,39 +281,6 @@ llvm::Expected<std::vector<std::string>> findShards(llvm::StringRef dir) {
   return std::vector<std::string>(files.begin(), files.end());
 }
 
-/// HF tensor name -> (canonical name, expected shape).
-struct Mapping {
-  std::string canonical;
-  std::vector<int64_t> shape;
-};
-
-std::map<std::string, Mapping> expectedTensors(const ModelConfig &c) {
-  std::map<std::string, Mapping> m;
-  int64_t D = c.dim, H = c.hiddenDim, Q = c.qDim(), KV = c.kvDim();
-  m["model.embed_tokens.weight"] = {param::tokEmbeddings(), {c.vocabSize, D}};
-  m["model.norm.weight"] = {param::finalNorm(), {D}};
-  if (!c.tiedClassifier)
-    m["lm_head.weight"] = {param::classifier(), {c.vocabSize, D}};
-  for (int64_t l = 0; l < c.numLayers; ++l) {
-    std::string p = "model.layers." + std::to_string(l) + ".";
-    m[p + "input_layernorm.weight"] = {param::layer(l, "attention_norm"), {D}};
-    m[p + "post_attention_layernorm.weight"] = {param::layer(l, "ffn_norm"), {D}};
-    m[p + "self_attn.q_proj.weight"] = {param::layer(l, "wq"), {Q, D}};
-    m[p + "self_attn.k_proj.weight"] = {param::layer(l, "wk"), {KV, D}};
-    m[p + "self_attn.v_proj.weight"] = {param::layer(l, "wv"), {KV, D}};
-    if (c.qkvBias) {
-      m[p + "self_attn.q_proj.bias"] = {param::layer(l, "bq"), {Q}};
-      m[p + "self_attn.k_proj.bias"] = {param::layer(l, "bk"), {KV}};
-      m[p + "self_attn.v_proj.bias"] = {param::layer(l, "bv"), {KV}};
-    }
-    m[p + "self_attn.o_proj.weight"] = {param::layer(l, "wo"), {D, Q}};
-    m[p + "mlp.gate_proj.weight"] = {param::layer(l, "w1"), {H, D}};
-    m[p + "mlp.down_proj.weight"] = {param::layer(l, "w2"), {D, H}};
-    m[p + "mlp.up_proj.weight"] = {param::layer(l, "w3"), {H, D}};
-  }
-  return m;
-}
-
 std::string shapeString(const std::vector<int64_t> &shape) {
   TensorView v;
   v.shape = shape;
@@ -334,7 +302,7 @@ llvm::Expected<ImportedModel> importHuggingFace(llvm::StringRef dir) {
   ImportedModel model;
   model.config = *config;
   model.params = std::make_shared<ParameterStore>();
-  std::map<std::string, Mapping> expected = expectedTensors(*config);
+  std::map<std::string, HfTensor> expected = hfTensorNames(*config);
   for (const std::string &shard : *shards) {
     auto file = readSafeTensors(shard);
     if (!file)

@@ -1,6 +1,7 @@
 //===- ExportCommand.cpp - qopt export -------------------------------------===//
 //
 //   qopt export MODEL --format gguf -o model.gguf [--allow-requant]
+//   qopt export MODEL --format hf-gptq -o DIR
 //
 // Writes a model (quantized by `qopt compile` or not) in another runtime's
 // format and prints, per tensor, the type it went to and whether it is
@@ -10,6 +11,7 @@
 #include "Common.h"
 
 #include "qopt/Export/GgufExport.h"
+#include "qopt/Export/HfGptqExport.h"
 #include "qopt/Support/Error.h"
 
 #include "llvm/Support/Format.h"
@@ -24,12 +26,15 @@ namespace qopt::tool {
 static cl::opt<std::string> modelArg(cl::Positional, cl::Required,
                                      cl::desc("<model .mlir, llama2.c .bin or HF directory>"),
                                      cl::sub(exportCmd), cl::cat(category));
-static cl::opt<std::string> outputOpt("o", cl::Required, cl::desc("Output file"),
-                                      cl::value_desc("model.gguf"), cl::sub(exportCmd),
+static cl::opt<std::string> outputOpt("o", cl::Required,
+                                      cl::desc("Output file (gguf) or new directory (hf-gptq)"),
+                                      cl::value_desc("path"), cl::sub(exportCmd),
                                       cl::cat(category));
 static cl::opt<std::string> formatOpt(
-    "format", cl::desc("Output format: gguf (llama.cpp; the default)"), cl::init("gguf"),
-    cl::sub(exportCmd), cl::cat(category));
+    "format",
+    cl::desc("Output format: gguf (llama.cpp, ollama; the default) or hf-gptq (a Hugging Face "
+             "directory with quantization_config gptq and AutoGPTQ's packing)"),
+    cl::init("gguf"), cl::sub(exportCmd), cl::cat(category));
 static cl::opt<bool> allowRequantOpt(
     "allow-requant",
     cl::desc("Re-round weights that no GGUF type holds exactly (int3, NF4, int8 asym, LLM.int8 "
@@ -65,14 +70,35 @@ static void printReport(const GgufExportReport &r) {
                << ")\n";
 }
 
+static llvm::Error exportHfGptqDirectory(const LoadedModel &model) {
+  if (allowRequantOpt)
+    return makeError("--allow-requant is for --format gguf (hf-gptq writes exact weights only)");
+  auto report = exportHfGptq(model, outputOpt);
+  if (!report)
+    return report.takeError();
+  if (quietOpt)
+    return llvm::Error::success();
+  for (const std::string &note : report->notes)
+    llvm::errs() << "  note: " << note << "\n";
+  llvm::errs() << "wrote " << outputOpt << "/ (" << report->quantizedLinears << " linears, "
+               << report->bits << " bits, group_size " << report->groupSize
+               << (report->symmetric ? ", sym" : ", asym") << "; files:";
+  for (const std::string &f : report->files)
+    llvm::errs() << " " << f;
+  llvm::errs() << ")\n";
+  return llvm::Error::success();
+}
+
 static llvm::Error exportModel() {
-  if (formatOpt != "gguf")
-    return makeError("unknown --format '" + formatOpt + "' (gguf is supported)");
+  if (formatOpt != "gguf" && formatOpt != "hf-gptq")
+    return makeError("unknown --format '" + formatOpt + "' (gguf and hf-gptq are supported)");
   if (auto err = checkOutputDirectory(outputOpt))
     return err;
   auto model = loadModel(modelArg, tokenizerOpt);
   if (!model)
     return model.takeError();
+  if (formatOpt == "hf-gptq")
+    return exportHfGptqDirectory(*model);
   GgufExportOptions options;
   options.allowRequant = allowRequantOpt;
   auto report = exportGguf(*model, outputOpt, options);
