@@ -84,7 +84,7 @@ def build_llamacpp(root, targets=("llama-bench", "llama-simple")):
     subprocess.run(["cmake", "-S", src, "-B", os.path.join(src, "build"), "-G", "Ninja",
                     "-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON", "-DBUILD_SHARED_LIBS=OFF",
                     "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=ON",
-                    "-DLLAMA_BUILD_SERVER=OFF", "-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF"],
+                    "-DLLAMA_BUILD_SERVER=ON", "-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF"],
                    check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["ninja", "-C", os.path.join(src, "build"), *targets],
                    check=True, stdout=subprocess.DEVNULL)

@@ -5,7 +5,7 @@ packages=(
   cmake ninja-build g++ git
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools clang-22 libclang-rt-22-dev
   nlohmann-json3-dev libgtest-dev libeigen3-dev
-  libpcre2-dev libutf8proc-dev
+  libpcre2-dev libutf8proc-dev libcpp-httplib-dev
   python3 python3-numpy python3-sentencepiece python3-regex python3-jinja2
 )
 missing=()

@@ -27,6 +27,13 @@ def _bind(lib):
     c_i64, c_ptr = ctypes.c_int64, ctypes.c_void_p
     sig = {
         "qrt_load": (c_ptr, [ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]),
+        "qrt_load_batched": (c_ptr, [ctypes.c_char_p, ctypes.c_int, c_i64, c_i64,
+                                     ctypes.c_char_p, ctypes.c_size_t]),
+        "qrt_sequences": (c_i64, [c_ptr]),
+        "qrt_forward_seq": (ctypes.c_int, [c_ptr, c_i64, c_ptr, c_i64, c_i64, c_ptr, ctypes.c_int,
+                                           ctypes.c_char_p, ctypes.c_size_t]),
+        "qrt_decode_batch": (ctypes.c_int, [c_ptr, c_ptr, c_ptr, c_ptr, c_i64, c_ptr,
+                                            ctypes.c_char_p, ctypes.c_size_t]),
         "qrt_free": (None, [c_ptr]),
         "qrt_vocab_size": (c_i64, [c_ptr]),
         "qrt_max_seq_len": (c_i64, [c_ptr]),
@@ -61,14 +68,15 @@ def _bind(lib):
 class Model:
     """A compiled model loaded through the runtime's C API (runtime/include/qrt.h)."""
 
-    def __init__(self, library, weights=None, threads=0):
+    def __init__(self, library, weights=None, threads=0, sequences=1, positions=0):
         if not os.path.exists(library):
             raise QrtError(f"{library}: no such library (build it with qopt build --emit shared)")
         self._lib = ctypes.CDLL(os.path.abspath(library))
         _bind(self._lib)
         weights = weights or library + ".qrtw"
         err = ctypes.create_string_buffer(_ERR_LEN)
-        self._m = self._lib.qrt_load(weights.encode(), int(threads), err, _ERR_LEN)
+        self._m = self._lib.qrt_load_batched(weights.encode(), int(threads), int(sequences),
+                                             int(positions), err, _ERR_LEN)
         if not self._m:
             raise QrtError(err.value.decode())
         self.vocab_size = self._lib.qrt_vocab_size(self._m)
@@ -145,6 +153,34 @@ class Model:
         run = self._lib.qrt_forward_last if last_only else self._lib.qrt_forward
         rc = run(self._m, tokens.ctypes.data_as(ctypes.c_void_p), len(tokens), int(pos),
                  out.ctypes.data_as(ctypes.c_void_p), err, _ERR_LEN)
+        if rc != 0:
+            raise QrtError(err.value.decode())
+        return out
+
+    def forward_seq(self, seq, tokens, pos=0, last_only=False):
+        """logits() on sequence `seq`'s KV cache (a model opened with sequences > 1)."""
+        tokens = np.ascontiguousarray(tokens, dtype=np.int32)
+        out = np.empty((1 if last_only else len(tokens), self.vocab_size), np.float32)
+        err = ctypes.create_string_buffer(_ERR_LEN)
+        rc = self._lib.qrt_forward_seq(self._m, int(seq), tokens.ctypes.data_as(ctypes.c_void_p),
+                                       len(tokens), int(pos), out.ctypes.data_as(ctypes.c_void_p),
+                                       int(last_only), err, _ERR_LEN)
+        if rc != 0:
+            raise QrtError(err.value.decode())
+        return out
+
+    def decode_batch(self, tokens, seqs, positions):
+        """One decode step of several sequences: row i is tokens[i] at
+        positions[i] of sequence seqs[i] -> [rows, vocab]."""
+        tokens = np.ascontiguousarray(tokens, dtype=np.int32)
+        seqs = np.ascontiguousarray(seqs, dtype=np.int64)
+        positions = np.ascontiguousarray(positions, dtype=np.int64)
+        out = np.empty((len(tokens), self.vocab_size), np.float32)
+        err = ctypes.create_string_buffer(_ERR_LEN)
+        rc = self._lib.qrt_decode_batch(self._m, tokens.ctypes.data_as(ctypes.c_void_p),
+                                        seqs.ctypes.data_as(ctypes.c_void_p),
+                                        positions.ctypes.data_as(ctypes.c_void_p), len(tokens),
+                                        out.ctypes.data_as(ctypes.c_void_p), err, _ERR_LEN)
         if rc != 0:
             raise QrtError(err.value.decode())
         return out

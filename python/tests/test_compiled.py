@@ -142,10 +142,10 @@ class CompiledAgainstReference(unittest.TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def open(self, name, family, path=None):
+    def open(self, name, family, path=None, sequences=1):
         os.environ["QRT_ISA"] = family
         try:
-            return Model(path or self.built[name][0], threads=2)
+            return Model(path or self.built[name][0], threads=2, sequences=sequences)
         finally:
             del os.environ["QRT_ISA"]
 
@@ -206,6 +206,62 @@ class CompiledAgainstReference(unittest.TestCase):
                 full = m.logits(tokens)
                 last = m.logits(tokens, last_only=True)
                 np.testing.assert_array_equal(last[0], full[-1])
+
+    def test_batched_decode_equals_one_sequence_at_a_time(self):
+        # qrt_decode_batch (a server's step): each row's logits are those of
+        # a one-token step of its sequence alone, bit for bit, in every
+        # scheme and kernel family; the sequences' caches do not mix.
+        prompts = [PROMPT, "The cat", "One day, a girl named Lily went to the park and saw",
+                   "Tom"]
+        for name in self.built:
+            for family in FAMILIES:
+                with self.subTest(scheme=name, family=family):
+                    alone = []
+                    with self.open(name, family) as m:
+                        for p in prompts:
+                            tokens = m.encode(p)
+                            rows = [m.logits(tokens, last_only=True)[0]]
+                            for step in range(6):  # greedy, one token per call
+                                nxt = int(rows[-1].argmax())
+                                rows.append(m.logits([nxt], len(tokens) + step)[0])
+                            alone.append(np.stack(rows))
+                    with self.open(name, family, sequences=4) as m:
+                        lens = []
+                        got = [[] for _ in prompts]
+                        for i, p in enumerate(prompts):
+                            tokens = m.encode(p)
+                            lens.append(len(tokens))
+                            got[i].append(m.forward_seq(i, tokens, 0, last_only=True)[0])
+                        for step in range(6):
+                            order = [3, 0, 2, 1]  # rows need not follow the sequences
+                            nxt = [int(got[i][-1].argmax()) for i in order]
+                            out = m.decode_batch(nxt, order, [lens[i] + step for i in order])
+                            for r, i in enumerate(order):
+                                got[i].append(out[r])
+                    for i in range(len(prompts)):
+                        np.testing.assert_array_equal(np.stack(got[i]), alone[i])
+
+    def test_batch_errors(self):
+        with self.open("fp32", "portable", sequences=2) as m:
+            m.forward_seq(0, [1, 2], 0)
+            with self.assertRaisesRegex(QrtError, "both of sequence 0"):
+                m.decode_batch([3, 4], [0, 0], [2, 3])
+            with self.assertRaisesRegex(QrtError, "sequence 2 is outside the model's 2"):
+                m.decode_batch([3], [2], [2])
+            with self.assertRaisesRegex(QrtError, "outside \\[1, 2\\]"):
+                m.decode_batch([3, 4, 5], [0, 1, 0], [2, 0, 2])
+            with self.assertRaisesRegex(QrtError, "position 512 is outside the context"):
+                m.decode_batch([3], [1], [512])
+            with self.assertRaisesRegex(QrtError, "sequence 5 is outside"):
+                m.forward_seq(5, [1], 0)
+        with self.assertRaisesRegex(QrtError, "number of sequences must be in"):
+            Model(self.built["fp32"][0], sequences=0)
+        with self.assertRaisesRegex(QrtError, "positions is outside"):
+            Model(self.built["fp32"][0], positions=100000)
+        with Model(self.built["fp32"][0], positions=64) as m:
+            self.assertEqual(m.max_seq_len, 64)
+            with self.assertRaisesRegex(QrtError, "outside the context of 64"):
+                m.logits([1, 2], 63)
 
     def test_fusion_changes_no_bit(self):
         for name in self.built:

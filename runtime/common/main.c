@@ -4,6 +4,7 @@
  *   NAME --bench [--prefill N] [--decode N]
  *   NAME -p PROMPT --logits FILE.npy
  *   NAME --chat [--system TEXT] [-p PROMPT]
+ *   NAME --serve [--host H] [--port N] [--parallel N] [--ctx N] [--api-key K]
  * Weights: NAME.qrtw beside the executable, or -w FILE. The options are
  * parsed in program_options.c. */
 #include "chat_loop.h"
@@ -11,6 +12,7 @@
 #include "program_options.h"
 #include "qrt.h"
 #include "qrt_common.h"
+#include "serve.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,7 +186,10 @@ int main(int argc, char **argv) {
     qrt_program_usage(argv0);
     return 0;
   }
-  qrt_model *m = qrt_load(o.weights, (int)o.threads, err, sizeof err);
+  /* a server opens one KV cache per sequence it decodes at once */
+  qrt_model *m = o.serve ? qrt_load_batched(o.weights, (int)o.threads, o.parallel,
+                                            o.ctx_given ? o.ctx : 0, err, sizeof err)
+                         : qrt_load(o.weights, (int)o.threads, err, sizeof err);
   if (!m) {
     qrt_program_options_free(&o);
     return fail(argv0, err);
@@ -209,6 +214,11 @@ int main(int argc, char **argv) {
     qrt_chat_options chat = {o.system, o.prompt_given ? o.prompt : NULL, o.n_predict, o.temp,
                              o.top_p, o.seed};
     rc = qrt_chat(m, &chat, err, sizeof err) == 0 ? 0 : fail(argv0, err);
+  } else if (o.serve) {
+    const char *name = strrchr(argv0, '/') ? strrchr(argv0, '/') + 1 : argv0;
+    qrt_serve_options serve = {o.host,  (int)o.port, o.api_key, name,
+                               o.queue, o.max_body};
+    rc = qrt_serve(m, &serve, err, sizeof err) == 0 ? 0 : fail(argv0, err);
   } else if (o.bench) {
     rc = bench(m, argv0, o.prefill, o.decode, qrt_threads(m));
   } else {

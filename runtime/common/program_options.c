@@ -47,7 +47,22 @@ void qrt_program_usage(const char *argv0) {
           "                   model's chat template; only the reply is printed, and it ends\n"
           "                   at an EOS token (or --n-predict tokens). Without -p/-f, each\n"
           "                   line of standard input is a user turn of one conversation\n"
-          "  --system TEXT    with --chat: a system turn first\n",
+          "  --system TEXT    with --chat: a system turn first\n"
+          "  --serve          an OpenAI-compatible HTTP server: POST /v1/completions and\n"
+          "                   /v1/chat/completions (stream: true for server-sent events),\n"
+          "                   GET /v1/models, /health, /metrics; concurrent requests decode\n"
+          "                   together. Stops on SIGTERM/SIGINT after the requests under way\n"
+          "  --host ADDR      with --serve: address to listen on (default 127.0.0.1)\n"
+          "  --port N         with --serve: port, 0 to 65535 (default 8080; 0: any free one)\n"
+          "  --api-key KEY    with --serve: require 'Authorization: Bearer KEY'\n"
+          "  --parallel N     with --serve: sequences decoded at once, each with its own KV\n"
+          "                   cache, 1 to 256 (default 4)\n"
+          "  --ctx N          with --serve: positions of each sequence's cache (default: the\n"
+          "                   model's context)\n"
+          "  --queue N        with --serve: requests that may wait for a sequence, 0 to\n"
+          "                   1024, before 429 (default 64)\n"
+          "  --max-body N     with --serve: largest request body in bytes before 413\n"
+          "                   (default 1048576)\n",
           argv0);
 }
 
@@ -179,7 +194,14 @@ enum {
   OPT_LOGITS,
   OPT_N_PREDICT,
   OPT_CHAT,
-  OPT_SYSTEM
+  OPT_SYSTEM,
+  OPT_SERVE,
+  OPT_HOST,
+  OPT_PORT,
+  OPT_API_KEY,
+  OPT_PARALLEL,
+  OPT_QUEUE,
+  OPT_MAX_BODY
 };
 
 int qrt_parse_program_options(int argc, char **argv, qrt_program_options *o, char *err,
@@ -193,6 +215,11 @@ int qrt_parse_program_options(int argc, char **argv, qrt_program_options *o, cha
   o->seed = 42;
   o->temp = 1.0f;
   o->top_p = 0.9f;
+  o->host = "127.0.0.1";
+  o->port = 8080;
+  o->parallel = 4;
+  o->queue = 64;
+  o->max_body = 1 << 20;
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   if (cpus < 1)
     cpus = 1;
@@ -210,9 +237,17 @@ int qrt_parse_program_options(int argc, char **argv, qrt_program_options *o, cha
                                         {"n-predict", required_argument, NULL, OPT_N_PREDICT},
                                         {"chat", no_argument, NULL, OPT_CHAT},
                                         {"system", required_argument, NULL, OPT_SYSTEM},
+                                        {"serve", no_argument, NULL, OPT_SERVE},
+                                        {"host", required_argument, NULL, OPT_HOST},
+                                        {"port", required_argument, NULL, OPT_PORT},
+                                        {"api-key", required_argument, NULL, OPT_API_KEY},
+                                        {"parallel", required_argument, NULL, OPT_PARALLEL},
+                                        {"queue", required_argument, NULL, OPT_QUEUE},
+                                        {"max-body", required_argument, NULL, OPT_MAX_BODY},
                                         {NULL, 0, NULL, 0}};
   const char *prompt_file = NULL;
   int steps_given = 0, prompt_given = 0;
+  const char *server_given = NULL; /* a --serve option, for the message */
   opterr = 0; /* our messages, not getopt's */
   optind = 1;
   for (;;) {
@@ -261,6 +296,7 @@ int qrt_parse_program_options(int argc, char **argv, qrt_program_options *o, cha
       break;
     case OPT_CTX:
       rc = parse_int("--ctx", optarg, 2, INT32_MAX, &o->ctx, err, len);
+      o->ctx_given = 1;
       break;
     case OPT_MAX_WINDOWS:
       rc = parse_int("--max-windows", optarg, 0, INT32_MAX, &o->max_windows, err, len);
@@ -282,6 +318,37 @@ int qrt_parse_program_options(int argc, char **argv, qrt_program_options *o, cha
       break;
     case OPT_SYSTEM:
       o->system = optarg;
+      break;
+    case OPT_SERVE:
+      o->serve = 1;
+      break;
+    case OPT_HOST:
+      o->host = optarg;
+      server_given = flag;
+      break;
+    case OPT_PORT:
+      rc = parse_int("--port", optarg, 0, 65535, &o->port, err, len);
+      server_given = flag;
+      break;
+    case OPT_API_KEY:
+      o->api_key = optarg;
+      server_given = flag;
+      if (!*optarg) {
+        qrt_set_error(err, len, "--api-key must not be empty");
+        rc = -1;
+      }
+      break;
+    case OPT_PARALLEL:
+      rc = parse_int("--parallel", optarg, 1, 256, &o->parallel, err, len);
+      server_given = flag;
+      break;
+    case OPT_QUEUE:
+      rc = parse_int("--queue", optarg, 0, 1024, &o->queue, err, len);
+      server_given = flag;
+      break;
+    case OPT_MAX_BODY:
+      rc = parse_int("--max-body", optarg, 64, 1LL << 30, &o->max_body, err, len);
+      server_given = flag;
       break;
     case ':':
       qrt_set_error(err, len, "%s needs a value", flag);
@@ -314,6 +381,18 @@ int qrt_parse_program_options(int argc, char **argv, qrt_program_options *o, cha
     qrt_set_error(err, len, "--chat generates a reply: it does not go with %s (use --n-predict "
                             "to cap the reply)",
                   steps_given ? "-n" : o->bench ? "--bench" : o->ppl_file ? "--ppl" : "--logits");
+    return -1;
+  }
+  if (server_given && !o->serve) {
+    qrt_set_error(err, len, "%s goes with --serve", server_given);
+    return -1;
+  }
+  if (o->serve && (steps_given || o->n_predict || o->bench || o->ppl_file || o->logits_file ||
+                   o->chat || prompt_given || prompt_file)) {
+    qrt_set_error(err, len, "--serve takes its prompts from HTTP requests: it does not go with %s",
+                  steps_given ? "-n" : o->n_predict ? "--n-predict" : o->bench ? "--bench"
+                  : o->ppl_file ? "--ppl" : o->logits_file ? "--logits" : o->chat ? "--chat"
+                  : "-p/-f");
     return -1;
   }
   if (prompt_file && prompt_given) {

@@ -18,6 +18,11 @@ typedef struct qrt_program_options {
   unsigned long long seed;
   float temp, top_p;
   int bench, help, chat;
+  /* --serve: an OpenAI-compatible HTTP server (runtime/server/) */
+  int serve;
+  const char *host, *api_key;
+  long long port, parallel, queue, max_body;
+  int ctx_given; /* --ctx: with --serve, the positions of each sequence */
   int prompt_given; /* -p or -f */
   char *owned_prompt;  /* the -f text */
   char *owned_weights; /* the default weights path */

@@ -103,6 +103,10 @@ typedef struct qrt_steps {
    * for every chunk and row of it, so that a call's last row is the same
    * whether or not the other rows' logits are computed */
   int prefill;
+  /* set by qrt_decode_batch: the rows are decode steps of different
+   * sequences, so every kernel takes its decode form (prefill stays 0) and
+   * each row equals a one-token qrt_forward of its sequence */
+  int decode_rows;
 } qrt_steps;
 void qrt_steps_init(qrt_steps *s, const qrt_program_config *config);
 /* Checks positions and tokens, then calls qopt_forward chunk by chunk (the
@@ -111,5 +115,10 @@ void qrt_steps_init(qrt_steps *s, const qrt_program_config *config);
  * logits [n, vocab] (or a scratch block when logits is NULL). */
 int qrt_run_steps(qrt_model *m, qrt_steps *s, const int32_t *tokens, int64_t n, int64_t pos,
                   float *logits, int last_only, char *err, size_t len);
+/* The arguments of qrt_decode_batch: 1 to min(chunk, sequences) rows, each
+ * of a different sequence in [0, sequences), positions inside the context,
+ * tokens inside the vocabulary. 0, or -1 with a message. */
+int qrt_check_batch(const qrt_steps *s, int64_t sequences, const int32_t *tokens,
+                    const int64_t *seq, const int64_t *pos, int64_t n, char *err, size_t len);
 
 #endif

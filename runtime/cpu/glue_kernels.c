@@ -105,8 +105,9 @@ static void rope_task(void *raw, int64_t begin, int64_t end, int worker) {
     if (r->freq_scale)
       freq[j] *= r->freq_scale[j];
   }
+  const int64_t *row_pos = r->ctx->row_pos;
   for (int64_t m = begin; m < end; ++m) {
-    float p = (float)(r->pos + m);
+    float p = (float)(row_pos ? row_pos[m] : r->pos + m);
     for (int64_t j = 0; j < half; ++j) {
       float angle = p * freq[j];
       cosines[j] = cosf(angle);
@@ -138,31 +139,45 @@ typedef struct attention_job {
   qrt_ctx *ctx;
   const float *q;
   const void *keys, *values; /* this layer's cache, f32 or f16 bits */
-  int64_t n, pos, heads, kv_heads, head_dim;
+  int64_t layer, n, pos, heads, kv_heads, head_dim;
   float scale;
   int64_t window; /* 0: full causal attention */
   float *out;
 } attention_job;
 
-/* Where query head h's KV head starts in this layer's cache, in bytes. */
+/* Where a layer of sequence `seq` starts in the caches, in elements
+ * (internal.h: [sequences][layers][kv heads][kv_positions][head_dim]). */
+static int64_t layer_offset(const qrt_ctx *ctx, int64_t seq, int64_t layer) {
+  return (seq * ctx->program->layers + layer) * ctx->kv_positions * ctx->program->kv_width;
+}
+
+/* Where query head h's KV head starts in a layer's cache, in bytes. */
 static size_t kv_head_offset(const attention_job *j, int64_t h) {
   int64_t kv_head = h / (j->heads / j->kv_heads);
-  return (size_t)(kv_head * j->ctx->program->max_seq * j->head_dim) * (j->ctx->kv_f16 ? 2 : 4);
+  return (size_t)(kv_head * j->ctx->kv_positions * j->head_dim) * (j->ctx->kv_f16 ? 2 : 4);
 }
 
 static void attention_task(void *raw, int64_t begin, int64_t end, int worker) {
   attention_job *j = (attention_job *)raw;
+  const qrt_ctx *ctx = j->ctx;
   int64_t q_width = j->heads * j->head_dim, hd = j->head_dim;
-  float *scratch = j->ctx->scratch + (int64_t)worker * j->ctx->scratch_floats;
+  size_t element = ctx->kv_f16 ? 2 : 4;
+  float *scratch = ctx->scratch + (int64_t)worker * ctx->scratch_floats;
   for (int64_t task = begin; task < end; ++task) {
-    int64_t m = task / j->heads, h = task % j->heads, last = j->pos + m;
+    int64_t m = task / j->heads, h = task % j->heads;
+    int64_t last = ctx->row_pos ? ctx->row_pos[m] : j->pos + m;
+    const char *keys = (const char *)j->keys, *values = (const char *)j->values;
+    if (ctx->row_seq) { /* a batch: each row has its own sequence's cache */
+      size_t layer = (size_t)layer_offset(ctx, ctx->row_seq[m], j->layer) * element;
+      keys = (const char *)ctx->key_cache + layer, values = (const char *)ctx->value_cache + layer;
+    }
     /* a sliding window starts the keys and values later: the kernel
      * attends to rows 0..last of what it is given */
     int64_t first = j->window > 0 && last - j->window + 1 > 0 ? last - j->window + 1 : 0;
-    size_t at = kv_head_offset(j, h) + (size_t)(first * hd) * (j->ctx->kv_f16 ? 2 : 4);
-    j->ctx->kernels->attend_head(j->q + m * q_width + h * hd, (const char *)j->keys + at,
-                                 (const char *)j->values + at, j->ctx->kv_f16, last - first, hd,
-                                 hd, j->scale, scratch, j->out + m * q_width + h * hd);
+    size_t at = kv_head_offset(j, h) + (size_t)(first * hd) * element;
+    ctx->kernels->attend_head(j->q + m * q_width + h * hd, keys + at, values + at, ctx->kv_f16,
+                              last - first, hd, hd, j->scale, scratch,
+                              j->out + m * q_width + h * hd);
   }
 }
 
@@ -206,11 +221,14 @@ void qrt_attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, 
 static void attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *k, const float *v,
                       int64_t n, int64_t pos, int64_t heads, int64_t kv_heads, int64_t head_dim,
                       float scale, int64_t window, float *out) {
-  int64_t kv_width = kv_heads * head_dim, at = layer * ctx->program->max_seq * ctx->program->kv_width;
-  /* token m's head kh goes to [kh][pos + m] of this layer (internal.h) */
+  int64_t kv_width = kv_heads * head_dim, at = layer_offset(ctx, ctx->seq, layer);
+  /* token m's head kh goes to [kh][pos + m] of this layer of its sequence
+   * (internal.h); in a batch, to [kh][row_pos[m]] of row_seq[m]'s */
   for (int64_t m = 0; m < n; ++m)
     for (int64_t kh = 0; kh < kv_heads; ++kh) {
-      int64_t to = at + (kh * ctx->program->max_seq + pos + m) * head_dim,
+      int64_t row_at = ctx->row_seq ? layer_offset(ctx, ctx->row_seq[m], layer) : at;
+      int64_t row_pos = ctx->row_pos ? ctx->row_pos[m] : pos + m;
+      int64_t to = row_at + (kh * ctx->kv_positions + row_pos) * head_dim,
               from = m * kv_width + kh * head_dim;
       if (ctx->kv_f16) {
         ctx->kernels->to_f16(k + from, head_dim, (uint16_t *)ctx->key_cache + to);
@@ -223,12 +241,14 @@ static void attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *
   size_t element = ctx->kv_f16 ? 2 : 4;
   const void *keys = (const char *)ctx->key_cache + (size_t)at * element;
   const void *values = (const char *)ctx->value_cache + (size_t)at * element;
-  attention_job job = {ctx, q, keys, values, n, pos, heads, kv_heads, head_dim, scale, window,
-                       out};
+  attention_job job = {ctx,      q,    keys,  values, layer, n, pos, heads, kv_heads,
+                       head_dim, scale, window, out};
   /* the block kernels attend from position 0: a window that cuts into
    * this prefill takes the per-query kernel, which starts anywhere */
   int window_cuts = window > 0 && pos + n > window;
-  if (n > 1 && ctx->block_attention && head_dim % 64 == 0 && !window_cuts) {
+  /* a batch's rows are single decode queries: the per-query kernel, as
+   * for a decode step of one sequence */
+  if (n > 1 && !ctx->row_seq && ctx->block_attention && head_dim % 64 == 0 && !window_cuts) {
     int64_t blocks = (n + QRT_ATTEND_BLOCK - 1) / QRT_ATTEND_BLOCK;
     qrt_parallel_for(ctx->pool, blocks * heads, 1, attention_block_task, &job);
   } else {

@@ -182,10 +182,16 @@ struct qrt_model {
   qrt_weight *weights;        /* file.weights */
   qrt_tiled_weight *tiled;    /* [num_slots]: tiles of the weights that have them */
   float *arena;
-  /* [layers][kv heads][max_seq][head_dim], f32 or f16 bits: one head's
-   * keys (and values) are contiguous, so decode attention streams each
-   * head's history as one sequential run */
+  /* [sequences][layers][kv heads][kv_positions][head_dim], f32 or f16
+   * bits: one head's keys (and values) are contiguous, so decode attention
+   * streams each head's history as one sequential run */
   void *key_cache, *value_cache;
+  int64_t sequences;          /* KV caches (qrt_load_batched); 1 for qrt_load */
+  int64_t kv_positions;       /* positions per sequence (<= program->max_seq) */
+  int64_t seq;                /* the sequence a qrt_forward_seq call runs on */
+  /* set during qrt_decode_batch: row i is sequence row_seq[i] at position
+   * row_pos[i] (rope and attention read them; NULL otherwise) */
+  const int64_t *row_seq, *row_pos;
   int kv_f16;                 /* program flag QRT_FLAG_KV_F16 */
   int block_attention;        /* prefill through kernels->attend_block (QRT_BLOCK_ATTENTION=0: no) */
   float *scratch;             /* per-thread dequantization rows */

@@ -44,6 +44,21 @@ static int use_tiles(const linear_plan *p, const qrt_weight *w) {
   return w->tiled && (p->ctx->steps.prefill || qrt_decode_takes_tiles(w));
 }
 
+/* A batch of decode rows (qrt_decode_batch) through the one-token kernel,
+ * whose arithmetic differs from the several-token one on f32 activations:
+ * each row must be what a decode step of its sequence alone computes. The
+ * rows go tile by tile, so a tile of weight rows is read from memory once
+ * and from cache for the other tokens. */
+static void decode_rows_by_token(const qrt_kernels *k, const qrt_weight *w, const float *x,
+                                 int64_t n, int64_t r0, int64_t r1, float *y, float *scratch) {
+  int64_t K = w->slot->cols, N = w->slot->rows;
+  for (int64_t r = r0; r < r1; r += QRT_TILE_ROWS) {
+    int64_t e = r + QRT_TILE_ROWS < r1 ? r + QRT_TILE_ROWS : r1;
+    for (int64_t m = 0; m < n; ++m)
+      k->linear_rows(w, x + m * K, 1, r, e, y + m * N, scratch);
+  }
+}
+
 static void run_rows(const linear_plan *p, int i, int64_t r0, int64_t r1, float *y,
                      float *scratch) {
   const qrt_weight *w = p->w[i];
@@ -53,6 +68,8 @@ static void run_rows(const linear_plan *p, int i, int64_t r0, int64_t r1, float 
   case ROWS_F32:
     if (p->ctx->steps.prefill && k->linear_rows_prefill)
       k->linear_rows_prefill(w, p->x, p->n, r0, r1, y, scratch);
+    else if (p->n > 1 && p->ctx->steps.decode_rows)
+      decode_rows_by_token(k, w, p->x, p->n, r0, r1, y, scratch);
     else
       k->linear_rows(w, p->x, p->n, r0, r1, y, scratch);
     break;

@@ -30,17 +30,35 @@ static int tile_weights(qrt_model *m) {
 }
 
 qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
+  return qrt_load_batched(path, threads, 1, 0, err, len);
+}
+
+qrt_model *qrt_load_batched(const char *path, int threads, int64_t sequences, int64_t positions,
+                            char *err, size_t len) {
+  const qrt_program_config *cfg = &qopt_program_config;
+  if (sequences < 1 || sequences > QRT_MAX_SEQUENCES) {
+    qrt_set_error(err, len, "the number of sequences must be in [1, %d], not %lld",
+                  QRT_MAX_SEQUENCES, (long long)sequences);
+    return NULL;
+  }
+  if (positions < 0 || positions > cfg->max_seq) {
+    qrt_set_error(err, len, "a context of %lld positions is outside [1, %lld] (the model's)",
+                  (long long)positions, (long long)cfg->max_seq);
+    return NULL;
+  }
   qrt_model *m = (qrt_model *)calloc(1, sizeof(qrt_model));
   if (!m) {
     qrt_set_error(err, len, "out of memory");
     return NULL;
   }
-  const qrt_program_config *cfg = &qopt_program_config;
+  m->sequences = sequences;
+  m->kv_positions = positions ? positions : cfg->max_seq;
   m->program = cfg;
   m->num_slots = cfg->num_slots;
   m->q8_activations = (cfg->flags & QRT_FLAG_Q8_ACTIVATIONS) != 0;
   m->kv_f16 = (cfg->flags & QRT_FLAG_KV_F16) != 0;
   qrt_steps_init(&m->steps, cfg);
+  m->steps.max_seq = m->kv_positions;
   if (qrt_weights_open(&m->file, path, cfg, err, len) != 0)
     goto fail;
   m->weights = m->file.weights;
@@ -61,7 +79,7 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
    * (MADV_HUGEPAGE) the first touches stalled prefill and single decode
    * steps by tens of milliseconds on this project's VM (the kernel
    * compacting memory), and no steady-state speed was gained */
-  size_t cache = (size_t)(m->program->layers * m->program->max_seq * m->program->kv_width);
+  size_t cache = (size_t)(sequences * m->program->layers * m->kv_positions * m->program->kv_width);
   m->key_cache = calloc(cache, m->kv_f16 ? 2 : sizeof(float));
   m->value_cache = calloc(cache, m->kv_f16 ? 2 : sizeof(float));
   m->xq = (int8_t *)calloc((size_t)(m->program->chunk * max_cols), 1);
@@ -108,7 +126,9 @@ void qrt_free(qrt_model *m) {
 }
 
 int64_t qrt_vocab_size(const qrt_model *m) { return m->program->vocab; }
-int64_t qrt_max_seq_len(const qrt_model *m) { return m->program->max_seq; }
+int64_t qrt_max_seq_len(const qrt_model *m) { return m->kv_positions; }
+int64_t qrt_sequences(const qrt_model *m) { return m->sequences; }
+int64_t qrt_chunk(const qrt_model *m) { return m->program->chunk; }
 int64_t qrt_dim(const qrt_model *m) { return m->program->dim; }
 uint64_t qrt_weight_bytes(const qrt_model *m) { return m->file.weight_bytes; }
 uint64_t qrt_decode_bytes(const qrt_model *m) { return m->file.decode_bytes; }
@@ -140,6 +160,32 @@ int qrt_forward(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos, flo
 int qrt_forward_last(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos, float *logits,
                      char *err, size_t len) {
   return run_steps(m, tokens, n, pos, logits, 1, err, len);
+}
+
+int qrt_forward_seq(qrt_model *m, int64_t seq, const int32_t *tokens, int64_t n, int64_t pos,
+                    float *logits, int last_only, char *err, size_t len) {
+  if (seq < 0 || seq >= m->sequences) {
+    qrt_set_error(err, len, "sequence %lld is outside the model's %lld", (long long)seq,
+                  (long long)m->sequences);
+    return -1;
+  }
+  m->seq = seq;
+  int rc = run_steps(m, tokens, n, pos, logits, last_only, err, len);
+  m->seq = 0;
+  return rc;
+}
+
+int qrt_decode_batch(qrt_model *m, const int32_t *tokens, const int64_t *seq, const int64_t *pos,
+                     int64_t n, float *logits, char *err, size_t len) {
+  if (qrt_check_batch(&m->steps, m->sequences, tokens, seq, pos, n, err, len) != 0)
+    return -1;
+  m->row_seq = seq, m->row_pos = pos;
+  m->steps.decode_rows = 1;
+  /* the positions come from row_pos: qopt_forward's own `pos` is unused */
+  int rc = run_steps(m, tokens, n, 0, logits, 0, err, len);
+  m->steps.decode_rows = 0;
+  m->row_seq = m->row_pos = NULL;
+  return rc;
 }
 
 const qrt_weights_file *qrt_model_file(const qrt_model *m) { return &m->file; }

@@ -202,3 +202,39 @@ double qrt_read_bandwidth(qrt_model *m, int64_t bytes) {
   m->cuda.cuMemFree(b);
   return best;
 }
+
+/* Several sequences are the CPU backend's (qrt.h): here one, the model's. */
+qrt_model *qrt_load_batched(const char *path, int threads, int64_t sequences, int64_t positions,
+                            char *err, size_t len) {
+  if (sequences != 1 || (positions != 0 && positions != qopt_program_config.max_seq)) {
+    qrt_set_error(err, len,
+                  "the CUDA backend runs one sequence over the model's whole context (asked: "
+                  "%lld sequences of %lld positions)",
+                  (long long)sequences, (long long)positions);
+    return NULL;
+  }
+  return qrt_load(path, threads, err, len);
+}
+
+int64_t qrt_sequences(const qrt_model *m) {
+  (void)m;
+  return 1;
+}
+
+int64_t qrt_chunk(const qrt_model *m) { return m->program->chunk; }
+
+int qrt_forward_seq(qrt_model *m, int64_t seq, const int32_t *tokens, int64_t n, int64_t pos,
+                    float *logits, int last_only, char *err, size_t len) {
+  if (seq != 0) {
+    qrt_set_error(err, len, "sequence %lld is outside the model's 1", (long long)seq);
+    return -1;
+  }
+  return run(m, tokens, n, pos, logits, last_only, err, len);
+}
+
+int qrt_decode_batch(qrt_model *m, const int32_t *tokens, const int64_t *seq, const int64_t *pos,
+                     int64_t n, float *logits, char *err, size_t len) {
+  if (qrt_check_batch(&m->steps, 1, tokens, seq, pos, n, err, len) != 0)
+    return -1;
+  return run(m, tokens, 1, pos[0], logits, 0, err, len);
+}

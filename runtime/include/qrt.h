@@ -54,6 +54,31 @@ int qrt_forward(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos, flo
 int qrt_forward_last(qrt_model *m, const int32_t *tokens, int64_t n, int64_t pos, float *logits,
                      char *err, size_t err_len);
 
+/* ---- several sequences (a server's slots) ----
+ * qrt_load_batched opens `sequences` KV caches of `positions` each (0: the
+ * model's context; qrt_max_seq_len then says `positions`); qrt_load is
+ * qrt_load_batched(path, threads, 1, 0). The CPU backend only; the CUDA
+ * backend takes 1 sequence. */
+#define QRT_MAX_SEQUENCES 256
+qrt_model *qrt_load_batched(const char *weights_path, int threads, int64_t sequences,
+                            int64_t positions, char *err, size_t err_len);
+int64_t qrt_sequences(const qrt_model *m);
+/* The most tokens one step of the program takes (qopt build --chunk). */
+int64_t qrt_chunk(const qrt_model *m);
+/* qrt_forward (last_only 0) or qrt_forward_last (1) on sequence seq's
+ * cache. With last_only and logits NULL, no classifier runs: a piece of a
+ * prompt whose end comes in a later call. */
+int qrt_forward_seq(qrt_model *m, int64_t seq, const int32_t *tokens, int64_t n, int64_t pos,
+                    float *logits, int last_only, char *err, size_t err_len);
+/* One decode step of n different sequences at once: row i runs token
+ * tokens[i] at position pos[i] of sequence seq[i] (whose cache holds
+ * 0..pos[i]-1) and writes its vocab logits to row i of logits [n, vocab].
+ * Each weight is read once for all rows, and each row's logits equal
+ * those of a one-token qrt_forward_seq of its sequence, bit for bit.
+ * n <= min(chunk the program was built with, sequences). */
+int qrt_decode_batch(qrt_model *m, const int32_t *tokens, const int64_t *seq, const int64_t *pos,
+                     int64_t n, float *logits, char *err, size_t err_len);
+
 /* Tokenizer (a llama2.c tokenizer.bin or a Hugging Face tokenizer.json,
  * carried in the weights file). BOS first when `bos` and the tokenizer adds
  * one; its EOS last when `eos`. Returns the token count, or -1 when the

@@ -35,6 +35,8 @@ cl::SubCommand chatTemplateCmd("chat-template",
                                 "Print a conversation as the model's chat template renders it");
 cl::SubCommand buildCmd("build", "Compile a model to a standalone CPU program (or library)");
 cl::SubCommand exportCmd("export", "Write a model as a GGUF file that llama.cpp runs");
+cl::SubCommand serveCmd("serve", "Build a model's CPU program and run it as an OpenAI-compatible "
+                                 "HTTP server");
 
 cl::opt<std::string> tokenizerOpt(
     "tokenizer",
@@ -43,7 +45,7 @@ cl::opt<std::string> tokenizerOpt(
              "only tok*.bin beside the checkpoint)"),
     cl::value_desc("file"), cl::init(""), cl::sub(importCmd), cl::sub(runCmd),
     cl::sub(evalCmd), cl::sub(logitsCmd), cl::sub(compileCmd), cl::sub(buildCmd),
-    cl::sub(exportCmd), cl::cat(category));
+    cl::sub(exportCmd), cl::sub(serveCmd), cl::cat(category));
 cl::opt<unsigned> threadsOpt("threads",
                              cl::desc("Worker threads (default: one per hardware thread)"),
                              cl::init(0), cl::sub(runCmd), cl::sub(evalCmd),

@@ -13,7 +13,7 @@ namespace qopt::tool {
 
 extern llvm::cl::OptionCategory category;
 extern llvm::cl::SubCommand importCmd, runCmd, evalCmd, logitsCmd, compileCmd, buildCmd,
-    tokenizeCmd, chatTemplateCmd, exportCmd;
+    tokenizeCmd, chatTemplateCmd, exportCmd, serveCmd;
 
 /// --tokenizer and --threads, shared by run, eval and logits.
 extern llvm::cl::opt<std::string> tokenizerOpt;
@@ -63,6 +63,7 @@ int runBuild();
 int runTokenize();
 int runChatTemplate();
 int runExport();
+int runServe();
 
 } // namespace qopt::tool
 

@@ -44,7 +44,8 @@ static llvm::Error link(const std::string &object, const std::string &out, bool 
   if (!cc)
     return makeError("cannot find the C compiler '" + compiler + "' to link with (--cc)");
   std::string lib = runtimeDir();
-  std::string qrt = lib + (cuda ? "/libqrt_cuda.a" : "/libqrt.a"), qrtMain = lib + "/libqrt_main.a";
+  std::string qrt = lib + (cuda ? "/libqrt_cuda.a" : "/libqrt.a"), qrtMain = lib + "/libqrt_main.a",
+              qrtServer = lib + "/libqrt_server.a";
   if (!llvm::sys::fs::exists(qrt))
     return makeError("runtime library " + qrt + " not found (set QOPT_RUNTIME_DIR)");
   std::string tmp = out + ".tmp";
@@ -55,13 +56,15 @@ static llvm::Error link(const std::string &object, const std::string &out, bool 
   if (shared) // export the whole C API, not only what the object calls
     args.insert(args.end(), {"-Wl,--whole-archive", qrt, "-Wl,--no-whole-archive"});
   else
-    args.insert(args.end(), {qrtMain, qrt});
+    args.insert(args.end(), {qrtMain, qrtServer, qrt});
   // -lpcre2-8: the tokenizer's byte-level pre-tokenizer regex; utf8proc
   // (its Unicode normalizers) static, not a package the target must have
   args.insert(args.end(), {"-lpcre2-8", "-Wl,-Bstatic", "-lutf8proc", "-Wl,-Bdynamic", "-lm",
                            "-lpthread"});
   if (cuda)
     args.push_back("-ldl"); // the CUDA driver is loaded at run time
+  if (!shared) // --serve: the C++ server over cpp-httplib (runtime/server/)
+    args.insert(args.end(), {"-lcpp-httplib", "-lstdc++"});
   std::vector<llvm::StringRef> refs(args.begin(), args.end());
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(*cc, refs, std::nullopt, {}, 0, 0, &message);

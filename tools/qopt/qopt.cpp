@@ -7,6 +7,7 @@
 //   qopt compile MODEL -o quantized.mlir --recipe R --calib TEXT [--eval TEXT]
 //   qopt build  MODEL -o NAME [--emit exe|shared|obj|llvm]
 //   qopt export MODEL --format gguf -o model.gguf [--allow-requant]
+//   qopt serve  MODEL [--program PATH] [--port N --parallel N ...]
 //   qopt tokenize TOKENIZER -p TEXT | --file F [--separator LINE]
 //   qopt chat-template TOKENIZER -p TEXT [--system S] | --messages FILE.json
 //
@@ -53,7 +54,10 @@ int main(int argc, char **argv) {
     return runChatTemplate();
   if (exportCmd)
     return runExport();
-  llvm::errs() << "qopt: error: give a subcommand: import, compile, build, export, run, eval, logits, "
+  if (serveCmd)
+    return runServe();
+  llvm::errs() << "qopt: error: give a subcommand: import, compile, build, export, serve, run, eval, "
+                  "logits, "
                   "tokenize or chat-template "
                   "(see qopt --help)\n";
   return 1;
