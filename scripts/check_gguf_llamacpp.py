@@ -29,6 +29,11 @@ which holds them exactly; every other weight is Q4_0 bit for bit). Then:
     file size, PPL and KL divergence from F32 (llama-perplexity
     --kl-divergence), all measured by llama.cpp.
 
+ 4. A tokenizer.json vocabulary: a tiny synthetic model with Llama 2's
+    tokenizer.json (shared/hf/llama2) exported to GGUF; llama-tokenize on it
+    must give llama.cpp's own test vectors for the Llama SentencePiece
+    vocabulary (shared/hf/gguf-vocab/ggml-vocab-llama-spm.gguf.inp/.out).
+
 llama.cpp is built once from the npm bundle as scripts/bench_llamacpp.py does.
 The synthetic stories110M shape (random weights, scripts/synth_model.py) checks
 the format at a real size; its perplexities say nothing about quality.
@@ -230,6 +235,34 @@ def check_model(name, bindir, args, eval_text, calib_text, rows, checks):
     return ok
 
 
+def check_tokenizer_json(bindir, args):
+    """llama-tokenize on the GGUF of a model with Llama 2's tokenizer.json:
+    (texts that give llama.cpp's expected ids, texts)."""
+    work = os.path.join(args.work, "tokenizer-json")
+    run(sys.executable, os.path.join(HERE, "synth_model.py"), "--shape", "tiny", "--format", "hf",
+        "--tokenizer", os.path.join(SHARED, "hf", "llama2"), "-o", os.path.join(work, "hf"))
+    gguf = os.path.join(work, "m.gguf")
+    run(QOPT, "export", os.path.join(work, "hf"), "-o", gguf)
+    base = os.path.join(SHARED, "hf", "gguf-vocab", "ggml-vocab-llama-spm.gguf")
+    with open(base + ".inp", encoding="utf-8") as f:
+        texts = f.read().split("\n__ggml_vocab_test__\n")[:-1]
+    with open(base + ".out", encoding="utf-8") as f:
+        want = [[int(x) for x in line.split()] for line in f.read().split("\n")]
+    same, total = 0, 0
+    for i, text in enumerate(texts):
+        if not text:  # llama-tokenize refuses an empty prompt
+            continue
+        total += 1
+        out = run(os.path.join(bindir, "llama-tokenize"), "-m", gguf, "-p", text, "--ids",
+                  "--no-bos", "--log-disable").stdout.strip().splitlines()
+        got = [int(x) for x in re.findall(r"-?\d+", out[-1])] if out else []
+        if got == want[i]:
+            same += 1
+        else:
+            log(f"  llama-tokenize differs on {text[:40]!r}: {got[:8]} vs {want[i][:8]}")
+    return same, total
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--models", default="stories260K")
@@ -244,6 +277,10 @@ def main():
     rows, checks, ok = [], [], True
     for name in args.models.split(","):
         ok = check_model(name, bindir, args, eval_text, calib_text, rows, checks) and ok
+    same, total = check_tokenizer_json(bindir, args)
+    ok = ok and same == total
+    print(f"\ntokenizer.json (Llama 2) exported to GGUF: llama-tokenize gives llama.cpp's "
+          f"expected ids on {same} of {total} non-empty test texts")
     print(f"\nqopt GPTQ w4 g32 exported to GGUF, PPL on the same {args.chunks} chunks of "
           f"{args.ctx} tokens\n")
     print("| model | qopt (executor) | llama.cpp, blocks decoded to F32 | llama.cpp, Q4_0 "

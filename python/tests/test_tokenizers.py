@@ -23,7 +23,7 @@ import sentencepiece as spm
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "python"))
-from qopt_ref import gpt2_bpe  # noqa: E402
+from qopt_ref import gguf_read, gpt2_bpe  # noqa: E402
 
 QOPT = os.environ.get("QOPT", "build/bin/qopt")
 SHARED = os.environ.get("QOPT_SHARED", os.path.join(ROOT, "..", "shared"))
@@ -135,6 +135,54 @@ class SentencePieceStyle(unittest.TestCase):
         self.assertEqual(qopt_tokenize(gguf, texts), want)
         dev = read(os.path.join(SHARED, "data", "tinystories", "dev.txt"))
         self.assertEqual(qopt_tokenize(gguf, [dev])[0], self.sp.encode(dev))
+
+    def test_tokenizer_json_written_into_a_gguf(self):
+        """qopt export of a model with Llama 2's tokenizer.json: the GGUF's
+        vocabulary is the one llama.cpp's converter wrote from tokenizer.model
+        (ggml-vocab-llama-spm.gguf), its scores make llama.cpp's test vectors
+        and sentencepiece's ids on a whole file, and the chat template goes
+        along."""
+        with tempfile.TemporaryDirectory() as d:
+            template = os.path.join(HF, "chat-templates", "mistralai-Mistral-Nemo-Instruct-2407.jinja")
+            subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "synth_model.py"),
+                            "--shape", "tiny", "--format", "hf", "--tokenizer",
+                            os.path.join(HF, "llama2"), "--chat-template", template,
+                            "-o", os.path.join(d, "hf")], check=True, capture_output=True)
+            gguf = os.path.join(d, "m.gguf")
+            subprocess.run([QOPT, "export", os.path.join(d, "hf"), "-o", gguf], check=True,
+                           capture_output=True)
+            ours, _ = gguf_read.read(gguf)
+            theirs, _ = gguf_read.read(os.path.join(HF, "gguf-vocab",
+                                                    "ggml-vocab-llama-spm.gguf"))
+            for key in ("model", "bos_token_id", "eos_token_id", "unknown_token_id",
+                        "add_bos_token", "add_eos_token", "token_type"):
+                self.assertEqual(ours["tokenizer.ggml." + key], theirs["tokenizer.ggml." + key],
+                                 key)
+            # tokenizer.json spells four pieces with spaces that tokenizer.model
+            # has as U+00A0; no text reaches them (spaces become U+2581 first)
+            a, b = ours["tokenizer.ggml.tokens"], theirs["tokenizer.ggml.tokens"]
+            differ = [i for i in range(len(b)) if a[i] != b[i]]
+            self.assertEqual(len(a), len(b))
+            self.assertEqual(differ, [8655, 17891, 20246, 30081])
+            self.assertTrue(all(a[i].replace(" ", "\xa0") == b[i] for i in differ))
+            with open(template, encoding="utf-8") as f:
+                self.assertEqual(ours["tokenizer.chat_template"], f.read())
+            texts, want = llama_cpp_vectors("ggml-vocab-llama-spm.gguf")
+            self.assertEqual(qopt_tokenize(gguf, texts), want)
+            dev = read(os.path.join(SHARED, "data", "tinystories", "dev.txt"))
+            self.assertEqual(qopt_tokenize(gguf, [dev])[0], self.sp.encode(dev))
+
+    def test_byte_level_tokenizer_json_is_refused_for_gguf(self):
+        with tempfile.TemporaryDirectory() as d:
+            subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "synth_model.py"),
+                            "--shape", "tiny", "--format", "hf", "--tokenizer",
+                            os.path.join(HF, "phi-2"), "-o", os.path.join(d, "hf")],
+                           check=True, capture_output=True)
+            p = subprocess.run([QOPT, "export", os.path.join(d, "hf"), "-o",
+                                os.path.join(d, "m.gguf")], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("byte-level BPE tokenizer.json", p.stderr)
+            self.assertFalse(os.path.exists(os.path.join(d, "m.gguf")))
 
     def test_bos_from_tokenizer_config(self):
         # tokenizer_config.json: add_bos_token true, bos_token <s> (id 1)
