@@ -7,6 +7,9 @@
 //      the directory has no weights, so a config that parses ends there)
 //   3: a GGUF file (lib/Support/Gguf.cpp) and the vocabulary in its
 //      metadata (lib/Support/GgufTokenizer.cpp)
+//   4: a tokenizer.json (lib/Support/HfTokenizerJson.cpp), and the QTOK
+//      section it becomes written as GGUF metadata
+//   5: a QTOK section as GGUF metadata (what `qopt export` reads back)
 // Readers take paths, so the input is written to a file in a private
 // temporary directory. Every outcome but a crash is fine: the readers must
 // turn any bytes into a model or a one-line error.
@@ -15,6 +18,7 @@
 #include "qopt/Import/Importers.h"
 #include "qopt/Support/Gguf.h"
 #include "qopt/Support/GgufTokenizer.h"
+#include "qopt/Support/HfTokenizerJson.h"
 #include "qopt/Support/SafeTensors.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -22,6 +26,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <unistd.h>
 
@@ -47,17 +52,40 @@ void writeFile(const std::string &path, const uint8_t *data, size_t size) {
   std::fclose(f);
 }
 
+/// The vocabulary count a QTOK section declares (after its header and EOS
+/// list), capped so that a lying count costs no more than a small model.
+int64_t qtokVocab(const std::string &q) {
+  auto u32 = [&](size_t at) -> int64_t {
+    if (q.size() < at + 4)
+      return -1;
+    uint32_t v;
+    std::memcpy(&v, q.data() + at, 4);
+    return v;
+  };
+  int64_t nEos = u32(24);
+  int64_t n = nEos < 0 || nEos > 16 ? -1 : u32(28 + 4 * (size_t)nEos);
+  return n < 1 || n > 4096 ? 300 : n;
+}
+
+void toGgufMetadata(const std::string &path, int64_t vocab) {
+  auto meta = qopt::ggufTokenizerMetadata(path, vocab);
+  if (!meta)
+    llvm::consumeError(meta.takeError());
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1)
     return 0;
-  int reader = data[0] % 4;
+  int reader = data[0] % 6;
   const std::string &dir = workDir();
   std::string path = dir + (reader == 0   ? "/model.bin"
                             : reader == 1 ? "/model.safetensors"
                             : reader == 2 ? "/config.json"
-                                          : "/model.gguf");
+                            : reader == 3 ? "/model.gguf"
+                            : reader == 4 ? "/tokenizer.json"
+                                          : "/tokenizer.qtok");
   writeFile(path, data + 1, size - 1);
   if (reader == 0) {
     auto model = qopt::importLlama2c(path);
@@ -71,6 +99,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     auto model = qopt::importHuggingFace(dir);
     if (!model)
       llvm::consumeError(model.takeError());
+  } else if (reader == 4) {
+    auto qtok = qopt::convertHfTokenizer(path, 0);
+    if (!qtok) {
+      llvm::consumeError(qtok.takeError());
+    } else {
+      std::string qtokPath = dir + "/converted.qtok";
+      writeFile(qtokPath, (const uint8_t *)qtok->data(), qtok->size());
+      toGgufMetadata(qtokPath, qtokVocab(*qtok));
+      std::remove(qtokPath.c_str());
+    }
+  } else if (reader == 5) {
+    std::string bytes = "QTOK" + std::string((const char *)data + 1, size - 1);
+    writeFile(path, (const uint8_t *)bytes.data(), bytes.size());
+    toGgufMetadata(path, qtokVocab(bytes));
   } else {
     auto file = qopt::gguf::read(path);
     if (!file) {
