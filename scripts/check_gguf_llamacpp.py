@@ -29,10 +29,11 @@ which holds them exactly; every other weight is Q4_0 bit for bit). Then:
     file size, PPL and KL divergence from F32 (llama-perplexity
     --kl-divergence), all measured by llama.cpp.
 
- 4. A tokenizer.json vocabulary: a tiny synthetic model with Llama 2's
-    tokenizer.json (shared/hf/llama2) exported to GGUF; llama-tokenize on it
-    must give llama.cpp's own test vectors for the Llama SentencePiece
-    vocabulary (shared/hf/gguf-vocab/ggml-vocab-llama-spm.gguf.inp/.out).
+ 4. tokenizer.json vocabularies: tiny synthetic models with Llama 2's
+    tokenizer.json (shared/hf/llama2) and with GPT-2's (Phi-2's without its
+    added whitespace tokens) exported to GGUF; llama-tokenize on each must
+    give llama.cpp's own test vectors for that vocabulary
+    (shared/hf/gguf-vocab/ggml-vocab-{llama-spm,gpt-2}.gguf.inp/.out).
 
 llama.cpp is built once from the npm bundle as scripts/bench_llamacpp.py does.
 The synthetic stories110M shape (random weights, scripts/synth_model.py) checks
@@ -235,15 +236,15 @@ def check_model(name, bindir, args, eval_text, calib_text, rows, checks):
     return ok
 
 
-def check_tokenizer_json(bindir, args):
-    """llama-tokenize on the GGUF of a model with Llama 2's tokenizer.json:
-    (texts that give llama.cpp's expected ids, texts)."""
-    work = os.path.join(args.work, "tokenizer-json")
+def check_tokenizer_json(bindir, args, name, tokenizer_dir, vectors):
+    """llama-tokenize on the GGUF of a tiny model with `tokenizer_dir`'s
+    tokenizer.json: (texts that give llama.cpp's expected ids, texts)."""
+    work = os.path.join(args.work, "tokenizer-" + name)
     run(sys.executable, os.path.join(HERE, "synth_model.py"), "--shape", "tiny", "--format", "hf",
-        "--tokenizer", os.path.join(SHARED, "hf", "llama2"), "-o", os.path.join(work, "hf"))
+        "--tokenizer", tokenizer_dir, "-o", os.path.join(work, "hf"))
     gguf = os.path.join(work, "m.gguf")
     run(QOPT, "export", os.path.join(work, "hf"), "-o", gguf)
-    base = os.path.join(SHARED, "hf", "gguf-vocab", "ggml-vocab-llama-spm.gguf")
+    base = os.path.join(SHARED, "hf", "gguf-vocab", vectors)
     with open(base + ".inp", encoding="utf-8") as f:
         texts = f.read().split("\n__ggml_vocab_test__\n")[:-1]
     with open(base + ".out", encoding="utf-8") as f:
@@ -263,6 +264,23 @@ def check_tokenizer_json(bindir, args):
     return same, total
 
 
+def gpt2_tokenizer_dir(work):
+    """Phi-2's tokenizer files with its added whitespace tokens set aside:
+    GPT-2's vocabulary, as llama.cpp's gpt-2 test vectors know it."""
+    import json
+    d = os.path.join(work, "gpt2-tokenizer")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(SHARED, "hf", "phi-2", "tokenizer.json"), encoding="utf-8") as f:
+        j = json.load(f)
+    j["added_tokens"] = [t for t in j["added_tokens"] if t["content"] in j["model"]["vocab"]]
+    with open(os.path.join(d, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(j, f)
+    with open(os.path.join(SHARED, "hf", "phi-2", "tokenizer_config.json"), "rb") as f, \
+            open(os.path.join(d, "tokenizer_config.json"), "wb") as g:
+        g.write(f.read())
+    return d
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--models", default="stories260K")
@@ -277,10 +295,14 @@ def main():
     rows, checks, ok = [], [], True
     for name in args.models.split(","):
         ok = check_model(name, bindir, args, eval_text, calib_text, rows, checks) and ok
-    same, total = check_tokenizer_json(bindir, args)
-    ok = ok and same == total
-    print(f"\ntokenizer.json (Llama 2) exported to GGUF: llama-tokenize gives llama.cpp's "
-          f"expected ids on {same} of {total} non-empty test texts")
+    print()
+    for name, tokenizer_dir, vectors in (
+            ("llama2", os.path.join(SHARED, "hf", "llama2"), "ggml-vocab-llama-spm.gguf"),
+            ("gpt2", gpt2_tokenizer_dir(args.work), "ggml-vocab-gpt-2.gguf")):
+        same, total = check_tokenizer_json(bindir, args, name, tokenizer_dir, vectors)
+        ok = ok and same == total
+        print(f"tokenizer.json ({name}) exported to GGUF: llama-tokenize gives llama.cpp's "
+              f"expected ids ({vectors}) on {same} of {total} non-empty test texts")
     print(f"\nqopt GPTQ w4 g32 exported to GGUF, PPL on the same {args.chunks} chunks of "
           f"{args.ctx} tokens\n")
     print("| model | qopt (executor) | llama.cpp, blocks decoded to F32 | llama.cpp, Q4_0 "

@@ -60,106 +60,176 @@ struct QtokReader {
 };
 } // namespace
 
-// A SentencePiece-style tokenizer.json (Llama 2's: BPE over U+2581 pieces
-// with byte fallback) as llama.cpp's "llama" vocabulary. llama.cpp merges
-// the adjacent pair whose joined piece scores highest, so each piece made
-// by a merge scores minus that merge's rank: the merges then happen in
-// tokenizer.json's order, as Hugging Face's BPE does them.
-static llvm::Expected<std::vector<std::pair<std::string, Value>>>
-qtokMetadata(llvm::StringRef path, llvm::StringRef data, int64_t vocabSize) {
+namespace {
+struct QtokStep {
+  uint32_t op, arg;
+  std::string a, b;
+};
+struct QtokAdded {
+  uint32_t id, flags;
+  std::string content;
+};
+/// A QTOK section's fields (runtime/include/qrt_tokenizer_format.h).
+struct Qtok {
+  uint32_t flags = 0;
+  int32_t unk = -1, bos = -1;
+  bool addBos = false;
+  std::vector<int32_t> eos;
+  std::vector<std::string> pieces;
+  std::vector<std::pair<uint32_t, uint32_t>> merges;
+  std::vector<QtokAdded> added;
+  std::vector<QtokStep> normalizer, pre;
+  std::string chatTemplate;
+};
+} // namespace
+
+/// Reads QTOK; every count is checked against the bytes left and every id
+/// against `vocabSize`.
+static llvm::Expected<Qtok> readQtok(llvm::StringRef path, llvm::StringRef data,
+                                     int64_t vocabSize) {
   QtokReader r{data};
   auto fail = [&](const llvm::Twine &why) {
     return makeError("tokenizer '" + path + "': " + why);
   };
-  uint32_t version = r.u32(), flags = r.u32();
-  int32_t unk = (int32_t)r.u32(), bos = (int32_t)r.u32();
-  bool addBos = r.u32() != 0;
+  Qtok q;
+  uint32_t version = r.u32();
+  q.flags = r.u32();
+  q.unk = (int32_t)r.u32();
+  q.bos = (int32_t)r.u32();
+  q.addBos = r.u32() != 0;
   uint32_t nEos = r.u32();
   if (!r.ok || version != QTOK_VERSION || nEos > QTOK_MAX_EOS)
     return fail("not a QTOK section this qopt wrote");
-  const uint32_t spm = QTOK_FLAG_METASPACE | QTOK_FLAG_BYTE_FALLBACK;
-  if ((flags & spm) != spm || (flags & QTOK_FLAG_BYTE_LEVEL))
-    return fail("a byte-level BPE tokenizer.json (GPT-2 style: Llama 3, Qwen2, ...) cannot be "
-                "written into a GGUF yet; SentencePiece-style ones (Llama 2, Mistral) can");
-  std::vector<int32_t> eos;
   for (uint32_t i = 0; i < nEos; ++i)
-    eos.push_back((int32_t)r.u32());
+    q.eos.push_back((int32_t)r.u32());
   uint32_t n = r.u32();
   if (!r.ok || n > data.size() / 4 || (int64_t)n > vocabSize)
     return fail("a vocabulary of " + llvm::Twine(n) + " pieces for a model of " +
                 llvm::Twine(vocabSize));
-  std::vector<std::string> pieces(n);
-  for (auto &p : pieces)
-    p = r.str();
+  q.pieces.resize(n);
+  for (auto &piece : q.pieces)
+    piece = r.str();
   uint32_t nMerges = r.u32();
   if (!r.ok || nMerges > data.size() / 8)
     return fail("truncated");
-  std::vector<float> scores(vocabSize, 0.0f);
-  std::vector<bool> merged(vocabSize, false);
-  llvm::StringMap<int32_t> ids;
-  for (uint32_t i = 0; i < n; ++i)
-    ids.try_emplace(pieces[i], (int32_t)i);
-  for (uint32_t rank = 0; rank < nMerges; ++rank) {
+  for (uint32_t i = 0; i < nMerges; ++i) {
     uint32_t left = r.u32(), right = r.u32();
     if (!r.ok || left >= n || right >= n)
       return fail("a merge names a token outside the vocabulary");
-    auto it = ids.find(pieces[left] + pieces[right]);
-    if (it != ids.end() && !merged[it->second]) {
-      merged[it->second] = true;
-      scores[it->second] = -(float)rank;
-    }
+    q.merges.emplace_back(left, right);
   }
-  std::vector<int32_t> types(vocabSize, 1); // llama_token_type: 1 normal
   uint32_t nAdded = r.u32();
   if (!r.ok || nAdded > data.size() / 12)
     return fail("truncated");
   for (uint32_t i = 0; i < nAdded; ++i) {
-    uint32_t id = r.u32(), addedFlags = r.u32();
-    std::string content = r.str();
-    if (!r.ok || id >= (uint32_t)vocabSize)
+    QtokAdded a{r.u32(), r.u32(), r.str()};
+    if (!r.ok || a.id >= (uint32_t)vocabSize)
       return fail("an added token outside the vocabulary");
-    if (id >= n) // an added token beyond model.vocab: its piece is its content
-      pieces.resize(id + 1), pieces[id] = content;
-    types[id] = (addedFlags & QTOK_ADDED_SPECIAL) ? 3 : 4; // control : user-defined
+    q.added.push_back(std::move(a));
   }
-  for (int step = 0; step < 2; ++step) { // the normalizer's and pre-tokenizer's steps
+  for (auto *steps : {&q.normalizer, &q.pre}) {
     uint32_t count = r.u32();
-    for (uint32_t i = 0; r.ok && i < count; ++i) {
-      r.u32(), r.u32();
-      r.str(), r.str();
+    if (!r.ok || count > data.size() / 16)
+      return fail("truncated");
+    for (uint32_t i = 0; i < count; ++i) {
+      QtokStep step{r.u32(), r.u32(), r.str(), r.str()};
+      steps->push_back(std::move(step));
     }
   }
-  std::string chatTemplate = r.str();
+  q.chatTemplate = r.str();
   if (!r.ok)
     return fail("truncated");
-  pieces.resize(vocabSize); // padding rows: unused pieces of their own
-  std::vector<Value> tokens, scoreValues, typeValues;
+  return q;
+}
+
+// A tokenizer.json's vocabulary in llama.cpp's terms, through its QTOK.
+//  - SentencePiece style (Llama 2, Mistral: BPE over U+2581 pieces with byte
+//    fallback): the "llama" vocabulary. llama.cpp merges the adjacent pair
+//    whose joined piece scores highest, so each piece made by a merge
+//    scores minus that merge's rank: the merges then happen in
+//    tokenizer.json's order, as Hugging Face's BPE does them.
+//  - Byte level with GPT-2's own split (GPT-2, Phi-2): the "gpt2"
+//    vocabulary with its merges and pre-tokenizer "gpt-2". Other splits
+//    (Llama 3, Qwen2) need llama.cpp's name for their regex and are refused.
+static llvm::Expected<std::vector<std::pair<std::string, Value>>>
+qtokMetadata(llvm::StringRef path, llvm::StringRef data, int64_t vocabSize) {
+  auto parsed = readQtok(path, data, vocabSize);
+  if (!parsed)
+    return parsed.takeError();
+  Qtok &q = *parsed;
+  const uint32_t spmFlags = QTOK_FLAG_METASPACE | QTOK_FLAG_BYTE_FALLBACK;
+  bool spm = (q.flags & spmFlags) == spmFlags && !(q.flags & QTOK_FLAG_BYTE_LEVEL);
+  // GPT-2's pre-tokenizer alone: ByteLevel with its regex, no prefix space
+  bool gpt2 = (q.flags & QTOK_FLAG_BYTE_LEVEL) && q.normalizer.empty() && q.pre.size() == 1 &&
+              q.pre[0].op == QTOK_PRE_BYTE_LEVEL && q.pre[0].arg == 2;
+  if (!spm && !gpt2)
+    return makeError("tokenizer '" + path + "': " +
+                     ((q.flags & QTOK_FLAG_BYTE_LEVEL)
+                          ? "a byte-level BPE tokenizer.json with its own split (Llama 3, "
+                            "Qwen2, ...) cannot be written into a GGUF yet; GPT-2's split and "
+                            "SentencePiece-style ones (Llama 2, Mistral) can"
+                          : "this tokenizer.json is neither SentencePiece-style nor byte-level "
+                            "BPE; it cannot be written into a GGUF"));
+  size_t n = q.pieces.size();
+  std::vector<int32_t> types(vocabSize, 1); // llama_token_type: 1 normal
+  q.pieces.resize(vocabSize);
+  for (const auto &a : q.added) {
+    if (a.id >= n) // an added token beyond model.vocab: its piece is its content
+      q.pieces[a.id] = a.content;
+    types[a.id] = (a.flags & QTOK_ADDED_SPECIAL) ? 3 : 4; // control : user-defined
+  }
+  std::vector<Value> tokens, scores, typeValues, merges;
+  llvm::StringMap<int32_t> ids;
+  for (size_t i = 0; i < n; ++i)
+    ids.try_emplace(q.pieces[i], (int32_t)i);
+  std::vector<float> score(vocabSize, 0.0f);
+  std::vector<bool> merged(vocabSize, false);
+  for (size_t rank = 0; rank < q.merges.size(); ++rank) {
+    const std::string &left = q.pieces[q.merges[rank].first];
+    const std::string &right = q.pieces[q.merges[rank].second];
+    if (gpt2) {
+      merges.push_back(Value::ofString(left + " " + right));
+      continue;
+    }
+    auto it = ids.find(left + right);
+    if (it != ids.end() && !merged[it->second]) {
+      merged[it->second] = true;
+      score[it->second] = -(float)rank;
+    }
+  }
   for (int64_t id = 0; id < vocabSize; ++id) {
-    std::string piece = pieces[id].empty() ? "[PAD" + std::to_string(id) + "]" : pieces[id];
-    bool byte = piece.size() == 6 && llvm::StringRef(piece).starts_with("<0x") && piece[5] == '>';
-    int32_t type = id == unk ? 2 : byte && types[id] == 1 ? 6 : types[id];
-    if (pieces[id].empty())
-      type = 5; // unused
+    bool unused = q.pieces[id].empty(); // padding rows: pieces of their own
+    std::string piece = unused ? "[PAD" + std::to_string(id) + "]" : q.pieces[id];
+    bool byte = spm && piece.size() == 6 && llvm::StringRef(piece).starts_with("<0x") &&
+                piece[5] == '>';
+    int32_t type = unused ? 5 : spm && id == q.unk ? 2 : byte && types[id] == 1 ? 6 : types[id];
     tokens.push_back(Value::ofString(std::move(piece)));
-    scoreValues.push_back(Value::ofF32(scores[id]));
+    if (spm)
+      scores.push_back(Value::ofF32(score[id]));
     typeValues.push_back(Value::ofI32(type));
   }
   std::vector<std::pair<std::string, Value>> meta;
-  meta.emplace_back("tokenizer.ggml.model", Value::ofString("llama"));
+  meta.emplace_back("tokenizer.ggml.model", Value::ofString(spm ? "llama" : "gpt2"));
+  if (gpt2)
+    meta.emplace_back("tokenizer.ggml.pre", Value::ofString("gpt-2"));
   meta.emplace_back("tokenizer.ggml.tokens", Value::ofArray(ValueType::String, std::move(tokens)));
-  meta.emplace_back("tokenizer.ggml.scores", Value::ofArray(ValueType::F32, std::move(scoreValues)));
+  if (spm)
+    meta.emplace_back("tokenizer.ggml.scores", Value::ofArray(ValueType::F32, std::move(scores)));
   meta.emplace_back("tokenizer.ggml.token_type",
                     Value::ofArray(ValueType::I32, std::move(typeValues)));
-  if (bos >= 0)
-    meta.emplace_back("tokenizer.ggml.bos_token_id", Value::ofU32((uint32_t)bos));
-  if (!eos.empty())
-    meta.emplace_back("tokenizer.ggml.eos_token_id", Value::ofU32((uint32_t)eos[0]));
-  if (unk >= 0)
-    meta.emplace_back("tokenizer.ggml.unknown_token_id", Value::ofU32((uint32_t)unk));
-  meta.emplace_back("tokenizer.ggml.add_bos_token", Value::ofBool(addBos));
+  if (gpt2)
+    meta.emplace_back("tokenizer.ggml.merges",
+                      Value::ofArray(ValueType::String, std::move(merges)));
+  if (q.bos >= 0)
+    meta.emplace_back("tokenizer.ggml.bos_token_id", Value::ofU32((uint32_t)q.bos));
+  if (!q.eos.empty())
+    meta.emplace_back("tokenizer.ggml.eos_token_id", Value::ofU32((uint32_t)q.eos[0]));
+  if (spm && q.unk >= 0) // byte-level vocabularies cover every byte: no unknown
+    meta.emplace_back("tokenizer.ggml.unknown_token_id", Value::ofU32((uint32_t)q.unk));
+  meta.emplace_back("tokenizer.ggml.add_bos_token", Value::ofBool(q.addBos));
   meta.emplace_back("tokenizer.ggml.add_eos_token", Value::ofBool(false));
-  if (!chatTemplate.empty())
-    meta.emplace_back("tokenizer.chat_template", Value::ofString(chatTemplate));
+  if (!q.chatTemplate.empty())
+    meta.emplace_back("tokenizer.chat_template", Value::ofString(q.chatTemplate));
   return meta;
 }
 

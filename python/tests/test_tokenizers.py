@@ -172,18 +172,6 @@ class SentencePieceStyle(unittest.TestCase):
             dev = read(os.path.join(SHARED, "data", "tinystories", "dev.txt"))
             self.assertEqual(qopt_tokenize(gguf, [dev])[0], self.sp.encode(dev))
 
-    def test_byte_level_tokenizer_json_is_refused_for_gguf(self):
-        with tempfile.TemporaryDirectory() as d:
-            subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "synth_model.py"),
-                            "--shape", "tiny", "--format", "hf", "--tokenizer",
-                            os.path.join(HF, "phi-2"), "-o", os.path.join(d, "hf")],
-                           check=True, capture_output=True)
-            p = subprocess.run([QOPT, "export", os.path.join(d, "hf"), "-o",
-                                os.path.join(d, "m.gguf")], capture_output=True, text=True)
-            self.assertEqual(p.returncode, 1)
-            self.assertIn("byte-level BPE tokenizer.json", p.stderr)
-            self.assertFalse(os.path.exists(os.path.join(d, "m.gguf")))
-
     def test_bos_from_tokenizer_config(self):
         # tokenizer_config.json: add_bos_token true, bos_token <s> (id 1)
         self.assertEqual(qopt_tokenize(LLAMA2_JSON, ["Hello"], bos=True)[0],
@@ -238,6 +226,59 @@ class ByteLevel(unittest.TestCase):
         texts, want = llama_cpp_vectors("ggml-vocab-gpt-2.gguf")
         self.assertEqual(len(texts), 46)
         self.assertEqual(qopt_tokenize(self.plain_json, texts), want)
+
+    def export_gguf(self, tokenizer_json, d):
+        """qopt export of a tiny synthetic model with this tokenizer.json."""
+        tok = os.path.join(d, "tok")
+        os.makedirs(tok, exist_ok=True)
+        with open(tokenizer_json, encoding="utf-8") as f, \
+                open(os.path.join(tok, "tokenizer.json"), "w", encoding="utf-8") as g:
+            g.write(f.read())
+        with open(os.path.join(HF, "phi-2", "tokenizer_config.json"), encoding="utf-8") as f, \
+                open(os.path.join(tok, "tokenizer_config.json"), "w", encoding="utf-8") as g:
+            g.write(f.read())
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "synth_model.py"),
+                        "--shape", "tiny", "--format", "hf", "--tokenizer", tok,
+                        "-o", os.path.join(d, "hf")], check=True, capture_output=True)
+        gguf = os.path.join(d, "m.gguf")
+        return gguf, subprocess.run([QOPT, "export", os.path.join(d, "hf"), "-o", gguf],
+                                    capture_output=True, text=True)
+
+    def test_tokenizer_json_written_into_a_gguf(self):
+        """GPT-2's vocabulary (Phi-2's tokenizer.json without its added
+        whitespace tokens) exported by qopt: what llama.cpp's converter wrote
+        into ggml-vocab-gpt-2.gguf, merges and pre-tokenizer included, and
+        the padding rows unused."""
+        with tempfile.TemporaryDirectory() as d:
+            gguf, p = self.export_gguf(self.plain_json, d)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            ours, _ = gguf_read.read(gguf)
+            theirs, _ = gguf_read.read(os.path.join(HF, "gguf-vocab", "ggml-vocab-gpt-2.gguf"))
+            for key in ("model", "pre", "merges", "bos_token_id", "eos_token_id"):
+                self.assertEqual(ours["tokenizer.ggml." + key], theirs["tokenizer.ggml." + key],
+                                 key)
+            n = len(theirs["tokenizer.ggml.tokens"])
+            for key in ("tokens", "token_type"):
+                self.assertEqual(ours["tokenizer.ggml." + key][:n],
+                                 theirs["tokenizer.ggml." + key], key)
+            self.assertEqual(set(ours["tokenizer.ggml.token_type"][n:]), {5})  # unused
+            self.assertNotIn("tokenizer.ggml.scores", ours)
+
+    def test_byte_level_with_its_own_split_is_refused_for_gguf(self):
+        j = json.loads(read(self.plain_json))
+        j["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": "\\p{N}{1,3}"}, "behavior": "Isolated",
+             "invert": False},
+            {"type": "ByteLevel", "add_prefix_space": False, "use_regex": False}]}
+        with tempfile.TemporaryDirectory() as d:
+            split = os.path.join(d, "split.json")
+            with open(split, "w", encoding="utf-8") as f:
+                json.dump(j, f)
+            gguf, p = self.export_gguf(split, d)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("byte-level BPE tokenizer.json with its own split", p.stderr)
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1)
+            self.assertFalse(os.path.exists(gguf))
 
     def test_gpt2_encoder_transcription(self):
         dev = read(os.path.join(SHARED, "data", "tinystories", "dev.txt"))[:100000]
