@@ -33,7 +33,10 @@ which holds them exactly; every other weight is Q4_0 bit for bit). Then:
     tokenizer.json (shared/hf/llama2) and with GPT-2's (Phi-2's without its
     added whitespace tokens) exported to GGUF; llama-tokenize on each must
     give llama.cpp's own test vectors for that vocabulary
-    (shared/hf/gguf-vocab/ggml-vocab-{llama-spm,gpt-2}.gguf.inp/.out).
+    (shared/hf/gguf-vocab/ggml-vocab-{llama-spm,gpt-2}.gguf.inp/.out). And
+    GPT-2's vocabulary behind Llama 3's and Qwen2's split regexes, exported
+    with their llama.cpp names (llama-bpe, qwen2): llama-tokenize, running
+    llama.cpp's own copy of each split, must equal `qopt tokenize`.
 
 llama.cpp is built once from the npm bundle as scripts/bench_llamacpp.py does.
 The synthetic stories110M shape (random weights, scripts/synth_model.py) checks
@@ -264,6 +267,54 @@ def check_tokenizer_json(bindir, args, name, tokenizer_dir, vectors):
     return same, total
 
 
+# The Split regexes of Llama 3's and Qwen2's tokenizer.json
+LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
+                r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN2_SPLIT = LLAMA3_SPLIT.replace(r"\p{N}{1,3}", r"\p{N}")
+
+
+def check_split(bindir, args, name, regex):
+    """GPT-2's vocabulary behind another family's split, exported to GGUF:
+    llama-tokenize (llama.cpp's own copy of that split, chosen by the
+    tokenizer.ggml.pre name qopt wrote) against `qopt tokenize` on the
+    tokenizer.json, over the gpt-2 test texts: (texts alike, texts)."""
+    import json
+    d = os.path.join(args.work, "split-" + name)
+    base = gpt2_tokenizer_dir(args.work)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(base, "tokenizer.json"), encoding="utf-8") as f:
+        j = json.load(f)
+    j["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated", "invert": False},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+         "use_regex": False}]}
+    with open(os.path.join(d, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(j, f)
+    with open(os.path.join(base, "tokenizer_config.json"), "rb") as f, \
+            open(os.path.join(d, "tokenizer_config.json"), "wb") as g:
+        g.write(f.read())
+    run(sys.executable, os.path.join(HERE, "synth_model.py"), "--shape", "tiny", "--format", "hf",
+        "--tokenizer", d, "-o", os.path.join(d, "hf"))
+    gguf = os.path.join(d, "m.gguf")
+    run(QOPT, "export", os.path.join(d, "hf"), "-o", gguf)
+    with open(os.path.join(SHARED, "hf", "gguf-vocab", "ggml-vocab-gpt-2.gguf.inp"),
+              encoding="utf-8") as f:
+        texts = [t for t in f.read().split("\n__ggml_vocab_test__\n")[:-1] if t]
+    same = 0
+    for text in texts:
+        out = run(os.path.join(bindir, "llama-tokenize"), "-m", gguf, "-p", text, "--ids",
+                  "--no-bos", "--log-disable").stdout.strip().splitlines()
+        theirs = [int(x) for x in re.findall(r"-?\d+", out[-1])] if out else []
+        ours = [int(x) for x in run(QOPT, "tokenize", os.path.join(d, "tokenizer.json"), "-p",
+                                    text).stdout.split()]
+        if ours == theirs:
+            same += 1
+        else:
+            log(f"  {name}: llama-tokenize and qopt differ on {text[:40]!r}: {theirs[:8]} vs "
+                f"{ours[:8]}")
+    return same, len(texts)
+
+
 def gpt2_tokenizer_dir(work):
     """Phi-2's tokenizer files with its added whitespace tokens set aside:
     GPT-2's vocabulary, as llama.cpp's gpt-2 test vectors know it."""
@@ -303,6 +354,11 @@ def main():
         ok = ok and same == total
         print(f"tokenizer.json ({name}) exported to GGUF: llama-tokenize gives llama.cpp's "
               f"expected ids ({vectors}) on {same} of {total} non-empty test texts")
+    for name, regex in (("llama-bpe", LLAMA3_SPLIT), ("qwen2", QWEN2_SPLIT)):
+        same, total = check_split(bindir, args, name, regex)
+        ok = ok and same == total
+        print(f"GPT-2's vocabulary with the {name} split, exported to GGUF: llama-tokenize "
+              f"equals qopt tokenize on {same} of {total} gpt-2 test texts")
     print(f"\nqopt GPTQ w4 g32 exported to GGUF, PPL on the same {args.chunks} chunks of "
           f"{args.ctx} tokens\n")
     print("| model | qopt (executor) | llama.cpp, blocks decoded to F32 | llama.cpp, Q4_0 "

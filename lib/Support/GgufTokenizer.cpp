@@ -142,15 +142,42 @@ static llvm::Expected<Qtok> readQtok(llvm::StringRef path, llvm::StringRef data,
   return q;
 }
 
+// llama.cpp names each byte-level pre-tokenizer it implements
+// (tokenizer.ggml.pre) and runs its own copy of the regex; tokenizer.json
+// has the regex. A split maps to a name only when its regex is, byte for
+// byte, the one Hugging Face ships for that family.
+static std::string byteLevelPreName(const Qtok &q) {
+  if (!q.normalizer.empty())
+    return "";
+  // ByteLevel with GPT-2's regex built in, no prefix space
+  if (q.pre.size() == 1 && q.pre[0].op == QTOK_PRE_BYTE_LEVEL && q.pre[0].arg == 2)
+    return "gpt-2";
+  if (q.pre.size() != 2 || q.pre[0].op != QTOK_PRE_SPLIT || q.pre[0].arg != QTOK_SPLIT_ISOLATED ||
+      q.pre[1].op != QTOK_PRE_BYTE_LEVEL || q.pre[1].arg != 0)
+    return "";
+  static const std::pair<const char *, const char *> kKnown[] = {
+      {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+       "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+       "llama-bpe"},
+      {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+       "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+       "qwen2"},
+  };
+  for (auto [pattern, name] : kKnown)
+    if (q.pre[0].a == pattern)
+      return name;
+  return "";
+}
+
 // A tokenizer.json's vocabulary in llama.cpp's terms, through its QTOK.
 //  - SentencePiece style (Llama 2, Mistral: BPE over U+2581 pieces with byte
 //    fallback): the "llama" vocabulary. llama.cpp merges the adjacent pair
 //    whose joined piece scores highest, so each piece made by a merge
 //    scores minus that merge's rank: the merges then happen in
 //    tokenizer.json's order, as Hugging Face's BPE does them.
-//  - Byte level with GPT-2's own split (GPT-2, Phi-2): the "gpt2"
-//    vocabulary with its merges and pre-tokenizer "gpt-2". Other splits
-//    (Llama 3, Qwen2) need llama.cpp's name for their regex and are refused.
+//  - Byte level with a split llama.cpp names (GPT-2 / Phi-2, Llama 3,
+//    Qwen2): the "gpt2" vocabulary with its merges and that pre-tokenizer
+//    name. Other splits are refused.
 static llvm::Expected<std::vector<std::pair<std::string, Value>>>
 qtokMetadata(llvm::StringRef path, llvm::StringRef data, int64_t vocabSize) {
   auto parsed = readQtok(path, data, vocabSize);
@@ -159,15 +186,14 @@ qtokMetadata(llvm::StringRef path, llvm::StringRef data, int64_t vocabSize) {
   Qtok &q = *parsed;
   const uint32_t spmFlags = QTOK_FLAG_METASPACE | QTOK_FLAG_BYTE_FALLBACK;
   bool spm = (q.flags & spmFlags) == spmFlags && !(q.flags & QTOK_FLAG_BYTE_LEVEL);
-  // GPT-2's pre-tokenizer alone: ByteLevel with its regex, no prefix space
-  bool gpt2 = (q.flags & QTOK_FLAG_BYTE_LEVEL) && q.normalizer.empty() && q.pre.size() == 1 &&
-              q.pre[0].op == QTOK_PRE_BYTE_LEVEL && q.pre[0].arg == 2;
+  std::string preName = byteLevelPreName(q);
+  bool gpt2 = (q.flags & QTOK_FLAG_BYTE_LEVEL) && !preName.empty();
   if (!spm && !gpt2)
     return makeError("tokenizer '" + path + "': " +
                      ((q.flags & QTOK_FLAG_BYTE_LEVEL)
-                          ? "a byte-level BPE tokenizer.json with its own split (Llama 3, "
-                            "Qwen2, ...) cannot be written into a GGUF yet; GPT-2's split and "
-                            "SentencePiece-style ones (Llama 2, Mistral) can"
+                          ? "a byte-level BPE tokenizer.json whose split llama.cpp knows by "
+                            "no name qopt has (GPT-2's, Llama 3's and Qwen2's it has) cannot "
+                            "be written into a GGUF"
                           : "this tokenizer.json is neither SentencePiece-style nor byte-level "
                             "BPE; it cannot be written into a GGUF"));
   size_t n = q.pieces.size();
@@ -211,7 +237,7 @@ qtokMetadata(llvm::StringRef path, llvm::StringRef data, int64_t vocabSize) {
   std::vector<std::pair<std::string, Value>> meta;
   meta.emplace_back("tokenizer.ggml.model", Value::ofString(spm ? "llama" : "gpt2"));
   if (gpt2)
-    meta.emplace_back("tokenizer.ggml.pre", Value::ofString("gpt-2"));
+    meta.emplace_back("tokenizer.ggml.pre", Value::ofString(preName));
   meta.emplace_back("tokenizer.ggml.tokens", Value::ofArray(ValueType::String, std::move(tokens)));
   if (spm)
     meta.emplace_back("tokenizer.ggml.scores", Value::ofArray(ValueType::F32, std::move(scores)));

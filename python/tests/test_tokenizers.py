@@ -32,6 +32,10 @@ LLAMA2_JSON = os.path.join(HF, "llama2", "tokenizer.json")
 LLAMA2_MODEL = os.path.join(SHARED, "models", "llama2-tokenizer", "tokenizer.model")
 PHI2_JSON = os.path.join(HF, "phi-2", "tokenizer.json")
 PHI3_JSON = os.path.join(HF, "phi-3-mini", "tokenizer.json")
+# the Split regexes of Llama 3's and Qwen2's tokenizer.json
+LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
+                r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN2_SPLIT = LLAMA3_SPLIT.replace(r"\p{N}{1,3}", r"\p{N}")
 SEP = "__qopt_text__"
 
 STRESS = "\n".join([
@@ -264,19 +268,35 @@ class ByteLevel(unittest.TestCase):
             self.assertEqual(set(ours["tokenizer.ggml.token_type"][n:]), {5})  # unused
             self.assertNotIn("tokenizer.ggml.scores", ours)
 
-    def test_byte_level_with_its_own_split_is_refused_for_gguf(self):
+    def with_split(self, regex, d):
+        """GPT-2's vocabulary with another family's split in front of ByteLevel."""
         j = json.loads(read(self.plain_json))
         j["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
-            {"type": "Split", "pattern": {"Regex": "\\p{N}{1,3}"}, "behavior": "Isolated",
+            {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated",
              "invert": False},
-            {"type": "ByteLevel", "add_prefix_space": False, "use_regex": False}]}
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+             "use_regex": False}]}
+        path = os.path.join(d, "split.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(j, f)
+        return path
+
+    def test_llama3_and_qwen2_splits_get_their_llama_cpp_names(self):
+        for regex, name in ((LLAMA3_SPLIT, "llama-bpe"), (QWEN2_SPLIT, "qwen2")):
+            with self.subTest(name=name), tempfile.TemporaryDirectory() as d:
+                gguf, p = self.export_gguf(self.with_split(regex, d), d)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                meta, _ = gguf_read.read(gguf)
+                self.assertEqual(meta["tokenizer.ggml.pre"], name)
+                self.assertEqual(meta["tokenizer.ggml.model"], "gpt2")
+
+    def test_byte_level_with_its_own_split_is_refused_for_gguf(self):
         with tempfile.TemporaryDirectory() as d:
-            split = os.path.join(d, "split.json")
-            with open(split, "w", encoding="utf-8") as f:
-                json.dump(j, f)
-            gguf, p = self.export_gguf(split, d)
+            # Llama 3's split with one character changed has no llama.cpp name
+            gguf, p = self.export_gguf(self.with_split(LLAMA3_SPLIT.replace("{1,3}", "{1,4}"), d),
+                                       d)
             self.assertEqual(p.returncode, 1)
-            self.assertIn("byte-level BPE tokenizer.json with its own split", p.stderr)
+            self.assertIn("whose split llama.cpp knows by no name", p.stderr)
             self.assertEqual(len(p.stderr.strip().splitlines()), 1)
             self.assertFalse(os.path.exists(gguf))
 
