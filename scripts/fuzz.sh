@@ -36,6 +36,7 @@ cxx_sources=("$root/lib/Import/Llama2c.cpp" "$root/lib/Import/HuggingFace.cpp"
              "$root/lib/Import/HfTensorNames.cpp"
              "$root/lib/Support/SafeTensors.cpp" "$root/lib/Support/Gguf.cpp"
              "$root/lib/Support/GgufTokenizer.cpp" "$root/lib/Support/HfTokenizerJson.cpp"
+             "$root/lib/Support/Qtok.cpp"
              "$root/lib/Support/TensorView.cpp" "$root/lib/Support/DType.cpp"
              "$root/lib/Support/ParameterStore.cpp")
 
@@ -105,42 +106,18 @@ head = b"GGUF" + struct.pack("<IQQ", 3, len(infos), len(kvs)) + b"".join(kvs) + 
 head += bytes(-len(head) % 32)
 with open(os.path.join(out, "gguf"), "wb") as f:
     f.write(b"\3" + head + struct.pack("<8f", *range(8)) + bytes(36))
-# 4: a SentencePiece-style tokenizer.json (5: the QTOK section it becomes, below)
-vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
-for b in range(256):
-    vocab["<0x%02X>" % b] = len(vocab)
-for piece in ["\u2581", "a", "b", "\u2581a", "ab", "\u2581ab"]:
-    vocab[piece] = len(vocab)
-tok = {"model": {"type": "BPE", "vocab": vocab, "byte_fallback": True, "fuse_unk": True,
-                 "unk_token": "<unk>", "merges": ["\u2581 a", "a b", "\u2581a b"]},
-       "added_tokens": [{"id": 1, "content": "<s>", "special": True, "normalized": False}],
-       "normalizer": {"type": "Sequence", "normalizers": [
-           {"type": "Prepend", "prepend": "\u2581"},
-           {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
-       "pre_tokenizer": None,
-       "decoder": {"type": "Sequence", "decoders": [
-           {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
-           {"type": "ByteFallback"}, {"type": "Fuse"},
-           {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}}
-os.makedirs(os.path.join(out, "spm.dir"), exist_ok=True)
-with open(os.path.join(out, "spm.dir", "tokenizer.json"), "w") as f:
-    json.dump(tok, f)
-with open(os.path.join(out, "tokenizer-json"), "wb") as f:
-    f.write(b"\4" + json.dumps(tok).encode())
 PY
+  # 4: a SentencePiece-style tokenizer.json; 5: the QTOK section it becomes
+  write_tokenizer_jsons "$1"
+  { printf '\004'; cat "$1/spm.dir/tokenizer.json"; } > "$1/tokenizer-json"
   "$root/build/bin/qopt" tokenize "$1/spm.dir/tokenizer.json" --save "$1/spm.qtok"
   { printf '\005'; tail -c +5 "$1/spm.qtok"; } > "$1/qtok"
-  rm -r "$1/spm.dir" "$1/spm.qtok"
+  rm -r "$1/spm.dir" "$1/bytelevel.dir" "$1/spm.qtok"
 }
 
-seed_tokenizer() {
+# bytelevel.dir/ and spm.dir/ under DIR: one small tokenizer.json of each family
+write_tokenizer_jsons() {
   mkdir -p "$1"
-  # 0xFD 0x00: a vocabulary of 259 + 253 = 512 tokens, tok512.bin's
-  { printf '\375\000'; cat "$shared/models/stories260K/tok512.bin"; printf '\377\000';
-    printf 'Once upon a time, there was a little girl. caf\303\251 \342\202\254 \360\237\230\200'; } > "$1/tok512"
-  # QTOK sections (what qopt makes of a tokenizer.json), one of each
-  # family, small: written by qopt tokenize --save from tokenizer.json files
-  # made here
   /usr/bin/python3 - "$1" <<'PY'
 import json, os, sys
 out = sys.argv[1]
@@ -187,6 +164,17 @@ for name, tok in [("bytelevel", byte_level), ("spm", spm)]:
     with open(os.path.join(out, name + ".dir", "tokenizer.json"), "w") as f:
         json.dump(tok, f)
 PY
+}
+
+seed_tokenizer() {
+  mkdir -p "$1"
+  # 0xFD 0x00: a vocabulary of 259 + 253 = 512 tokens, tok512.bin's
+  { printf '\375\000'; cat "$shared/models/stories260K/tok512.bin"; printf '\377\000';
+    printf 'Once upon a time, there was a little girl. caf\303\251 \342\202\254 \360\237\230\200'; } > "$1/tok512"
+  # QTOK sections (what qopt makes of a tokenizer.json), one of each
+  # family, small: written by qopt tokenize --save from tokenizer.json files
+  # made here
+  write_tokenizer_jsons "$1"
   for name in bytelevel spm; do
     "$root/build/bin/qopt" tokenize "$1/$name.dir/tokenizer.json" --save "$1/$name.qtok"
     { printf '\000\000'; cat "$1/$name.qtok"; printf '\377\000';

@@ -3,6 +3,7 @@
 
 #include "qopt/Support/Error.h"
 #include "qopt/Support/HfTokenizerJson.h"
+#include "qopt/Support/Qtok.h"
 
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -31,122 +32,11 @@ static std::string replaceAll(std::string s, llvm::StringRef from, llvm::StringR
   return out;
 }
 
-namespace {
-/// Reads QTOK's fields in order; every length is checked against the bytes left.
-struct QtokReader {
-  llvm::StringRef data;
-  size_t at = 4;
-  bool ok = true;
-  uint32_t u32() {
-    if (data.size() - at < 4) {
-      ok = false;
-      return 0;
-    }
-    uint32_t v;
-    std::memcpy(&v, data.data() + at, 4);
-    at += 4;
-    return v;
-  }
-  std::string str() {
-    uint32_t n = u32();
-    if (!ok || n > data.size() - at) {
-      ok = false;
-      return "";
-    }
-    std::string out = data.substr(at, n).str();
-    at += n;
-    return out;
-  }
-};
-} // namespace
-
-namespace {
-struct QtokStep {
-  uint32_t op, arg;
-  std::string a, b;
-};
-struct QtokAdded {
-  uint32_t id, flags;
-  std::string content;
-};
-/// A QTOK section's fields (runtime/include/qrt_tokenizer_format.h).
-struct Qtok {
-  uint32_t flags = 0;
-  int32_t unk = -1, bos = -1;
-  bool addBos = false;
-  std::vector<int32_t> eos;
-  std::vector<std::string> pieces;
-  std::vector<std::pair<uint32_t, uint32_t>> merges;
-  std::vector<QtokAdded> added;
-  std::vector<QtokStep> normalizer, pre;
-  std::string chatTemplate;
-};
-} // namespace
-
-/// Reads QTOK; every count is checked against the bytes left and every id
-/// against `vocabSize`.
-static llvm::Expected<Qtok> readQtok(llvm::StringRef path, llvm::StringRef data,
-                                     int64_t vocabSize) {
-  QtokReader r{data};
-  auto fail = [&](const llvm::Twine &why) {
-    return makeError("tokenizer '" + path + "': " + why);
-  };
-  Qtok q;
-  uint32_t version = r.u32();
-  q.flags = r.u32();
-  q.unk = (int32_t)r.u32();
-  q.bos = (int32_t)r.u32();
-  q.addBos = r.u32() != 0;
-  uint32_t nEos = r.u32();
-  if (!r.ok || version != QTOK_VERSION || nEos > QTOK_MAX_EOS)
-    return fail("not a QTOK section this qopt wrote");
-  for (uint32_t i = 0; i < nEos; ++i)
-    q.eos.push_back((int32_t)r.u32());
-  uint32_t n = r.u32();
-  if (!r.ok || n > data.size() / 4 || (int64_t)n > vocabSize)
-    return fail("a vocabulary of " + llvm::Twine(n) + " pieces for a model of " +
-                llvm::Twine(vocabSize));
-  q.pieces.resize(n);
-  for (auto &piece : q.pieces)
-    piece = r.str();
-  uint32_t nMerges = r.u32();
-  if (!r.ok || nMerges > data.size() / 8)
-    return fail("truncated");
-  for (uint32_t i = 0; i < nMerges; ++i) {
-    uint32_t left = r.u32(), right = r.u32();
-    if (!r.ok || left >= n || right >= n)
-      return fail("a merge names a token outside the vocabulary");
-    q.merges.emplace_back(left, right);
-  }
-  uint32_t nAdded = r.u32();
-  if (!r.ok || nAdded > data.size() / 12)
-    return fail("truncated");
-  for (uint32_t i = 0; i < nAdded; ++i) {
-    QtokAdded a{r.u32(), r.u32(), r.str()};
-    if (!r.ok || a.id >= (uint32_t)vocabSize)
-      return fail("an added token outside the vocabulary");
-    q.added.push_back(std::move(a));
-  }
-  for (auto *steps : {&q.normalizer, &q.pre}) {
-    uint32_t count = r.u32();
-    if (!r.ok || count > data.size() / 16)
-      return fail("truncated");
-    for (uint32_t i = 0; i < count; ++i) {
-      QtokStep step{r.u32(), r.u32(), r.str(), r.str()};
-      steps->push_back(std::move(step));
-    }
-  }
-  q.chatTemplate = r.str();
-  if (!r.ok)
-    return fail("truncated");
-  return q;
-}
-
 // llama.cpp names each byte-level pre-tokenizer it implements
 // (tokenizer.ggml.pre) and runs its own copy of the regex; tokenizer.json
 // has the regex. A split maps to a name only when its regex is, byte for
 // byte, the one Hugging Face ships for that family.
-static std::string byteLevelPreName(const Qtok &q) {
+static std::string byteLevelPreName(const QtokModel &q) {
   if (!q.normalizer.empty())
     return "";
   // ByteLevel with GPT-2's regex built in, no prefix space
@@ -180,10 +70,10 @@ static std::string byteLevelPreName(const Qtok &q) {
 //    name. Other splits are refused.
 static llvm::Expected<std::vector<std::pair<std::string, Value>>>
 qtokMetadata(llvm::StringRef path, llvm::StringRef data, int64_t vocabSize) {
-  auto parsed = readQtok(path, data, vocabSize);
+  auto parsed = QtokModel::parse(data, vocabSize, "tokenizer '" + path.str() + "'");
   if (!parsed)
     return parsed.takeError();
-  Qtok &q = *parsed;
+  QtokModel &q = *parsed;
   const uint32_t spmFlags = QTOK_FLAG_METASPACE | QTOK_FLAG_BYTE_FALLBACK;
   bool spm = (q.flags & spmFlags) == spmFlags && !(q.flags & QTOK_FLAG_BYTE_LEVEL);
   std::string preName = byteLevelPreName(q);
@@ -200,7 +90,7 @@ qtokMetadata(llvm::StringRef path, llvm::StringRef data, int64_t vocabSize) {
   std::vector<int32_t> types(vocabSize, 1); // llama_token_type: 1 normal
   q.pieces.resize(vocabSize);
   for (const auto &a : q.added) {
-    if (a.id >= n) // an added token beyond model.vocab: its piece is its content
+    if ((size_t)a.id >= n) // an added token beyond model.vocab: its piece is its content
       q.pieces[a.id] = a.content;
     types[a.id] = (a.flags & QTOK_ADDED_SPECIAL) ? 3 : 4; // control : user-defined
   }

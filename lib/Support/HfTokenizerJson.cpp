@@ -9,6 +9,7 @@
 #include "qopt/Support/HfTokenizerJson.h"
 
 #include "qopt/Support/Error.h"
+#include "qopt/Support/Qtok.h"
 
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
@@ -28,74 +29,8 @@ namespace {
 
 namespace json = llvm::json;
 
-struct Step {
-  uint32_t op, arg;
-  std::string a, b;
-};
-
-struct AddedToken {
-  int32_t id;
-  uint32_t flags;
-  std::string content;
-};
-
-/// What QTOK holds, before it is written.
-struct QtokModel {
-  uint32_t flags = 0;
-  int32_t unk = -1, bos = -1;
-  bool addBos = false;
-  std::vector<int32_t> eos;
-  std::vector<std::string> pieces;
-  std::vector<std::pair<int32_t, int32_t>> merges;
-  std::vector<AddedToken> added;
-  std::vector<Step> normalizer, pre;
-  std::string chatTemplate;
-
-  std::string serialize() const {
-    std::string out = QTOK_MAGIC;
-    auto u32 = [&](uint32_t v) {
-      for (int i = 0; i < 4; ++i)
-        out.push_back(char((v >> (8 * i)) & 0xFF));
-    };
-    auto str = [&](const std::string &s) {
-      u32(uint32_t(s.size()));
-      out += s;
-    };
-    u32(QTOK_VERSION);
-    u32(flags);
-    u32(uint32_t(unk));
-    u32(uint32_t(bos));
-    u32(addBos);
-    u32(uint32_t(eos.size()));
-    for (int32_t id : eos)
-      u32(uint32_t(id));
-    u32(uint32_t(pieces.size()));
-    for (const auto &p : pieces)
-      str(p);
-    u32(uint32_t(merges.size()));
-    for (auto [l, r] : merges) {
-      u32(uint32_t(l));
-      u32(uint32_t(r));
-    }
-    u32(uint32_t(added.size()));
-    for (const auto &a : added) {
-      u32(uint32_t(a.id));
-      u32(a.flags);
-      str(a.content);
-    }
-    for (const auto *steps : {&normalizer, &pre}) {
-      u32(uint32_t(steps->size()));
-      for (const auto &s : *steps) {
-        u32(s.op);
-        u32(s.arg);
-        str(s.a);
-        str(s.b);
-      }
-    }
-    str(chatTemplate);
-    return out;
-  }
-};
+using Step = QtokStep;
+using AddedToken = QtokAddedToken;
 
 const char *kindName(const json::Value &v) {
   switch (v.kind()) {
