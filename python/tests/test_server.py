@@ -167,7 +167,8 @@ class ServerTest(unittest.TestCase):
                 self.assertEqual(again["choices"][0]["text"], want)
 
     def test_stream_equals_the_whole_reply(self):
-        body = dict(prompt=PROMPTS[1], max_tokens=60, temperature=0.9, top_p=0.9, seed=5)
+        body = dict(prompt=PROMPTS[1], max_tokens=300, temperature=0.9, top_p=0.9, seed=5,
+                    stop="never-there")
         whole = self.complete(**body)["choices"][0]
         events = self.server.stream("/v1/completions", body)
         self.assertTrue(all(e["object"] == "text_completion" for e in events))
@@ -175,7 +176,9 @@ class ServerTest(unittest.TestCase):
         self.assertEqual("".join(e["choices"][0]["text"] for e in events), whole["text"])
         self.assertTrue(all(e["choices"][0]["finish_reason"] is None for e in events[:-1]))
         self.assertEqual(events[-1]["choices"][0]["finish_reason"], whole["finish_reason"])
-        self.assertGreater(len(events), 5)  # token by token, not all at the end
+        # text as it comes, not all at the end (how many pieces depends on
+        # how fast the handler wakes, so only "more than one" is asserted)
+        self.assertGreaterEqual(sum(1 for e in events if e["choices"][0]["text"]), 2)
         # stream_options.include_usage: one more chunk, no choices, the usage
         with_usage = self.server.stream("/v1/completions",
                                         dict(body, stream_options={"include_usage": True}))

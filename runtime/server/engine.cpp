@@ -139,6 +139,14 @@ void Engine::admit() {
   }
 }
 
+// The slot is free before the job's waiter hears of its end: a client that
+// sends its next request at once finds the slot it just left.
+void Engine::end(Slot &s, const char *reason, const std::string &error) {
+  std::shared_ptr<Job> job = s.job;
+  release(s);
+  job->finish(reason, error);
+}
+
 void Engine::release(Slot &s) {
   std::lock_guard<std::mutex> lock(mu_);
   if (s.job->cancelled())
@@ -161,8 +169,7 @@ void Engine::loop() {
     }
     for (auto &s : slots_)
       if (s.job && s.job->cancelled()) {
-        s.job->finish("cancelled");
-        release(s);
+        end(s, "cancelled");
       }
     // one piece of one prompt, then one step of every generating sequence
     runPrefillPiece();
@@ -184,8 +191,7 @@ bool Engine::runPrefillPiece() {
     char err[512];
     if (qrt_forward_seq(m_, (int64_t)i, prompt.data() + s.done, piece, s.done,
                         final ? logits_.data() : nullptr, 1, err, sizeof err) != 0) {
-      s.job->finish("error", err);
-      release(s);
+      end(s, "error", err);
       return true;
     }
     s.done += piece;
@@ -233,8 +239,7 @@ void Engine::runDecodeStep() {
 void Engine::fail(const std::string &message) {
   for (auto &s : slots_)
     if (s.job && s.decoding) {
-      s.job->finish("error", message);
-      release(s);
+      end(s, "error", message);
     }
 }
 
@@ -256,19 +261,16 @@ void Engine::takeToken(Slot &s, const float *logits) {
       recent_.pop_front();
   }
   if (qrt_is_eos(m_, token)) {
-    s.job->finish("stop");
-    release(s);
+    end(s, "stop");
     return;
   }
   bool stop = s.job->addText(qrt_decode(m_, s.previous, token));
   s.previous = token;
   ++s.generated;
   if (stop) {
-    s.job->finish("stop");
-    release(s);
+    end(s, "stop");
   } else if (s.generated >= p.maxTokens || s.pos + 1 >= ctx_) {
-    s.job->finish("length");
-    release(s);
+    end(s, "length");
   } else {
     s.next = token;
     s.pos += 1;

@@ -99,6 +99,8 @@ private:
   /// Samples the next token of slot s from `logits`; ends the job or makes
   /// the token the slot's next input.
   void takeToken(Slot &s, const float *logits);
+  /// Frees the slot, then ends its job with `reason`.
+  void end(Slot &s, const char *reason, const std::string &error = "");
   void release(Slot &s);
   void fail(const std::string &message);
 
