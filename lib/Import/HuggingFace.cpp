@@ -4,9 +4,12 @@
 // shards listed in model.safetensors.index.json. HF stores q_proj/k_proj rows
 // permuted for rotate-half rotary embeddings; we keep them as they are and
 // mark the graph's rope ops rotate_half, so weights stay byte-identical to HF.
+// GPTQ and AWQ checkpoints' packed linears are read by HfQuantized.cpp.
 //
 //===----------------------------------------------------------------------===//
 #include "qopt/Import/Importers.h"
+#include "qopt/Import/ConfigFields.h"
+#include "qopt/Import/HfQuantized.h"
 #include "qopt/Import/HfTensorNames.h"
 #include "qopt/Import/RopeScaling.h"
 
@@ -14,14 +17,11 @@
 #include "qopt/Support/SafeTensors.h"
 
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
 #include <nlohmann/json.hpp>
 
-#include <cmath>
 #include <cstdio>
-#include <limits>
 #include <set>
 
 using nlohmann::json;
@@ -29,92 +29,6 @@ using nlohmann::json;
 namespace qopt {
 
 namespace {
-
-llvm::Expected<json> readJson(llvm::StringRef path) {
-  auto bufferOr = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
-  if (!bufferOr)
-    return makeError("cannot open '" + path + "': " + bufferOr.getError().message());
-  json value = json::parse((*bufferOr)->getBuffer().begin(),
-                           (*bufferOr)->getBuffer().end(), nullptr,
-                           /*allow_exceptions=*/false);
-  if (value.is_discarded() || !value.is_object())
-    return makeError(path + ": not a JSON object");
-  return value;
-}
-
-/// Typed access to config.json's fields: a field of the wrong JSON type, or
-/// an integer beyond int64, is a one-line error naming the field, never an
-/// exception.
-class ConfigFields {
-public:
-  ConfigFields(const json &cfg, llvm::StringRef path) : cfg(cfg), path(path.str()) {}
-
-  bool has(const char *key) const { return cfg.contains(key) && !cfg.at(key).is_null(); }
-
-  llvm::Expected<int64_t> requireInt(const char *key) const {
-    if (!cfg.contains(key))
-      return makeError(path + ": missing field '" + key + "'");
-    return intField(key);
-  }
-  llvm::Expected<int64_t> optionalInt(const char *key, int64_t fallback) const {
-    return has(key) ? intField(key) : llvm::Expected<int64_t>(fallback);
-  }
-  llvm::Expected<float> optionalFloat(const char *key, float fallback) const {
-    if (!has(key))
-      return fallback;
-    const json &v = cfg.at(key);
-    if (!v.is_number())
-      return wrongType(key, "a number");
-    double d = v.get<double>();
-    if (!std::isfinite(d) || std::fabs(d) > double(std::numeric_limits<float>::max()))
-      return makeError(path + ": field '" + key + "' is " + v.dump() +
-                       ", beyond what a float holds");
-    return float(d);
-  }
-  llvm::Expected<double> requireNumber(const char *key) const {
-    if (!has(key))
-      return makeError(path + ": missing field '" + key + "'");
-    const json &v = cfg.at(key);
-    if (!v.is_number())
-      return wrongType(key, "a number");
-    double d = v.get<double>();
-    if (!std::isfinite(d) || !(d > 0))
-      return makeError(path + ": field '" + key + "' is " + v.dump() + ", not a positive number");
-    return d;
-  }
-  llvm::Expected<bool> optionalBool(const char *key, bool fallback) const {
-    if (!has(key))
-      return fallback;
-    if (!cfg.at(key).is_boolean())
-      return wrongType(key, "true or false");
-    return cfg.at(key).get<bool>();
-  }
-  llvm::Expected<std::string> optionalString(const char *key, std::string fallback) const {
-    if (!has(key))
-      return fallback;
-    if (!cfg.at(key).is_string())
-      return wrongType(key, "a string");
-    return cfg.at(key).get<std::string>();
-  }
-
-private:
-  const json &cfg;
-  std::string path;
-
-  llvm::Error wrongType(const char *key, const char *expected) const {
-    return makeError(path + ": field '" + key + "' must be " + expected + ", not " +
-                     cfg.at(key).type_name() + " " + cfg.at(key).dump());
-  }
-  llvm::Expected<int64_t> intField(const char *key) const {
-    const json &v = cfg.at(key);
-    if (!v.is_number_integer())
-      return wrongType(key, "an integer");
-    if (v.is_number_unsigned() &&
-        v.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
-      return makeError(path + ": field '" + key + "' is " + v.dump() + ", too large");
-    return v.get<int64_t>();
-  }
-};
 
 /// config.json's rope_scaling: {"rope_type" (or "type"): "llama3" | "linear"
 /// | "default", with its numbers}; anything else is refused by name.
@@ -129,7 +43,7 @@ llvm::Error parseRopeScaling(const json &scaling, llvm::StringRef path, ModelCon
     return type.takeError();
   if (*type == "default")
     return llvm::Error::success();
-  auto factor = f.requireNumber("factor");
+  auto factor = f.requirePositive("factor");
   if (!factor)
     return factor.takeError();
   char factorText[32];
@@ -143,9 +57,9 @@ llvm::Error parseRopeScaling(const json &scaling, llvm::StringRef path, ModelCon
   if (*type != "llama3")
     return makeError(where + ": rope type '" + *type +
                      "' is not supported (llama3, linear, default)");
-  auto low = f.requireNumber("low_freq_factor");
-  auto high = f.requireNumber("high_freq_factor");
-  auto original = f.requireNumber("original_max_position_embeddings");
+  auto low = f.requirePositive("low_freq_factor");
+  auto high = f.requirePositive("high_freq_factor");
+  auto original = f.requirePositive("original_max_position_embeddings");
   for (auto *e : {&low, &high, &original})
     if (!*e)
       return e->takeError();
@@ -179,11 +93,8 @@ llvm::Error checkSlidingWindow(const ConfigFields &fields, llvm::StringRef path,
   return llvm::Error::success();
 }
 
-llvm::Expected<ModelConfig> parseConfig(llvm::StringRef path) {
-  auto cfgOr = readJson(path);
-  if (!cfgOr)
-    return cfgOr.takeError();
-  ConfigFields fields(*cfgOr, path);
+llvm::Expected<ModelConfig> parseConfig(const json &cfg, llvm::StringRef path) {
+  ConfigFields fields(cfg, path);
   ModelConfig c;
   c.source = "hf safetensors";
   c.rope = RopePairing::RotateHalf;
@@ -246,7 +157,7 @@ llvm::Expected<ModelConfig> parseConfig(llvm::StringRef path) {
   if (llvm::Error err = c.validate())
     return makeError(path + ": " + llvm::toString(std::move(err)));
   if (fields.has("rope_scaling"))
-    if (llvm::Error err = parseRopeScaling(cfgOr->at("rope_scaling"), path, c))
+    if (llvm::Error err = parseRopeScaling(cfg.at("rope_scaling"), path, c))
       return std::move(err);
   if (auto err = checkSlidingWindow(fields, path, c))
     return std::move(err);
@@ -262,7 +173,7 @@ llvm::Expected<std::vector<std::string>> findShards(llvm::StringRef dir) {
     return std::vector<std::string>{std::string(single)};
   if (!llvm::sys::fs::exists(index))
     return makeError(dir + ": no model.safetensors or model.safetensors.index.json");
-  auto idx = readJson(index);
+  auto idx = readJsonObject(index);
   if (!idx)
     return idx.takeError();
   if (!idx->contains("weight_map") || !(*idx)["weight_map"].is_object())
@@ -292,9 +203,15 @@ std::string shapeString(const std::vector<int64_t> &shape) {
 llvm::Expected<ImportedModel> importHuggingFace(llvm::StringRef dir) {
   llvm::SmallString<256> configPath(dir);
   llvm::sys::path::append(configPath, "config.json");
-  auto config = parseConfig(configPath);
+  auto configJson = readJsonObject(configPath);
+  if (!configJson)
+    return configJson.takeError();
+  auto config = parseConfig(*configJson, configPath);
   if (!config)
     return config.takeError();
+  auto quantization = parseHfQuantConfig(*configJson, configPath);
+  if (!quantization)
+    return quantization.takeError();
   auto shards = findShards(dir);
   if (!shards)
     return shards.takeError();
@@ -302,12 +219,19 @@ llvm::Expected<ImportedModel> importHuggingFace(llvm::StringRef dir) {
   ImportedModel model;
   model.config = *config;
   model.params = std::make_shared<ParameterStore>();
-  std::map<std::string, HfTensor> expected = hfTensorNames(*config);
+  const std::map<std::string, HfTensor> names = hfTensorNames(*config);
+  std::map<std::string, HfTensor> expected = names;
+  HfPackedLinears packed(*quantization, names);
   for (const std::string &shard : *shards) {
     auto file = readSafeTensors(shard);
     if (!file)
       return file.takeError();
     for (auto &[name, view] : file->tensors) {
+      auto taken = packed.take(shard, name, view);
+      if (!taken)
+        return taken.takeError();
+      if (*taken)
+        continue;
       auto it = expected.find(name);
       if (it == expected.end()) {
         // Rotary caches some exporters store are recomputed; anything else
@@ -331,6 +255,8 @@ llvm::Expected<ImportedModel> importHuggingFace(llvm::StringRef dir) {
       expected.erase(it);
     }
   }
+  if (llvm::Error err = packed.unpackInto(model, expected))
+    return makeError(dir + ": " + llvm::toString(std::move(err)));
   if (!expected.empty())
     return makeError(dir + ": tensor '" + expected.begin()->first +
                      "' is missing from the checkpoint");

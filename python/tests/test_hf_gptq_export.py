@@ -1,9 +1,9 @@
 """qopt export --format hf-gptq against a numpy transcription of AutoGPTQ.
 
 AutoGPTQ's v1 packing (auto_gptq/nn_modules/qlinear/qlinear_cuda_old.py:
-pack() and the dequantization of its torch forward), transcribed below, is
-applied to the files qopt writes: unpacking them and running the numpy
-reference forward (rotate-half rope, as transformers runs Llama) gives qopt's
+pack() and the dequantization of its torch forward), transcribed in
+python/qopt_ref/packed_quant.py, is applied to the files qopt writes:
+unpacking them and running the numpy reference forward (rotate-half rope, as transformers runs Llama) gives qopt's
 logits of the quantized IR, and packing the unpacked codes and zero points
 again reproduces qopt's qweight and qzeros bit for bit.
 
@@ -11,7 +11,6 @@ again reproduces qopt's qweight and qzeros bit for bit.
 """
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ import numpy as np
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "python"))
 from qopt_ref import llama  # noqa: E402
+from qopt_ref.packed_quant import (autogptq_pack, autogptq_unpack,  # noqa: E402
+                                   read_safetensors)
 
 QOPT = os.environ.get("QOPT", os.path.join(ROOT, "build", "bin", "qopt"))
 SHARED = os.environ.get("QOPT_SHARED", os.path.join(ROOT, "..", "shared"))
@@ -35,55 +36,6 @@ def qopt(*args, check=True):
     if check and proc.returncode != 0:
         raise AssertionError(f"qopt {' '.join(args)} failed: {proc.stderr}")
     return proc
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    n = struct.unpack_from("<Q", data, 0)[0]
-    header = json.loads(data[8:8 + n])
-    header.pop("__metadata__", None)
-    dt = {"F32": "<f4", "F16": "<f2", "I32": "<i4", "BF16": "<u2"}
-    out = {}
-    for name, e in header.items():
-        a, b = e["data_offsets"]
-        out[name] = np.frombuffer(data[8 + n + a:8 + n + b], dt[e["dtype"]]).reshape(e["shape"])
-    return out
-
-
-def autogptq_pack(intweight, zeros, bits):
-    """pack() of qlinear_cuda_old: intweight [in, out] codes, zeros [groups, out]."""
-    intweight = intweight.astype(np.uint32)
-    qweight = np.zeros((intweight.shape[0] // 32 * bits, intweight.shape[1]), dtype=np.uint32)
-    i, row = 0, 0
-    while row < qweight.shape[0]:
-        for j in range(i, i + (32 // bits)):
-            qweight[row] |= intweight[j] << (bits * (j - i))
-        i += 32 // bits
-        row += 1
-    zeros = (zeros - 1).astype(np.uint32)
-    qzeros = np.zeros((zeros.shape[0], zeros.shape[1] // 32 * bits), dtype=np.uint32)
-    i, col = 0, 0
-    while col < qzeros.shape[1]:
-        for j in range(i, i + (32 // bits)):
-            qzeros[:, col] |= zeros[:, j] << (bits * (j - i))
-        i += 32 // bits
-        col += 1
-    return qweight.view(np.int32), qzeros.view(np.int32)
-
-
-def autogptq_unpack(qweight, qzeros, scales, g_idx, bits):
-    """The dequantization of qlinear_cuda_old's forward: ([out, in] weight,
-    intweight [in, out], zeros [groups, out])."""
-    wf = np.arange(0, 32, bits, dtype=np.uint32)
-    maxq = (1 << bits) - 1
-    z = (qzeros.view(np.uint32)[:, :, None] >> wf[None, None, :]) & maxq
-    zeros = z.reshape(scales.shape).astype(np.int64) + 1
-    w = (qweight.view(np.uint32)[:, None, :] >> wf[None, :, None]) & maxq
-    intweight = w.reshape(-1, w.shape[-1]).astype(np.int64)  # [in, out]
-    s = scales.astype(np.float32)
-    weight = s[g_idx] * (intweight - zeros[g_idx]).astype(np.float32)
-    return weight.T, intweight, zeros
 
 
 def hf_weights(cfg, t, bits):
