@@ -30,10 +30,13 @@ common=("$root/runtime/common/weights_file.c" "$root/runtime/tokenizer/"*.c
         "$root/runtime/common/util.c")
 # The checkpoint readers are C++ over LLVM's support library: the readers'
 # own sources are compiled here, instrumented, and linked with libLLVM
-# (built without RTTI, as the project is).
+# (built without RTTI, as the project is). qmath's storage of quantized
+# weights (which names qnt attributes) comes from the build's own QntUtils
+# and QntDialect archives, with libMLIR, uninstrumented.
 cxx_sources=("$root/lib/Import/Llama2c.cpp" "$root/lib/Import/HuggingFace.cpp"
              "$root/lib/Import/ModelConfig.cpp" "$root/lib/Import/RopeScaling.cpp"
-             "$root/lib/Import/HfTensorNames.cpp"
+             "$root/lib/Import/HfTensorNames.cpp" "$root/lib/Import/ConfigFields.cpp"
+             "$root/lib/Import/HfQuantized.cpp"
              "$root/lib/Support/SafeTensors.cpp" "$root/lib/Support/Gguf.cpp"
              "$root/lib/Support/GgufTokenizer.cpp" "$root/lib/Support/HfTokenizerJson.cpp"
              "$root/lib/Support/Qtok.cpp"
@@ -46,7 +49,9 @@ build_target() {
   else
     "$cc++" -std=c++17 "${flags[@]}" -fno-rtti -fno-sanitize=vptr -I"$root/include" \
       -I"$root/dialects" -I"$root/build/dialects" -I/usr/lib/llvm-22/include \
-      "$root/test/fuzz/fuzz_$1.cpp" "${cxx_sources[@]}" -L/usr/lib/llvm-22/lib -lLLVM \
+      "$root/test/fuzz/fuzz_$1.cpp" "${cxx_sources[@]}" \
+      "$root/build/dialects/Qnt/Utils/libQntUtils.a" "$root/build/dialects/Qnt/IR/libQntDialect.a" \
+      -L/usr/lib/llvm-22/lib -lMLIR -lLLVM \
       -Wl,-rpath,/usr/lib/llvm-22/lib -o "$out/fuzz_$1"
   fi
 }
@@ -106,6 +111,37 @@ head = b"GGUF" + struct.pack("<IQQ", 3, len(infos), len(kvs)) + b"".join(kvs) + 
 head += bytes(-len(head) % 32)
 with open(os.path.join(out, "gguf"), "wb") as f:
     f.write(b"\3" + head + struct.pack("<8f", *range(8)) + bytes(36))
+PY
+  # 6, 7: the tiny GPTQ and AWQ checkpoints fuzz_checkpoint.cpp's fixed
+  # config.json describes, packed as AutoGPTQ and AutoAWQ pack them
+  /usr/bin/python3 - "$1" "$root/python" <<'PY'
+import os, sys
+import numpy as np
+sys.path.insert(0, sys.argv[2])
+from qopt_ref.packed_quant import autogptq_pack, awq_pack, write_safetensors_arrays
+out = sys.argv[1]
+rng = np.random.default_rng(0)
+shapes = {"q_proj": (32, 32), "k_proj": (32, 32), "v_proj": (32, 32), "o_proj": (32, 32),
+          "gate_proj": (64, 32), "up_proj": (64, 32), "down_proj": (32, 64)}
+for tag, method in ((6, "gptq"), (7, "awq")):
+    t = {"model.embed_tokens.weight": ("F32", rng.standard_normal((16, 32))),
+         "model.norm.weight": ("F32", np.ones(32)),
+         "model.layers.0.input_layernorm.weight": ("F32", np.ones(32)),
+         "model.layers.0.post_attention_layernorm.weight": ("F32", np.ones(32))}
+    for leaf, (n, k) in shapes.items():
+        base = "model.layers.0." + ("mlp." if "_proj" in leaf and leaf[0] in "gud" else "self_attn.") + leaf
+        q = rng.integers(0, 16, (k, n))
+        z = rng.integers(1, 16, (k // 16, n))
+        qw, qz = awq_pack(q, z) if method == "awq" else autogptq_pack(q, z, 4)
+        t[base + ".qweight"], t[base + ".qzeros"] = ("I32", qw), ("I32", qz)
+        t[base + ".scales"] = ("F16", rng.uniform(0.01, 0.1, (k // 16, n)))
+        if method == "gptq":
+            t[base + ".g_idx"] = ("I32", np.arange(k) // 16)
+    path = os.path.join(out, method + ".tmp")
+    write_safetensors_arrays(path, t)
+    with open(path, "rb") as f, open(os.path.join(out, method), "wb") as g:
+        g.write(bytes([tag]) + f.read())
+    os.remove(path)
 PY
   # 4: a SentencePiece-style tokenizer.json; 5: the QTOK section it becomes
   write_tokenizer_jsons "$1"

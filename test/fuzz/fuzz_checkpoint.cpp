@@ -10,6 +10,9 @@
 //   4: a tokenizer.json (lib/Support/HfTokenizerJson.cpp), and the QTOK
 //      section it becomes written as GGUF metadata
 //   5: a QTOK section as GGUF metadata (what `qopt export` reads back)
+//   6, 7: model.safetensors of a quantized Hugging Face directory whose
+//      config.json is fixed, GPTQ 4-bit g16 (6) or AWQ GEMM 4-bit g16 (7):
+//      the packed-linear reader (lib/Import/HfQuantized.cpp)
 // Readers take paths, so the input is written to a file in a private
 // temporary directory. Every outcome but a crash is fine: the readers must
 // turn any bytes into a model or a one-line error.
@@ -27,6 +30,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <unistd.h>
 
@@ -67,6 +71,25 @@ int64_t qtokVocab(const std::string &q) {
   return n < 1 || n > 4096 ? 300 : n;
 }
 
+/// A directory holding config.json of a tiny quantized Llama (dim 32,
+/// hidden 64, one layer) by `method`, made once.
+const std::string &quantizedDir(const char *method) {
+  static std::map<std::string, std::string> dirs;
+  std::string &dir = dirs[method];
+  if (dir.empty()) {
+    dir = workDir() + "/" + method;
+    llvm::sys::fs::create_directory(dir);
+    std::string config =
+        std::string("{\"model_type\": \"llama\", \"hidden_size\": 32, \"intermediate_size\": 64, "
+                    "\"num_hidden_layers\": 1, \"num_attention_heads\": 2, \"vocab_size\": 16, "
+                    "\"max_position_embeddings\": 16, \"tie_word_embeddings\": true, "
+                    "\"quantization_config\": {\"quant_method\": \"") +
+        method + "\", \"bits\": 4, \"group_size\": 16}}";
+    writeFile(dir + "/config.json", (const uint8_t *)config.data(), config.size());
+  }
+  return dir;
+}
+
 void toGgufMetadata(const std::string &path, int64_t vocab) {
   auto meta = qopt::ggufTokenizerMetadata(path, vocab);
   if (!meta)
@@ -78,7 +101,15 @@ void toGgufMetadata(const std::string &path, int64_t vocab) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1)
     return 0;
-  int reader = data[0] % 6;
+  int reader = data[0] % 8;
+  if (reader >= 6) {
+    const std::string &dir = quantizedDir(reader == 6 ? "gptq" : "awq");
+    writeFile(dir + "/model.safetensors", data + 1, size - 1);
+    auto model = qopt::importHuggingFace(dir);
+    if (!model)
+      llvm::consumeError(model.takeError());
+    return 0;
+  }
   const std::string &dir = workDir();
   std::string path = dir + (reader == 0   ? "/model.bin"
                             : reader == 1 ? "/model.safetensors"
