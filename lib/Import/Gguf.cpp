@@ -7,7 +7,9 @@
 // int8 g32, Qnt/Utils/GgmlBlocks.h); F32, F16 and BF16 stay as they are.
 // Q4_1 / Q5_1 with arbitrary minima (llama.cpp's own quantizer) and the
 // token embedding table, which the graph gathers in float, are dequantized
-// to F32, with a note. K-quants and the i-quants are refused by name.
+// to F32, with a note; so are the K-quants Q2_K .. Q6_K (Qnt/Utils/
+// GgmlKQuants.h), whose sub-block scales qnt's f16 group scales do not hold.
+// The i-quants and others are refused by name.
 //
 //===----------------------------------------------------------------------===//
 #include "qopt/Import/Importers.h"
@@ -18,6 +20,7 @@
 #include "qopt/Support/GgufTokenizer.h"
 
 #include <map>
+#include <set>
 
 namespace qopt {
 
@@ -78,10 +81,14 @@ public:
         if (auto err = take(param::layer(l, e.leaf), blk + e.gguf, e.shape, e.matrix))
           return std::move(err);
     }
-    if (dequantized)
-      model.notes.push_back(std::to_string(dequantized) +
-                            " tensor(s) dequantized to F32 (no qnt scheme holds their blocks "
+    if (dequantized) {
+      std::string types;
+      for (const std::string &t : dequantizedTypes)
+        types += (types.empty() ? "" : ", ") + t;
+      model.notes.push_back(std::to_string(dequantized) + " tensor(s) of " + types +
+                            " dequantized to F32 (no qnt scheme holds their blocks "
                             "exactly, or the graph reads them in float)");
+    }
     if (llvm::Error err = checkFiniteParameters(*model.params))
       return std::move(err);
     auto tok = llama2cTokenizerFromGguf(f);
@@ -194,8 +201,8 @@ private:
     }
     if (!ggml::canDequantize(t->type))
       return fail("tensor '" + ggufName + "' is " + gguf::typeName(t->type) +
-                  ", which qopt does not read (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1 and "
-                  "Q8_0 it does)");
+                  ", which qopt does not read (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 "
+                  "and Q2_K to Q6_K it does)");
     if (keepQuantized && shape.size() == 2) {
       if (auto q = ggml::toQuantized(type, t->data, shape[0], shape[1])) {
         qmath::storeQuantized(*model.params, name, *q);
@@ -204,6 +211,7 @@ private:
       }
     }
     ++dequantized;
+    dequantizedTypes.insert(gguf::typeName(t->type));
     model.params->set(name, TensorView::fromFloats(shape, ggml::dequantize(type, t->data,
                                                                           t->numel())));
     return llvm::Error::success();
@@ -213,6 +221,7 @@ private:
   std::string path, arch;
   ImportedModel model;
   int64_t dequantized = 0;
+  std::set<std::string> dequantizedTypes;
 };
 
 } // namespace

@@ -121,8 +121,10 @@ def vocab_metadata(tokenizer_path):
             ("tokenizer.ggml.unknown_token_id", U32, 0)]
 
 
-def export(cfg, w, path, type_name, tokenizer_path, name="qopt"):
-    """Writes path (atomically) holding the model with its matrices in type_name."""
+def export(cfg, w, path, type_name, tokenizer_path, name="qopt", encode=None):
+    """Writes path (atomically) holding the model with its matrices in type_name;
+    encode(gguf_name, array) -> (ggml type, raw bytes) or None overrides the
+    encoding of the tensors it returns a pair for."""
     if type_name not in TYPES:
         raise ValueError(f"unknown GGUF type {type_name}; one of {', '.join(TYPES)}")
     meta = [("general.architecture", STRING, "llama"), ("general.name", STRING, name),
@@ -137,8 +139,8 @@ def export(cfg, w, path, type_name, tokenizer_path, name="qopt"):
             ("llama.attention.head_count_kv", U32, cfg.n_kv_heads),
             ("llama.attention.layer_norm_rms_epsilon", F32_V, cfg.norm_eps),
             ("llama.vocab_size", U32, cfg.vocab_size)] + vocab_metadata(tokenizer_path)
-    tensors = [(n, *encode_tensor(np.asarray(a), type_name), a.shape)
-               for n, a in gguf_tensors(cfg, w)]
+    tensors = [(n, *((encode and encode(n, a)) or encode_tensor(np.asarray(a), type_name)),
+                a.shape) for n, a in gguf_tensors(cfg, w)]
     head = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(meta))
     for key, vtype, v in meta:
         head += _string(key) + struct.pack("<I", vtype) + _value(vtype, v)

@@ -185,6 +185,47 @@ class PythonWrittenGguf(unittest.TestCase):
                     a = qopt("run", mlir, "-p", "Once upon a time", "-n", "20", "-t", "0").stdout
                     self.assertTrue(a.startswith("Once upon a time"), a)
 
+    def test_k_quants_import_as_their_values(self):
+        # Q2_K .. Q6_K super-blocks of random bytes (any bytes are a valid
+        # block) under small f16 super-block scales, one type per matrix in
+        # turn, the embedding table included: qopt's logits must be those of
+        # the weights as llama.cpp's numpy reader decodes them
+        with tempfile.TemporaryDirectory() as tmp:
+            ckpt = os.path.join(tmp, "k.bin")
+            subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "synth_model.py"),
+                            "--shape", "tiny-gqa", "-o", ckpt], check=True, capture_output=True)
+            cfg, w = llama.read_llama2c(ckpt)
+            rng = np.random.default_rng(3)
+            scale_fields = {gguf_read.Q2_K: ((80, 1e-3), (82, 1e-3)),
+                            gguf_read.Q3_K: ((108, 4e-4),),
+                            gguf_read.Q4_K: ((0, 1e-4), (2, 5e-4)),
+                            gguf_read.Q5_K: ((0, 1e-4), (2, 5e-4)),
+                            gguf_read.Q6_K: ((208, 2e-5),)}
+            order = []
+
+            def k_quant(name, a):
+                if a.ndim != 2:
+                    return None
+                t = gguf_read.K_QUANTS[len(order) % 5]
+                order.append(t)
+                elems, size = gguf_read.SIZES[t]
+                blocks = rng.integers(0, 256, (a.size // elems, size), dtype=np.uint8)
+                for at, magnitude in scale_fields[t]:
+                    d = (magnitude * rng.uniform(0.5, 1.5, len(blocks))).astype("<f2")
+                    blocks[:, at:at + 2] = d.view(np.uint8).reshape(-1, 2)
+                return t, blocks.tobytes()
+
+            path = os.path.join(tmp, "k.gguf")
+            gguf_export.export(cfg, w, path, "F32", os.path.join(MODEL, "tok512.bin"),
+                               encode=k_quant)
+            meta, tensors = gguf_read.read(path)
+            ref = llama.forward(cfg, gguf_read.llama_weights(meta, tensors), TOKENS)
+            mlir = os.path.join(tmp, "k.mlir")
+            proc = qopt("import", path, "-o", mlir)
+            self.assertIn(f"{len(order)} tensor(s) of Q2_K, Q3_K, Q4_K, Q5_K, Q6_K dequantized "
+                          "to F32", proc.stderr)
+            assert_close(self, qopt_logits(mlir, TOKENS), ref, 1e-5)
+
 
 def gguf_bytes(kvs=(), tensors=(), version=3):
     """A GGUF file from parts: kvs as (key, type, raw value bytes), tensors

@@ -1,5 +1,6 @@
 //===- GgmlBlocks.cpp - qopt's quantized weights as ggml blocks -----------===//
 #include "Qnt/Utils/GgmlBlocks.h"
+#include "Qnt/Utils/GgmlKQuants.h"
 
 #include "qopt/Support/DType.h"
 
@@ -248,7 +249,7 @@ std::vector<uint8_t> quantizeReference(GgmlType type, const float *x, int64_t n)
 bool canDequantize(uint32_t type) {
   GgmlType t = GgmlType(type);
   return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16 ||
-         blockLayout(t).has_value();
+         blockLayout(t).has_value() || isKQuant(t);
 }
 
 std::vector<float> dequantize(GgmlType type, const uint8_t *data, int64_t n) {
@@ -265,6 +266,8 @@ std::vector<float> dequantize(GgmlType type, const uint8_t *data, int64_t n) {
     }
     return out;
   }
+  if (isKQuant(type))
+    return dequantizeKQuant(type, data, n);
   BlockLayout l = *blockLayout(type);
   uint8_t q[32];
   for (int64_t b = 0; b < n / kBlock; ++b) {

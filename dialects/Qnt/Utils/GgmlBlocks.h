@@ -56,7 +56,8 @@ std::vector<uint8_t> encodeExact(const qmath::QuantizedWeight &q, GgmlType type)
 /// number of blocks), for the types above; F32, F16 and BF16 convert.
 std::vector<uint8_t> quantizeReference(GgmlType type, const float *x, int64_t n);
 
-/// Decodes `n` values of `type` (F32, F16, BF16 and the legacy block types).
+/// Decodes `n` values of `type` (F32, F16, BF16, the legacy block types and
+/// the K-quants Q2_K .. Q6_K, GgmlKQuants.h).
 std::vector<float> dequantize(GgmlType type, const uint8_t *data, int64_t n);
 bool canDequantize(uint32_t type);
 
