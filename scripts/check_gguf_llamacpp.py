@@ -37,6 +37,11 @@ which holds them exactly; every other weight is Q4_0 bit for bit). Then:
     GPT-2's vocabulary behind Llama 3's and Qwen2's split regexes, exported
     with their llama.cpp names (llama-bpe, qwen2): llama-tokenize, running
     llama.cpp's own copy of each split, must equal `qopt tokenize`.
+ 5. K-quants: python/qopt_ref/gguf_read.py's decoding of Q2_K .. Q6_K (the
+    CI tests' oracle) against gguf-py's on random super-blocks; then
+    llama-quantize's Q2_K, Q3_K_M, Q4_K_M, Q5_K_M and Q6_K files of the
+    --k-quant-models imported by qopt: qopt's perplexity on the same token
+    ids against llama.cpp's on the blocks it decodes to F32, within 0.1%.
 
 llama.cpp is built once from the npm bundle as scripts/bench_llamacpp.py does.
 The synthetic stories110M shape (random weights, scripts/synth_model.py) checks
@@ -239,6 +244,64 @@ def check_model(name, bindir, args, eval_text, calib_text, rows, checks):
     return ok
 
 
+K_QUANT_TYPES = ("Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K")
+
+
+def check_k_quant_decoding():
+    """python/qopt_ref/gguf_read.py's K-quant decoding (the CI tests' oracle)
+    against llama.cpp's own numpy reader, gguf-py, on random super-blocks:
+    (types equal bit for bit, types)."""
+    sys.path.insert(0, os.path.join(ROOT, "python"))
+    sys.path.insert(0, os.path.join(ROOT, "build", "llamacpp", "src", "gguf-py"))
+    from gguf import constants, quants
+    from qopt_ref import gguf_read
+    rng = np.random.default_rng(0)
+    same = 0
+    with np.errstate(all="ignore"):
+        for t in gguf_read.K_QUANTS:
+            name = gguf_read.NAMES[t]
+            blocks = rng.integers(0, 256, (64, gguf_read.SIZES[t][1]), dtype=np.uint8)
+            ours = gguf_read.dequantize(t, (256 * 64,), blocks.tobytes())
+            theirs = quants.dequantize(blocks, constants.GGMLQuantizationType[name]).reshape(-1)
+            equal = np.array_equal(ours, theirs, equal_nan=True)
+            same += equal
+            log(f"K-quant decoding {name}: gguf_read {'equals' if equal else 'DIFFERS from'} "
+                f"gguf-py")
+    return same, len(gguf_read.K_QUANTS)
+
+
+def check_k_quants(bindir, args, name, eval_text, results):
+    """llama.cpp's own K-quant files of `name` (llama-quantize from qopt's
+    F32 export), imported by qopt: qopt's perplexity against llama.cpp's on
+    the blocks it decodes to F32, on the same tokens."""
+    work = os.path.join(args.work, name)
+    os.makedirs(work, exist_ok=True)
+    ckpt, tok = checkpoint(name, args.work)
+    base = os.path.join(work, "base.mlir")
+    run(QOPT, "import", ckpt, "--tokenizer", tok, "-o", base)
+    f32 = os.path.join(work, "f32.gguf")
+    if not os.path.exists(f32):
+        run(QOPT, "export", base, "-o", f32)
+    tokens = llama_tokens(bindir, f32, eval_text)
+    ok = True
+    for qtype in K_QUANT_TYPES:
+        gguf = os.path.join(work, f"llama-{qtype}.gguf")
+        run(os.path.join(bindir, "llama-quantize"), f32, gguf, qtype)
+        mlir = os.path.join(work, f"llama-{qtype}.mlir")
+        note = run(QOPT, "import", gguf, "-o", mlir).stderr
+        types = re.search(r"tensor\(s\) of ([A-Z0-9_, ]+) dequantized", note)
+        ours = qopt_ppl(mlir, tokens, args)
+        decoded = os.path.join(work, f"llama-{qtype}-decoded-f32.gguf")
+        run(os.path.join(bindir, "llama-quantize"), "--allow-requantize", gguf, decoded, "F32")
+        theirs = llama_ppl(bindir, decoded, eval_text, args)["ppl"]
+        rel = abs(theirs - ours) / ours
+        ok = ok and rel <= 1e-3
+        log(f"{name} {qtype} ({types.group(1) if types else '?'}): qopt {ours:.4f}, llama.cpp "
+            f"on its F32 decoding {theirs:.4f} ({100 * rel:.4f}%)")
+        results.append((name, qtype, types.group(1) if types else "?", ours, theirs))
+    return ok
+
+
 def check_tokenizer_json(bindir, args, name, tokenizer_dir, vectors):
     """llama-tokenize on the GGUF of a tiny model with `tokenizer_dir`'s
     tokenizer.json: (texts that give llama.cpp's expected ids, texts)."""
@@ -338,6 +401,9 @@ def main():
     p.add_argument("--chunks", type=int, default=40)
     p.add_argument("--ctx", type=int, default=128)
     p.add_argument("--threads", default="2")
+    p.add_argument("--k-quant-models", default="stories110M",
+                   help="models whose llama-quantize K-quant files qopt imports (rows must be "
+                        "whole super-blocks of 256; empty for none)")
     p.add_argument("--work", default=os.path.join(ROOT, "build", "gguf-check"))
     args = p.parse_args()
     os.makedirs(args.work, exist_ok=True)
@@ -359,6 +425,22 @@ def main():
         ok = ok and same == total
         print(f"GPT-2's vocabulary with the {name} split, exported to GGUF: llama-tokenize "
               f"equals qopt tokenize on {same} of {total} gpt-2 test texts")
+    same, total = check_k_quant_decoding()
+    ok = ok and same == total
+    print(f"K-quant decoding of python/qopt_ref/gguf_read.py equals gguf-py's bit for bit on "
+          f"{same} of {total} types")
+    k_results = []
+    for name in filter(None, args.k_quant_models.split(",")):
+        ok = check_k_quants(bindir, args, name, eval_text, k_results) and ok
+    if k_results:
+        print(f"\nllama-quantize K-quant files imported by qopt, PPL on the same {args.chunks} "
+              f"chunks of {args.ctx} tokens\n")
+        print("| model | llama-quantize type | tensor types | qopt (executor) "
+              "| llama.cpp, blocks decoded to F32 |")
+        print("|---|---|---|---:|---:|")
+        for name, qtype, types, ours, theirs in k_results:
+            print(f"| {name} | {qtype} | {types} | {ours:.4f} "
+                  f"| {theirs:.4f} ({100 * (theirs - ours) / ours:+.4f}%) |")
     print(f"\nqopt GPTQ w4 g32 exported to GGUF, PPL on the same {args.chunks} chunks of "
           f"{args.ctx} tokens\n")
     print("| model | qopt (executor) | llama.cpp, blocks decoded to F32 | llama.cpp, Q4_0 "
