@@ -91,7 +91,7 @@ public:
     }
     if (llvm::Error err = checkFiniteParameters(*model.params))
       return std::move(err);
-    auto tok = llama2cTokenizerFromGguf(f);
+    auto tok = runtimeTokenizerFromGguf(f);
     if (tok)
       model.tokenizerBytes = std::move(*tok);
     else

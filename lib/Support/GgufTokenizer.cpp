@@ -5,6 +5,7 @@
 #include "qopt/Support/HfTokenizerJson.h"
 #include "qopt/Support/Qtok.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/MemoryBuffer.h"
 
@@ -32,6 +33,25 @@ static std::string replaceAll(std::string s, llvm::StringRef from, llvm::StringR
   return out;
 }
 
+// The Split regexes Hugging Face ships for Llama 3 and Qwen2, with the
+// tokenizer.ggml.pre names llama.cpp gives them (the first is what qopt
+// writes; llama-vocab.cpp accepts the others as the same pre-tokenizer).
+struct KnownSplit {
+  const char *pattern;
+  std::vector<const char *> names;
+  bool ignoreMerges; // llama.cpp sets it for this pre-tokenizer
+};
+static const KnownSplit kKnownSplits[] = {
+    {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+     {"llama-bpe", "llama3", "llama-v3"},
+     true},
+    {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+     {"qwen2", "deepseek-r1-qwen"},
+     false},
+};
+
 // llama.cpp names each byte-level pre-tokenizer it implements
 // (tokenizer.ggml.pre) and runs its own copy of the regex; tokenizer.json
 // has the regex. A split maps to a name only when its regex is, byte for
@@ -45,17 +65,9 @@ static std::string byteLevelPreName(const QtokModel &q) {
   if (q.pre.size() != 2 || q.pre[0].op != QTOK_PRE_SPLIT || q.pre[0].arg != QTOK_SPLIT_ISOLATED ||
       q.pre[1].op != QTOK_PRE_BYTE_LEVEL || q.pre[1].arg != 0)
     return "";
-  static const std::pair<const char *, const char *> kKnown[] = {
-      {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
-       "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-       "llama-bpe"},
-      {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
-       "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-       "qwen2"},
-  };
-  for (auto [pattern, name] : kKnown)
-    if (q.pre[0].a == pattern)
-      return name;
+  for (const KnownSplit &k : kKnownSplits)
+    if (q.pre[0].a == k.pattern)
+      return k.names[0];
   return "";
 }
 
@@ -200,13 +212,10 @@ ggufTokenizerMetadata(llvm::StringRef path, int64_t vocabSize) {
   return meta;
 }
 
-llvm::Expected<std::string> llama2cTokenizerFromGguf(const gguf::File &file) {
-  const Value *model = file.find("tokenizer.ggml.model");
-  if (!model || model->type != ValueType::String)
-    return makeError("the GGUF has no tokenizer.ggml.model string");
-  if (model->s != "llama")
-    return makeError("the GGUF's tokenizer is '" + model->s +
-                     "'; only SentencePiece ('llama') vocabularies are imported");
+namespace {
+
+/// The "llama" (SentencePiece) vocabulary as llama2.c's tokenizer.bin.
+llvm::Expected<std::string> llama2cFromGguf(const gguf::File &file) {
   const Value *tokens = file.find("tokenizer.ggml.tokens");
   if (!tokens || tokens->type != ValueType::Array || tokens->elemType != ValueType::String)
     return makeError("the GGUF's tokenizer.ggml.tokens is missing or not an array of strings");
@@ -227,6 +236,135 @@ llvm::Expected<std::string> llama2cTokenizerFromGguf(const gguf::File &file) {
   }
   std::string out(reinterpret_cast<const char *>(&maxLen), 4);
   return out + pieces;
+}
+
+/// An array of `elem` under `key`, or null; an error when it is there with
+/// another type.
+llvm::Expected<const Value *> arrayOf(const gguf::File &file, const char *key, ValueType elem) {
+  const Value *v = file.find(key);
+  if (v && (v->type != ValueType::Array || v->elemType != elem))
+    return makeError(llvm::Twine("the GGUF's ") + key + " is not an array of " +
+                     (elem == ValueType::String ? "strings" : "integers"));
+  return v;
+}
+
+/// A token id under `key` within the vocabulary, or -1 when absent.
+llvm::Expected<int32_t> tokenId(const gguf::File &file, const char *key, size_t vocab) {
+  const Value *v = file.find(key);
+  if (!v)
+    return -1;
+  auto id = v->asInt();
+  if (!id || *id < 0 || uint64_t(*id) >= vocab)
+    return makeError(llvm::Twine("the GGUF's ") + key + " is not a token id of its " +
+                     llvm::Twine(vocab) + "-token vocabulary");
+  return int32_t(*id);
+}
+
+/// The pre-tokenizer steps of a tokenizer.ggml.pre name; sets the flags
+/// and add_bos default llama.cpp gives it.
+llvm::Error byteLevelSteps(const std::string &pre, QtokModel &q, bool &addBosDefault) {
+  if (pre == "gpt-2" || pre == "phi-2") {
+    q.pre = {{QTOK_PRE_BYTE_LEVEL, 2, "", ""}}; // GPT-2's regex, no prefix space
+    return llvm::Error::success();
+  }
+  for (const KnownSplit &k : kKnownSplits)
+    for (const char *name : k.names)
+      if (pre == name) {
+        q.pre = {{QTOK_PRE_SPLIT, QTOK_SPLIT_ISOLATED, k.pattern, ""},
+                 {QTOK_PRE_BYTE_LEVEL, 0, "", ""}};
+        if (k.ignoreMerges)
+          q.flags |= QTOK_FLAG_IGNORE_MERGES;
+        addBosDefault = k.ignoreMerges; // llama.cpp's Llama 3 family adds BOS
+        return llvm::Error::success();
+      }
+  return makeError("the GGUF's byte-level pre-tokenizer '" + pre +
+                   "' is not one qopt implements (gpt-2, phi-2, llama-bpe, llama3, llama-v3, "
+                   "qwen2, deepseek-r1-qwen)");
+}
+
+/// The "gpt2" (byte-level BPE) vocabulary as a QTOK section: its pieces,
+/// its merges in rank order, control and user-defined tokens as added
+/// tokens (special and not), and the split tokenizer.ggml.pre names.
+llvm::Expected<std::string> qtokFromGguf(const gguf::File &file) {
+  auto tokens = arrayOf(file, "tokenizer.ggml.tokens", ValueType::String);
+  auto merges = arrayOf(file, "tokenizer.ggml.merges", ValueType::String);
+  auto types = arrayOf(file, "tokenizer.ggml.token_type", ValueType::I32);
+  for (auto *e : {&tokens, &merges, &types})
+    if (!*e)
+      return e->takeError();
+  if (!*tokens || !*merges)
+    return makeError("the GGUF's byte-level vocabulary lacks tokenizer.ggml.tokens or "
+                     "tokenizer.ggml.merges");
+  const size_t n = (*tokens)->items.size();
+  if (*types && (*types)->items.size() != n)
+    return makeError("the GGUF's tokenizer.ggml.token_type is not one type per token");
+  const Value *pre = file.find("tokenizer.ggml.pre");
+  if (!pre || pre->type != ValueType::String)
+    return makeError("the GGUF has no tokenizer.ggml.pre string (which split its byte-level "
+                     "vocabulary uses)");
+  QtokModel q;
+  q.flags = QTOK_FLAG_BYTE_LEVEL;
+  bool addBos = false;
+  if (auto err = byteLevelSteps(pre->s, q, addBos))
+    return std::move(err);
+  // llama_token_type: 1 normal, 3 control, 4 user-defined, 5 unused
+  llvm::StringMap<int32_t> ids;
+  q.pieces.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    int64_t type = *types ? (*types)->items[i].i : 1;
+    if (type == 5)
+      continue; // an unused row keeps an empty piece: nothing encodes to it
+    q.pieces[i] = (*tokens)->items[i].s;
+    ids.try_emplace(q.pieces[i], int32_t(i));
+    if (type == 3 || type == 4)
+      q.added.push_back({int32_t(i), type == 3 ? QTOK_ADDED_SPECIAL : 0u, q.pieces[i]});
+  }
+  for (size_t rank = 0; rank < (*merges)->items.size(); ++rank) {
+    llvm::StringRef m = (*merges)->items[rank].s;
+    size_t space = m.find(' ', 1); // as llama.cpp splits them
+    auto left = space == llvm::StringRef::npos ? ids.end() : ids.find(m.substr(0, space));
+    auto right = space == llvm::StringRef::npos ? ids.end() : ids.find(m.substr(space + 1));
+    if (left == ids.end() || right == ids.end())
+      return makeError("the GGUF's merge " + llvm::Twine(rank) + " ('" + m +
+                       "') is not two tokens of its vocabulary");
+    q.merges.emplace_back(left->second, right->second);
+  }
+  auto bos = tokenId(file, "tokenizer.ggml.bos_token_id", n);
+  auto unk = tokenId(file, "tokenizer.ggml.unknown_token_id", n);
+  for (auto *e : {&bos, &unk})
+    if (!*e)
+      return e->takeError();
+  q.bos = *bos;
+  q.unk = *unk;
+  for (const char *key : {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id",
+                          "tokenizer.ggml.eom_token_id"}) {
+    auto eos = tokenId(file, key, n);
+    if (!eos)
+      return eos.takeError();
+    if (*eos >= 0 && llvm::find(q.eos, *eos) == q.eos.end())
+      q.eos.push_back(*eos);
+  }
+  if (const Value *v = file.find("tokenizer.ggml.add_bos_token"))
+    addBos = v->type == ValueType::Bool ? v->u != 0 : addBos;
+  q.addBos = addBos && q.bos >= 0;
+  if (const Value *t = file.find("tokenizer.chat_template"); t && t->type == ValueType::String)
+    q.chatTemplate = t->s;
+  return q.serialize();
+}
+
+} // namespace
+
+llvm::Expected<std::string> runtimeTokenizerFromGguf(const gguf::File &file) {
+  const Value *model = file.find("tokenizer.ggml.model");
+  if (!model || model->type != ValueType::String)
+    return makeError("the GGUF has no tokenizer.ggml.model string");
+  if (model->s == "llama")
+    return llama2cFromGguf(file);
+  if (model->s == "gpt2")
+    return qtokFromGguf(file);
+  return makeError("the GGUF's tokenizer is '" + model->s +
+                   "'; SentencePiece ('llama') and byte-level BPE ('gpt2') vocabularies are "
+                   "imported");
 }
 
 } // namespace qopt

@@ -61,7 +61,7 @@ llvm::Expected<Tokenizer> Tokenizer::load(llvm::StringRef path, int64_t vocabSiz
     auto gguf = gguf::read(file);
     if (!gguf)
       return gguf.takeError();
-    auto bytes = llama2cTokenizerFromGguf(*gguf);
+    auto bytes = runtimeTokenizerFromGguf(*gguf);
     if (!bytes)
       return makeError(file + ": " + llvm::toString(bytes.takeError()));
     auto tok = fromBytes(std::move(*bytes), vocabSize);

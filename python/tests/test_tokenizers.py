@@ -13,6 +13,7 @@ implementations written by someone else, token for token:
 """
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -282,13 +283,45 @@ class ByteLevel(unittest.TestCase):
         return path
 
     def test_llama3_and_qwen2_splits_get_their_llama_cpp_names(self):
+        # ... and read back from the GGUF, tokenize as the tokenizer.json did
+        texts = [STRESS, read(os.path.join(SHARED, "data", "wikitext-2", "test.raw.txt"))[:30000]]
         for regex, name in ((LLAMA3_SPLIT, "llama-bpe"), (QWEN2_SPLIT, "qwen2")):
             with self.subTest(name=name), tempfile.TemporaryDirectory() as d:
-                gguf, p = self.export_gguf(self.with_split(regex, d), d)
+                split = self.with_split(regex, d)
+                gguf, p = self.export_gguf(split, d)
                 self.assertEqual(p.returncode, 0, p.stderr)
                 meta, _ = gguf_read.read(gguf)
                 self.assertEqual(meta["tokenizer.ggml.pre"], name)
                 self.assertEqual(meta["tokenizer.ggml.model"], "gpt2")
+                self.assertEqual(qopt_tokenize(gguf, texts), qopt_tokenize(split, texts))
+                p = subprocess.run([QOPT, "import", gguf, "-o", os.path.join(d, "m.mlir")],
+                                   capture_output=True, text=True)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertNotIn("no tokenizer", p.stderr)
+                self.assertTrue(os.path.exists(os.path.join(d, "m.tokenizer.bin")))
+                if name == "qwen2":  # a pre-tokenizer qopt does not implement
+                    with open(gguf, "rb") as f:
+                        data = f.read()
+                    value = struct.pack("<Q", 5) + b"qwen2"
+                    self.assertEqual(data.count(value), 1)
+                    bad = os.path.join(d, "bad.gguf")
+                    with open(bad, "wb") as f:
+                        f.write(data.replace(value, struct.pack("<Q", 5) + b"xwen2"))
+                    p = subprocess.run([QOPT, "tokenize", bad, "-p", "hi"], capture_output=True,
+                                       text=True)
+                    self.assertEqual(p.returncode, 1)
+                    self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+                    self.assertIn("pre-tokenizer 'xwen2' is not one qopt implements", p.stderr)
+
+    def test_vocabulary_of_a_llama_cpp_gpt2_gguf(self):
+        """GPT-2's vocabulary as llama.cpp's converter wrote it into a GGUF
+        (tokenizer.ggml.model gpt2, pre gpt-2), read by qopt: llama.cpp's
+        own test vectors, and GPT-2's encoder on whole text."""
+        gguf = os.path.join(HF, "gguf-vocab", "ggml-vocab-gpt-2.gguf")
+        texts, want = llama_cpp_vectors("ggml-vocab-gpt-2.gguf")
+        self.assertEqual(qopt_tokenize(gguf, texts), want)
+        dev = read(os.path.join(SHARED, "data", "tinystories", "dev.txt"))[:100000]
+        self.assertEqual(qopt_tokenize(gguf, [dev])[0], self.gpt2.encode(dev))
 
     def test_byte_level_with_its_own_split_is_refused_for_gguf(self):
         with tempfile.TemporaryDirectory() as d:

@@ -154,7 +154,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       for (const auto &t : file->tensors)
         if (t.nbytes)
           sink = sink ^ t.data[0] ^ t.data[t.nbytes - 1];
-      auto tok = qopt::llama2cTokenizerFromGguf(*file);
+      auto tok = qopt::runtimeTokenizerFromGguf(*file);
       if (!tok)
         llvm::consumeError(tok.takeError());
     }
