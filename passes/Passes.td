@@ -75,11 +75,13 @@ def QntKVCache : Pass<"qnt-kv-cache", "mlir::ModuleOp"> {
   let description = [{
     Rewrites the `!qnt.kv_cache` argument of every function to the given
     element type. With f16, keys and values are rounded to half precision
-    (nearest even) when stored; the executor and the targets read the
-    rounded values back.
+    (nearest even) when stored; with i8, each (position, KV head) row of
+    head_dim values becomes symmetric int8 codes round(x / s), s = max|x| /
+    127, with its f32 scale. The executor and the targets read the stored
+    values back.
   }];
   let options = [
-    Option<"elementType", "element-type", "std::string", /*default=*/"\"f16\"", "f32 or f16">
+    Option<"elementType", "element-type", "std::string", /*default=*/"\"f16\"", "f32, f16 or i8">
   ];
   let dependentDialects = ["qopt::qnt::QntDialect", "mlir::func::FuncDialect"];
 }

@@ -105,10 +105,14 @@ def text_slices(work):
     return paths["eval"], paths["calib"]
 
 
-def llama_ppl(bindir, gguf, text, args, extra=()):
+def llama_ppl(bindir, gguf, text, args, extra=(), tries=3):
     proc = run(os.path.join(bindir, "llama-perplexity"), "-m", gguf, "-f", text, "-c", args.ctx,
                "--chunks", args.chunks, "-t", args.threads, "-b", args.ctx, *extra)
     out = proc.stdout + proc.stderr
+    if not re.search(r"Final estimate|Mean\s+KLD|Mean\s+PPL", out) and tries > 1:
+        # llama.cpp's logger writes from a thread of its own, and a run now
+        # and then exits before its last lines are out: run it again
+        return llama_ppl(bindir, gguf, text, args, extra, tries - 1)
     result = {}
     m = re.search(r"Final estimate: PPL = ([0-9.]+)", out)
     if m:
@@ -410,7 +414,7 @@ def main():
     bindir = bench_llamacpp.build_llamacpp(os.path.join(ROOT, "build", "llamacpp"), TARGETS)
     eval_text, calib_text = text_slices(args.work)
     rows, checks, ok = [], [], True
-    for name in args.models.split(","):
+    for name in filter(None, args.models.split(",")):
         ok = check_model(name, bindir, args, eval_text, calib_text, rows, checks) and ok
     print()
     for name, tokenizer_dir, vectors in (

@@ -30,6 +30,15 @@ const float *roundedToHalf(const Act &x, std::vector<float> &rounded) {
   return rounded.data();
 }
 
+/// An i8 cache holds each row of `headDim` values (one token, one KV head)
+/// as int8 codes under an f32 scale (qrt_abi.h QRT_FLAG_KV_I8).
+const float *roundedToInt8(const Act &x, int64_t headDim, std::vector<float> &rounded) {
+  rounded.resize(size_t(x.numel()));
+  for (int64_t at = 0; at < x.numel(); at += headDim)
+    kernels::int8KvRow(x.data() + at, headDim, rounded.data() + at);
+  return rounded.data();
+}
+
 llvm::Error runAttention(Frame &f, qnt::AttentionOp a) {
   const Act &q = f.in(a.getQ()), &k = f.in(a.getK()), &v = f.in(a.getV());
   if (q.rows() != f.n || k.rows() != f.n || v.rows() != f.n)
@@ -43,9 +52,13 @@ llvm::Error runAttention(Frame &f, qnt::AttentionOp a) {
   Act out = Act::withShape({f.n, int64_t(a.getNumHeads()) * headDim});
   std::vector<float> k16, v16;
   const float *kData = k.data(), *vData = v.data();
-  if (a.getCache().getType().getElementType().isF16()) {
+  Type element = a.getCache().getType().getElementType();
+  if (element.isF16()) {
     kData = roundedToHalf(k, k16);
     vData = roundedToHalf(v, v16);
+  } else if (element.isSignlessInteger(8)) {
+    kData = roundedToInt8(k, headDim, k16);
+    vData = roundedToInt8(v, headDim, v16);
   }
   kernels::attention(s.pool, q.data(), kData, vData, f.n, f.pos, slice, a.getNumHeads(),
                      a.getNumKvHeads(), headDim, scale, a.getWindow().value_or(0),

@@ -181,4 +181,13 @@ void dynamicQuantRows(const float *x, int64_t rows, int64_t cols, int64_t bits,
   }
 }
 
+void int8KvRow(const float *x, int64_t n, float *y) {
+  float absmax = 0;
+  for (int64_t i = 0; i < n; ++i)
+    absmax = std::max(absmax, std::fabs(x[i]));
+  float scale = absmax > 0 ? absmax / 127.0f : 1.0f;
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = std::clamp(std::nearbyint(x[i] / scale), -127.0f, 127.0f) * scale;
+}
+
 } // namespace qopt::kernels

@@ -176,8 +176,8 @@ llvm::Error checkRecipeOptions(const RecipeInfo &recipe, const RecipeOptions &o,
 
 llvm::Error checkCommonOptions(const RecipeOptions &o, llvm::StringRef flagPrefix) {
   std::string p = flagPrefix.str();
-  if (o.kvCache != "f32" && o.kvCache != "f16")
-    return makeError(p + "kv-cache must be f32 or f16, not '" + o.kvCache + "'");
+  if (o.kvCache != "f32" && o.kvCache != "f16" && o.kvCache != "i8")
+    return makeError(p + "kv-cache must be f32, f16 or i8, not '" + o.kvCache + "'");
   if (o.lmHeadBits != 0) {
     if (o.lmHeadBits < 2 || o.lmHeadBits > 8)
       return makeError(p + "lm-head-bits must be 0 (keep float) or in [2, 8], got " +
@@ -201,9 +201,9 @@ llvm::Error buildRecipePipeline(mlir::OpPassManager &pm, const RecipeInfo &recip
 }
 
 void addCommonPasses(mlir::OpPassManager &pm, const RecipeOptions &o) {
-  if (o.kvCache == "f16") {
+  if (o.kvCache != "f32") {
     QntKVCacheOptions kv;
-    kv.elementType = "f16";
+    kv.elementType = o.kvCache;
     pm.addPass(createQntKVCache(kv));
   }
   if (o.lmHeadBits != 0) {

@@ -4,7 +4,11 @@
 // rounded to half precision (nearest even) when they are stored, and every
 // later read sees the rounded values: the reference executor and the
 // targets agree on that, and the cache (read whole at every decode step)
-// takes half the memory and bandwidth.
+// takes half the memory and bandwidth. With i8, each stored row of
+// head_dim keys (or values) of one position and KV head becomes int8 codes
+// round(x / s) with s = max|x| / 127 (an f32 scale per row), read back as
+// code * s: a quarter of f32's memory, for contexts or batches that do not
+// fit otherwise.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
@@ -33,8 +37,10 @@ struct QntKVCachePass : impl::QntKVCacheBase<QntKVCachePass> {
       element = b.getF32Type();
     else if (elementType == "f16")
       element = b.getF16Type();
+    else if (elementType == "i8")
+      element = b.getIntegerType(8);
     else {
-      module.emitError() << "qnt-kv-cache: element-type must be f32 or f16, got '"
+      module.emitError() << "qnt-kv-cache: element-type must be f32, f16 or i8, got '"
                          << elementType << "'";
       return signalPassFailure();
     }

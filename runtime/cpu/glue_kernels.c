@@ -151,17 +151,50 @@ static int64_t layer_offset(const qrt_ctx *ctx, int64_t seq, int64_t layer) {
   return (seq * ctx->program->layers + layer) * ctx->kv_positions * ctx->program->kv_width;
 }
 
+/* Bytes per cached key or value. */
+static size_t kv_element(const qrt_ctx *ctx) { return ctx->kv_i8 ? 1 : ctx->kv_f16 ? 2 : 4; }
+
 /* Where query head h's KV head starts in a layer's cache, in bytes. */
 static size_t kv_head_offset(const attention_job *j, int64_t h) {
   int64_t kv_head = h / (j->heads / j->kv_heads);
-  return (size_t)(kv_head * j->ctx->kv_positions * j->head_dim) * (j->ctx->kv_f16 ? 2 : 4);
+  return (size_t)(kv_head * j->ctx->kv_positions * j->head_dim) * kv_element(j->ctx);
+}
+
+/* One row of head_dim keys or values into an int8 cache: codes
+ * round-to-nearest-even(x / s) clamped to [-127, 127] under s = max|x| / 127
+ * (1 for a zero row), the reference executor's int8KvRow
+ * (lib/Exec/Kernels.cpp) in the same float operations. */
+static void store_int8_row(const float *x, int64_t n, int8_t *codes, float *scale) {
+  float absmax = 0;
+  for (int64_t i = 0; i < n; ++i)
+    absmax = fmaxf(absmax, fabsf(x[i]));
+  float s = absmax > 0 ? absmax / 127.0f : 1.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    float q = nearbyintf(x[i] / s);
+    codes[i] = (int8_t)(q > 127.0f ? 127.0f : q < -127.0f ? -127.0f : q);
+  }
+  *scale = s;
+}
+
+/* `rows` rows of an int8 cache starting at `codes` (a KV head's run),
+ * widened to f32 as code * scale into `out`: the attention kernels then
+ * read f32, and the values are the ones the executor attends to. */
+static const float *widen_int8_rows(const qrt_ctx *ctx, const void *codes, int keys,
+                                    int64_t rows, int64_t hd, float *out) {
+  const int8_t *c = (const int8_t *)codes;
+  const int8_t *base = (const int8_t *)(keys ? ctx->key_cache : ctx->value_cache);
+  const float *scale = (keys ? ctx->key_scale : ctx->value_scale) + (c - base) / hd;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < hd; ++i)
+      out[r * hd + i] = (float)c[r * hd + i] * scale[r];
+  return out;
 }
 
 static void attention_task(void *raw, int64_t begin, int64_t end, int worker) {
   attention_job *j = (attention_job *)raw;
   const qrt_ctx *ctx = j->ctx;
   int64_t q_width = j->heads * j->head_dim, hd = j->head_dim;
-  size_t element = ctx->kv_f16 ? 2 : 4;
+  size_t element = kv_element(ctx);
   float *scratch = ctx->scratch + (int64_t)worker * ctx->scratch_floats;
   for (int64_t task = begin; task < end; ++task) {
     int64_t m = task / j->heads, h = task % j->heads;
@@ -175,9 +208,14 @@ static void attention_task(void *raw, int64_t begin, int64_t end, int worker) {
      * attends to rows 0..last of what it is given */
     int64_t first = j->window > 0 && last - j->window + 1 > 0 ? last - j->window + 1 : 0;
     size_t at = kv_head_offset(j, h) + (size_t)(first * hd) * element;
-    ctx->kernels->attend_head(j->q + m * q_width + h * hd, keys + at, values + at, ctx->kv_f16,
-                              last - first, hd, hd, j->scale, scratch,
-                              j->out + m * q_width + h * hd);
+    const void *k = keys + at, *v = values + at;
+    if (ctx->kv_i8) {
+      float *rows = ctx->kv_rows + (int64_t)worker * ctx->kv_rows_floats;
+      k = widen_int8_rows(ctx, k, 1, last - first + 1, hd, rows);
+      v = widen_int8_rows(ctx, v, 0, last - first + 1, hd, rows + ctx->kv_rows_floats / 2);
+    }
+    ctx->kernels->attend_head(j->q + m * q_width + h * hd, k, v, ctx->kv_f16, last - first, hd,
+                              hd, j->scale, scratch, j->out + m * q_width + h * hd);
   }
 }
 
@@ -196,8 +234,14 @@ static void attention_block_task(void *raw, int64_t begin, int64_t end, int work
     int64_t m = block * QRT_ATTEND_BLOCK;
     int64_t count = n - m < QRT_ATTEND_BLOCK ? n - m : QRT_ATTEND_BLOCK;
     size_t at = kv_head_offset(j, h);
-    j->ctx->kernels->attend_block(j->q + m * q_width + h * hd, q_width, count,
-                                  (const char *)j->keys + at, (const char *)j->values + at,
+    const void *k = (const char *)j->keys + at, *v = (const char *)j->values + at;
+    if (j->ctx->kv_i8) { /* the block's queries see positions 0 .. pos + m + count - 1 */
+      float *rows = j->ctx->kv_rows + (int64_t)worker * j->ctx->kv_rows_floats;
+      k = widen_int8_rows(j->ctx, k, 1, j->pos + m + count, hd, rows);
+      v = widen_int8_rows(j->ctx, v, 0, j->pos + m + count, hd,
+                          rows + j->ctx->kv_rows_floats / 2);
+    }
+    j->ctx->kernels->attend_block(j->q + m * q_width + h * hd, q_width, count, k, v,
                                   j->ctx->kv_f16, j->pos + m, hd, hd, j->scale, scratch,
                                   j->out + m * q_width + h * hd, q_width);
   }
@@ -230,7 +274,12 @@ static void attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *
       int64_t row_pos = ctx->row_pos ? ctx->row_pos[m] : pos + m;
       int64_t to = row_at + (kh * ctx->kv_positions + row_pos) * head_dim,
               from = m * kv_width + kh * head_dim;
-      if (ctx->kv_f16) {
+      if (ctx->kv_i8) {
+        store_int8_row(k + from, head_dim, (int8_t *)ctx->key_cache + to,
+                       ctx->key_scale + to / head_dim);
+        store_int8_row(v + from, head_dim, (int8_t *)ctx->value_cache + to,
+                       ctx->value_scale + to / head_dim);
+      } else if (ctx->kv_f16) {
         ctx->kernels->to_f16(k + from, head_dim, (uint16_t *)ctx->key_cache + to);
         ctx->kernels->to_f16(v + from, head_dim, (uint16_t *)ctx->value_cache + to);
       } else {
@@ -238,7 +287,7 @@ static void attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *
         memcpy((float *)ctx->value_cache + to, v + from, sizeof(float) * (size_t)head_dim);
       }
     }
-  size_t element = ctx->kv_f16 ? 2 : 4;
+  size_t element = kv_element(ctx);
   const void *keys = (const char *)ctx->key_cache + (size_t)at * element;
   const void *values = (const char *)ctx->value_cache + (size_t)at * element;
   attention_job job = {ctx,      q,    keys,  values, layer, n, pos, heads, kv_heads,

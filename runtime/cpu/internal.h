@@ -182,10 +182,17 @@ struct qrt_model {
   qrt_weight *weights;        /* file.weights */
   qrt_tiled_weight *tiled;    /* [num_slots]: tiles of the weights that have them */
   float *arena;
-  /* [sequences][layers][kv heads][kv_positions][head_dim], f32 or f16
-   * bits: one head's keys (and values) are contiguous, so decode attention
-   * streams each head's history as one sequential run */
+  /* [sequences][layers][kv heads][kv_positions][head_dim], f32, f16 bits
+   * or int8 codes: one head's keys (and values) are contiguous, so decode
+   * attention streams each head's history as one sequential run */
   void *key_cache, *value_cache;
+  /* int8 caches: the f32 scale of each stored row of head_dim codes,
+   * [sequences][layers][kv heads][kv_positions] (NULL otherwise) */
+  float *key_scale, *value_scale;
+  /* int8 caches: per thread, the rows one attention task reads widened to
+   * f32: keys, then values, of every position of one KV head */
+  float *kv_rows;
+  int64_t kv_rows_floats; /* per thread */
   int64_t sequences;          /* KV caches (qrt_load_batched); 1 for qrt_load */
   int64_t kv_positions;       /* positions per sequence (<= program->max_seq) */
   int64_t seq;                /* the sequence a qrt_forward_seq call runs on */
@@ -193,6 +200,7 @@ struct qrt_model {
    * row_pos[i] (rope and attention read them; NULL otherwise) */
   const int64_t *row_seq, *row_pos;
   int kv_f16;                 /* program flag QRT_FLAG_KV_F16 */
+  int kv_i8;                  /* program flag QRT_FLAG_KV_I8 */
   int block_attention;        /* prefill through kernels->attend_block (QRT_BLOCK_ATTENTION=0: no) */
   float *scratch;             /* per-thread dequantization rows */
   int64_t scratch_floats;

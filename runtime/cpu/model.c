@@ -57,6 +57,7 @@ qrt_model *qrt_load_batched(const char *path, int threads, int64_t sequences, in
   m->num_slots = cfg->num_slots;
   m->q8_activations = (cfg->flags & QRT_FLAG_Q8_ACTIVATIONS) != 0;
   m->kv_f16 = (cfg->flags & QRT_FLAG_KV_F16) != 0;
+  m->kv_i8 = (cfg->flags & QRT_FLAG_KV_I8) != 0;
   qrt_steps_init(&m->steps, cfg);
   m->steps.max_seq = m->kv_positions;
   if (qrt_weights_open(&m->file, path, cfg, err, len) != 0)
@@ -80,8 +81,25 @@ qrt_model *qrt_load_batched(const char *path, int threads, int64_t sequences, in
    * steps by tens of milliseconds on this project's VM (the kernel
    * compacting memory), and no steady-state speed was gained */
   size_t cache = (size_t)(sequences * m->program->layers * m->kv_positions * m->program->kv_width);
-  m->key_cache = calloc(cache, m->kv_f16 ? 2 : sizeof(float));
-  m->value_cache = calloc(cache, m->kv_f16 ? 2 : sizeof(float));
+  size_t element = m->kv_i8 ? 1 : m->kv_f16 ? 2 : sizeof(float);
+  m->key_cache = calloc(cache, element);
+  m->value_cache = calloc(cache, element);
+  if (m->kv_i8) { /* an f32 scale per row of head_dim codes */
+    if (m->program->head_dim <= 0 || m->program->kv_width % m->program->head_dim) {
+      qrt_set_error(err, len, "the program's head_dim %lld does not divide its kv_width %lld",
+                    (long long)m->program->head_dim, (long long)m->program->kv_width);
+      goto fail;
+    }
+    size_t rows = cache / (size_t)m->program->head_dim;
+    m->key_scale = (float *)calloc(rows, sizeof(float));
+    m->value_scale = (float *)calloc(rows, sizeof(float));
+    m->kv_rows_floats = 2 * m->kv_positions * m->program->head_dim;
+    m->kv_rows = (float *)calloc((size_t)(m->kv_rows_floats * threads), sizeof(float));
+    if (!m->key_scale || !m->value_scale || !m->kv_rows) {
+      qrt_set_error(err, len, "out of memory allocating the KV cache's scales");
+      goto fail;
+    }
+  }
   m->xq = (int8_t *)calloc((size_t)(m->program->chunk * max_cols), 1);
   m->xscale = (float *)calloc((size_t)m->program->chunk, sizeof(float));
   m->xblock_scale = (float *)calloc((size_t)(m->program->chunk * (max_cols / QRT_Q8_BLOCK + 1)),
@@ -118,6 +136,9 @@ void qrt_free(qrt_model *m) {
   free(m->arena);
   free(m->key_cache);
   free(m->value_cache);
+  free(m->key_scale);
+  free(m->value_scale);
+  free(m->kv_rows);
   free(m->xq);
   free(m->xscale);
   free(m->xblock_scale);

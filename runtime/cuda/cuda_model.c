@@ -79,9 +79,11 @@ qrt_model *qrt_load(const char *path, int threads, char *err, size_t len) {
   const qrt_program_config *cfg = &qopt_program_config;
   m->program = cfg;
   qrt_steps_init(&m->steps, cfg);
-  if (cfg->flags & (QRT_FLAG_Q8_ACTIVATIONS | QRT_FLAG_KV_F16)) {
+  if (cfg->flags & (QRT_FLAG_Q8_ACTIVATIONS | QRT_FLAG_KV_F16 | QRT_FLAG_KV_I8)) {
     qrt_set_error(err, len, "this program uses %s, which the CUDA backend does not run",
-                  cfg->flags & QRT_FLAG_KV_F16 ? "an f16 KV cache" : "int8 activation blocks");
+                  cfg->flags & QRT_FLAG_KV_F16  ? "an f16 KV cache"
+                  : cfg->flags & QRT_FLAG_KV_I8 ? "an int8 KV cache"
+                                                : "int8 activation blocks");
     goto fail;
   }
   if (qrt_weights_open(&m->file, path, cfg, err, len) != 0)

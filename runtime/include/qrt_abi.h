@@ -21,7 +21,8 @@ typedef struct qrt_model qrt_ctx;
  * any change to the fields below or to the qrt_* calls and their argument
  * meanings; the generated object exports the version it was compiled for
  * (qopt_program_abi_version) and the runtime refuses another at load. */
-#define QRT_ABI_VERSION 3 /* 2: qrt_rope's freq_scale, qrt_add_bias; 3: attention's window */
+#define QRT_ABI_VERSION 4 /* 2: qrt_rope's freq_scale, qrt_add_bias; 3: attention's window;
+                             4: the config's head_dim (for the i8 KV cache's scales) */
 extern const int64_t qopt_program_abi_version;
 
 /* What the compiler fixed about the program. Every field is an int64_t so
@@ -39,15 +40,21 @@ typedef struct qrt_program_config {
   int64_t arena_floats; /* activation arena size */
   int64_t num_slots;    /* weight slots in the .qrtw */
   int64_t n_heads;
+  int64_t head_dim;     /* of the KV cache's rows (kv_width / head_dim KV heads) */
   int64_t flags;        /* QRT_FLAG_* */
 } qrt_program_config;
-#define QRT_CONFIG_LEN 11
+#define QRT_CONFIG_LEN 12
 /* flags: weight-only integer linears quantize their activations to int8
  * blocks of 32 and use integer dot products (`qopt build --act-int8`). */
 #define QRT_FLAG_Q8_ACTIVATIONS 1
 /* flags: the KV cache holds f16 keys and values (rounded to nearest even
  * when stored), as `!qnt.kv_cache<..., element_type = f16>` says. */
 #define QRT_FLAG_KV_F16 2
+/* flags: the KV cache holds int8 codes of keys and values, each stored row
+ * of head_dim values (one position, one KV head) with an f32 scale s =
+ * max|x| / 127 and codes round-to-nearest-even(x / s) in [-127, 127], as
+ * `!qnt.kv_cache<..., element_type = i8>` says. */
+#define QRT_FLAG_KV_I8 4
 extern const qrt_program_config qopt_program_config;
 void qopt_forward(qrt_ctx *ctx, const int32_t *tokens, int64_t n, int64_t pos, float *logits);
 

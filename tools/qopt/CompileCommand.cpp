@@ -130,8 +130,9 @@ static cl::opt<bool> compileFuseOpt(
     cl::init(true), cl::sub(compileCmd), cl::cat(category));
 static cl::opt<std::string> kvCacheOpt(
     "kv-cache",
-    cl::desc("KV cache element type: f32 (default) or f16 (half the memory and traffic; "
-             "keys and values rounded to half precision when stored)"),
+    cl::desc("KV cache element type: f32 (default), f16 (half the memory and traffic; "
+             "keys and values rounded to half precision when stored) or i8 (a quarter: "
+             "int8 codes with an f32 scale per position and KV head)"),
     cl::init("f32"), cl::sub(compileCmd), cl::cat(category));
 static cl::opt<int64_t> lmHeadBitsOpt(
     "lm-head-bits",

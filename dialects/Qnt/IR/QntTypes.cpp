@@ -26,8 +26,10 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "kv_cache dimensions must be positive, got layers="
                        << layers << " max_seq_len=" << maxSeqLen
                        << " kv_heads=" << kvHeads << " head_dim=" << headDim;
-  if (!isa<FloatType>(elementType))
-    return emitError() << "kv_cache element type must be a float type, got "
+  // i8: symmetric int8 codes with one f32 scale per stored (position, kv
+  // head) row of head_dim values (qnt-kv-cache)
+  if (!isa<FloatType>(elementType) && !elementType.isSignlessInteger(8))
+    return emitError() << "kv_cache element type must be a float type or i8, got "
                        << elementType;
   return success();
 }

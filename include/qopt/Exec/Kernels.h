@@ -56,6 +56,10 @@ void swiglu(const float *gate, const float *up, int64_t n, float *y);
 /// do not count towards the max.
 void dynamicQuantRows(const float *x, int64_t rows, int64_t cols, int64_t bits,
                       llvm::ArrayRef<bool> keep, float *y);
+/// One row of an i8 KV cache as it reads back: codes clamp(round-to-nearest-
+/// even(x / s), -127, 127) times s = max|x| / 127 (1 for an all-zero row);
+/// runtime/cpu/glue_kernels.c stores the same codes and scale.
+void int8KvRow(const float *x, int64_t n, float *y);
 /// -log softmax(logits)[target], computed in double.
 double negativeLogLikelihood(llvm::ArrayRef<float> logits, int32_t target);
 void add(const float *a, const float *b, int64_t n, float *y);

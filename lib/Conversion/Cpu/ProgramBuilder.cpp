@@ -46,8 +46,9 @@ llvm::Expected<CpuProgram> ProgramBuilder::build() {
   if (!forward || forward.getNumArguments() != 3)
     return makeError("the module has no qnt forward function (forward(tokens, pos, cache))");
   auto cache = dyn_cast<qnt::KVCacheType>(forward.getArgument(2).getType());
-  if (cache && !cache.getElementType().isF32() && !cache.getElementType().isF16())
-    return makeError("the CPU target keeps the KV cache in f32 or f16, not " +
+  if (cache && !cache.getElementType().isF32() && !cache.getElementType().isF16() &&
+      !cache.getElementType().isSignlessInteger(8))
+    return makeError("the CPU target keeps the KV cache in f32, f16 or i8, not " +
                      printType(cache.getElementType()));
   fwd = forward;
   CpuProgram program;
@@ -251,8 +252,10 @@ void ProgramBuilder::emitConfig(CpuProgram &program) {
   config.arena_floats = program.arenaFloats;
   config.num_slots = int64_t(slots.size());
   config.n_heads = get(kModelHeadsKey);
+  config.head_dim = int64_t(cache.getHeadDim());
   config.flags = (options.int8Activations ? QRT_FLAG_Q8_ACTIVATIONS : 0) |
-                 (cache.getElementType().isF16() ? QRT_FLAG_KV_F16 : 0);
+                 (cache.getElementType().isF16() ? QRT_FLAG_KV_F16 : 0) |
+                 (cache.getElementType().isSignlessInteger(8) ? QRT_FLAG_KV_I8 : 0);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToEnd(program.module->getBody());
   auto type = LLVM::LLVMArrayType::get(i64, QRT_CONFIG_LEN);
