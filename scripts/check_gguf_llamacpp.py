@@ -445,24 +445,25 @@ def main():
         for name, qtype, types, ours, theirs in k_results:
             print(f"| {name} | {qtype} | {types} | {ours:.4f} "
                   f"| {theirs:.4f} ({100 * (theirs - ours) / ours:+.4f}%) |")
-    print(f"\nqopt GPTQ w4 g32 exported to GGUF, PPL on the same {args.chunks} chunks of "
-          f"{args.ctx} tokens\n")
-    print("| model | qopt (executor) | llama.cpp, blocks decoded to F32 | llama.cpp, Q4_0 "
-          "| greedy text |")
-    print("|---|---:|---:|---:|---|")
-    for name, ours, as_f32, native, same in checks:
-        print(f"| {name} | {ours:.4f} | {as_f32:.4f} ({100 * abs(as_f32 - ours) / ours:+.3f}%) "
-              f"| {native:.4f} ({100 * abs(native - ours) / ours:+.3f}%) "
-              f"| {'same' if same else 'differs'} |")
-    print(f"\n{args.chunks} chunks of {args.ctx} tokens of TinyStories dev.txt[0:60000], "
-          f"measured by llama-perplexity (KL divergence from the F32 GGUF)\n")
-    print("| model | weights | file bytes | PPL | mean KLD | same top token |")
-    print("|---|---|---:|---:|---:|---:|")
-    def fmt(v, spec):
-        return "n/a" if v is None else format(v, spec)
-    for name, label, size, ppl, kld, top1 in rows:
-        print(f"| {name} | {label} | {size} | {ppl:.4f} | {fmt(kld, '.5f')} "
-              f"| {fmt(top1, '.2f')}% |")
+    if checks:  # the GPTQ-exported models of --models
+        print(f"\nqopt GPTQ w4 g32 exported to GGUF, PPL on the same {args.chunks} chunks of "
+              f"{args.ctx} tokens\n")
+        print("| model | qopt (executor) | llama.cpp, blocks decoded to F32 | llama.cpp, Q4_0 "
+              "| greedy text |")
+        print("|---|---:|---:|---:|---|")
+        for name, ours, as_f32, native, same in checks:
+            print(f"| {name} | {ours:.4f} | {as_f32:.4f} ({100 * abs(as_f32 - ours) / ours:+.3f}%) "
+                  f"| {native:.4f} ({100 * abs(native - ours) / ours:+.3f}%) "
+                  f"| {'same' if same else 'differs'} |")
+        print(f"\n{args.chunks} chunks of {args.ctx} tokens of TinyStories dev.txt[0:60000], "
+              f"measured by llama-perplexity (KL divergence from the F32 GGUF)\n")
+        print("| model | weights | file bytes | PPL | mean KLD | same top token |")
+        print("|---|---|---:|---:|---:|---:|")
+        def fmt(v, spec):
+            return "n/a" if v is None else format(v, spec)
+        for name, label, size, ppl, kld, top1 in rows:
+            print(f"| {name} | {label} | {size} | {ppl:.4f} | {fmt(kld, '.5f')} "
+                  f"| {fmt(top1, '.2f')}% |")
     if not ok:
         sys.exit("error: llama.cpp and qopt disagree on the exported GGUF (see above)")
 
