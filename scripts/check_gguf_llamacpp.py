@@ -172,7 +172,8 @@ def greedy(bindir, gguf, mlir):
     return a, b
 
 
-def check_model(name, bindir, args, eval_text, calib_text, rows, checks):
+def imported(name, args):
+    """(work directory, the model imported as .mlir, its F32 GGUF export)."""
     work = os.path.join(args.work, name)
     os.makedirs(work, exist_ok=True)
     ckpt, tok = checkpoint(name, args.work)
@@ -180,6 +181,11 @@ def check_model(name, bindir, args, eval_text, calib_text, rows, checks):
     run(QOPT, "import", ckpt, "--tokenizer", tok, "-o", base)
     f32 = os.path.join(work, "f32.gguf")
     run(QOPT, "export", base, "-o", f32)
+    return work, base, f32
+
+
+def check_model(name, bindir, args, eval_text, calib_text, rows, checks):
+    work, base, f32 = imported(name, args)
     gptq = os.path.join(work, "gptq.mlir")
     log(f"{name}: qopt compile --recipe gptq --bits 4 --group-size 32 ...")
     run(QOPT, "compile", base, "-o", gptq, "--recipe", "gptq", "--bits", "4", "--group-size",
@@ -278,14 +284,7 @@ def check_k_quants(bindir, args, name, eval_text, results):
     """llama.cpp's own K-quant files of `name` (llama-quantize from qopt's
     F32 export), imported by qopt: qopt's perplexity against llama.cpp's on
     the blocks it decodes to F32, on the same tokens."""
-    work = os.path.join(args.work, name)
-    os.makedirs(work, exist_ok=True)
-    ckpt, tok = checkpoint(name, args.work)
-    base = os.path.join(work, "base.mlir")
-    run(QOPT, "import", ckpt, "--tokenizer", tok, "-o", base)
-    f32 = os.path.join(work, "f32.gguf")
-    if not os.path.exists(f32):
-        run(QOPT, "export", base, "-o", f32)
+    work, _, f32 = imported(name, args)
     tokens = llama_tokens(bindir, f32, eval_text)
     ok = True
     for qtype in K_QUANT_TYPES:

@@ -29,23 +29,28 @@ def to_dtype(a, dtype):
     raise ValueError(dtype)
 
 
-def write_safetensors(path, tensors, dtype):
-    """tensors: list of (name, float array)."""
-    header, blobs, offset = {}, [], 0
-    for name, arr in tensors:
-        raw, _ = to_dtype(arr, dtype)
-        header[name] = {"dtype": dtype, "shape": list(arr.shape),
+def write_safetensors_raw(path, items):
+    """items: list of (name, safetensors dtype, shape, raw bytes), written
+    through a temporary file and a rename."""
+    header, offset = {}, 0
+    for name, dtype, shape, raw in items:
+        header[name] = {"dtype": dtype, "shape": list(shape),
                         "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
         offset += len(raw)
     text = json.dumps(header).encode()
     text += b" " * ((8 - (len(text) + 8) % 8) % 8)
     with open(path + ".tmp", "wb") as f:
         f.write(len(text).to_bytes(8, "little"))
         f.write(text)
-        for b in blobs:
-            f.write(b)
+        for item in items:
+            f.write(item[3])
     os.replace(path + ".tmp", path)
+
+
+def write_safetensors(path, tensors, dtype):
+    """tensors: list of (name, float array), rounded to dtype."""
+    write_safetensors_raw(path, [(name, dtype, arr.shape, to_dtype(arr, dtype)[0])
+                                 for name, arr in tensors])
 
 
 def write_safetensors_streamed(path, specs, dtype):

@@ -14,6 +14,8 @@ import struct
 
 import numpy as np
 
+from .hf_export import write_safetensors_raw
+
 AWQ_ORDER = [0, 2, 4, 6, 1, 3, 5, 7]
 AWQ_REVERSE_ORDER = [0, 4, 1, 5, 2, 6, 3, 7]
 
@@ -100,17 +102,7 @@ def read_safetensors(path):
 
 def write_safetensors_arrays(path, tensors):
     """tensors: {name: (safetensors dtype, array)}, written as they are."""
-    header, blobs, offset = {}, [], 0
-    for name, (dtype, arr) in tensors.items():
-        raw = np.ascontiguousarray(arr, dtype=SAFETENSORS_DTYPES[dtype]).tobytes()
-        header[name] = {"dtype": dtype, "shape": list(arr.shape),
-                        "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    text = json.dumps(header).encode()
-    text += b" " * ((8 - (len(text) + 8) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(len(text).to_bytes(8, "little"))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
+    write_safetensors_raw(path, [
+        (name, dtype, arr.shape,
+         np.ascontiguousarray(arr, dtype=SAFETENSORS_DTYPES[dtype]).tobytes())
+        for name, (dtype, arr) in tensors.items()])
