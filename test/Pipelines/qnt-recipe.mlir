@@ -41,7 +41,7 @@
 // RUN: not qopt-opt %tinymodel -pass-pipeline='builtin.module(qnt-recipe-rtn{lm-head-bits=1})' 2>&1 | FileCheck %s --check-prefix=LMHEAD
 // LMHEAD: qnt-recipe-rtn: lm-head-bits must be 0 (keep float) or in [2, 8], got 1
 // RUN: not qopt-opt %tinymodel -pass-pipeline='builtin.module(qnt-recipe-rtn{kv-cache=f8})' 2>&1 | FileCheck %s --check-prefix=KV
-// KV: qnt-recipe-rtn: kv-cache must be f32 or f16, not 'f8'
+// KV: qnt-recipe-rtn: kv-cache must be f32, f16 or i8, not 'f8'
 // RUN: not qopt compile %shared/models/stories260K/stories260K.bin -o %t/x.mlir --recipe rtn --lm-head-group-size 32 2>&1 | FileCheck %s --check-prefix=GROUPONLY
 // GROUPONLY: qopt compile: error: --lm-head-group-size needs --lm-head-bits
 // RUN: not ls %t/x.mlir
