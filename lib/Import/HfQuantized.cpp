@@ -341,7 +341,10 @@ llvm::Expected<bool> HfPackedLinears::take(llvm::StringRef shard, const std::str
   auto [base, leaf] = llvm::StringRef(name).rsplit('.');
   if (leaf != "qweight" && leaf != "qzeros" && leaf != "scales" && leaf != "g_idx")
     return false;
-  if (!names.count((base + ".weight").str()))
+  // Only a matrix is packed: a norm's "model.norm.qweight" is no packed
+  // tensor of anything, and the caller refuses it as unexpected.
+  auto known = names.find((base + ".weight").str());
+  if (known == names.end() || known->second.shape.size() != 2)
     return false;
   if (config.method == HfQuantConfig::Method::None)
     return makeError(shard + ": tensor '" + name +

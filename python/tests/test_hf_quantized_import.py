@@ -316,6 +316,12 @@ class DamagedCheckpoints(unittest.TestCase):
             t["model.layers.0.mlp.up_proj.weight"] = ("F32", np.zeros((128, 64), np.float32))
         self.refused("both", "stored both as model.layers.0.mlp.up_proj.weight", damage=bad)
 
+    def test_packed_tensors_of_a_norm(self):
+        # found by fuzz_checkpoint: a vector's ".qweight" read as a matrix's
+        def bad(t):
+            t["model.norm.qweight"] = ("I32", np.zeros((4, 64), np.int32))
+        self.refused("norm", "unexpected tensor 'model.norm.qweight'", damage=bad)
+
     def test_packed_tensors_without_quantization_config(self):
         self.refused("no-qconfig", "but config.json has no quantization_config",
                      edit_config=lambda c: c.pop("quantization_config"))
