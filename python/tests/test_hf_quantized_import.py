@@ -204,6 +204,24 @@ class HfQuantizedImport(unittest.TestCase):
         want = qopt_logits(w4, d)
         self.assertLess(np.max(np.abs(qopt_logits(back, d) - want)), 1e-5 * np.max(np.abs(want)))
 
+    def test_sharded_with_a_linear_split_across_shards(self):
+        d, ref = self.checkpoint("sharded", "gptq", 4, 32)
+        single = os.path.join(d, "model.safetensors")
+        tensors = read_safetensors(single)
+        names = {np.dtype("<f4"): "F32", np.dtype("<f2"): "F16", np.dtype("<i4"): "I32"}
+        shards = {"model-00001-of-00002.safetensors": {}, "model-00002-of-00002.safetensors": {}}
+        weight_map = {}
+        for i, (name, arr) in enumerate(sorted(tensors.items())):
+            shard = sorted(shards)[i % 2]  # a linear's four tensors alternate between files
+            shards[shard][name] = (names[arr.dtype], arr)
+            weight_map[name] = shard
+        os.remove(single)
+        for shard, part in shards.items():
+            write_safetensors_arrays(os.path.join(d, shard), part)
+        with open(os.path.join(d, "model.safetensors.index.json"), "w") as f:
+            json.dump({"metadata": {}, "weight_map": weight_map}, f)
+        self.imports(d, ref, LINEARS)
+
     def test_gptq_symmetric_8bit_per_channel(self):
         d, ref = self.checkpoint("w8-sym", "gptq", 8, -1, sym=True)
         self.imports(d, ref, LINEARS)
