@@ -260,6 +260,33 @@ llvm::Expected<int32_t> tokenId(const gguf::File &file, const char *key, size_t 
   return int32_t(*id);
 }
 
+/// The token ids, EOS / EOT / EOM, BOS, add_bos and chat template of a
+/// GGUF's vocabulary into `q`.
+llvm::Error specialIds(const gguf::File &file, size_t n, bool addBosDefault, QtokModel &q) {
+  auto bos = tokenId(file, "tokenizer.ggml.bos_token_id", n);
+  auto unk = tokenId(file, "tokenizer.ggml.unknown_token_id", n);
+  for (auto *e : {&bos, &unk})
+    if (!*e)
+      return e->takeError();
+  q.bos = *bos;
+  q.unk = *unk;
+  for (const char *key : {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id",
+                          "tokenizer.ggml.eom_token_id"}) {
+    auto eos = tokenId(file, key, n);
+    if (!eos)
+      return eos.takeError();
+    if (*eos >= 0 && llvm::find(q.eos, *eos) == q.eos.end())
+      q.eos.push_back(*eos);
+  }
+  bool addBos = addBosDefault;
+  if (const Value *v = file.find("tokenizer.ggml.add_bos_token"))
+    addBos = v->type == ValueType::Bool ? v->u != 0 : addBos;
+  q.addBos = addBos && q.bos >= 0;
+  if (const Value *t = file.find("tokenizer.chat_template"); t && t->type == ValueType::String)
+    q.chatTemplate = t->s;
+  return llvm::Error::success();
+}
+
 /// The pre-tokenizer steps of a tokenizer.ggml.pre name; sets the flags
 /// and add_bos default llama.cpp gives it.
 llvm::Error byteLevelSteps(const std::string &pre, QtokModel &q, bool &addBosDefault) {
@@ -329,26 +356,82 @@ llvm::Expected<std::string> qtokFromGguf(const gguf::File &file) {
                        "') is not two tokens of its vocabulary");
     q.merges.emplace_back(left->second, right->second);
   }
-  auto bos = tokenId(file, "tokenizer.ggml.bos_token_id", n);
-  auto unk = tokenId(file, "tokenizer.ggml.unknown_token_id", n);
-  for (auto *e : {&bos, &unk})
+  if (auto err = specialIds(file, n, addBos, q))
+    return std::move(err);
+  return q.serialize();
+}
+
+/// The byte length of the UTF-8 character starting with byte `c` (1 for a
+/// stray continuation byte, so a split never loops).
+size_t utf8Length(unsigned char c) {
+  return c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+}
+
+/// The "llama" (SentencePiece) vocabulary as a QTOK section, the form a
+/// Llama 2 tokenizer.json becomes: BPE with byte fallback over U+2581
+/// pieces, its merges derived from the scores as Hugging Face's
+/// SentencePieceExtractor derives them (every split of every piece into two
+/// pieces, a piece's splits in the order of their ids, all of them ordered
+/// by the joined piece's score, highest first, stably), so that the chat
+/// template and the EOS ids come along.
+llvm::Expected<std::string> spmQtokFromGguf(const gguf::File &file) {
+  auto tokens = arrayOf(file, "tokenizer.ggml.tokens", ValueType::String);
+  auto scores = arrayOf(file, "tokenizer.ggml.scores", ValueType::F32);
+  auto types = arrayOf(file, "tokenizer.ggml.token_type", ValueType::I32);
+  for (auto *e : {&tokens, &scores, &types})
     if (!*e)
       return e->takeError();
-  q.bos = *bos;
-  q.unk = *unk;
-  for (const char *key : {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id",
-                          "tokenizer.ggml.eom_token_id"}) {
-    auto eos = tokenId(file, key, n);
-    if (!eos)
-      return eos.takeError();
-    if (*eos >= 0 && llvm::find(q.eos, *eos) == q.eos.end())
-      q.eos.push_back(*eos);
+  if (!*tokens || !*scores)
+    return makeError("the GGUF's SentencePiece vocabulary lacks tokenizer.ggml.tokens or "
+                     "tokenizer.ggml.scores");
+  const size_t n = (*tokens)->items.size();
+  if ((*scores)->items.size() != n || (*types && (*types)->items.size() != n))
+    return makeError("the GGUF's tokenizer.ggml.scores and token_type are not one per token");
+  QtokModel q;
+  q.flags = QTOK_FLAG_BYTE_FALLBACK | QTOK_FLAG_FUSE_UNK | QTOK_FLAG_METASPACE |
+            QTOK_FLAG_STRIP_FIRST | QTOK_FLAG_SPM_MERGE;
+  q.normalizer = {{QTOK_NORM_PREPEND, 0, kMetaspace, ""}, {QTOK_NORM_REPLACE, 0, " ", kMetaspace}};
+  llvm::StringMap<int32_t> ids;
+  q.pieces.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    int64_t type = *types ? (*types)->items[i].i : 1;
+    if (type == 5)
+      continue; // unused: an empty piece nothing encodes to
+    q.pieces[i] = (*tokens)->items[i].s;
+    ids.try_emplace(q.pieces[i], int32_t(i));
+    // llama_token_type: 2 unknown, 3 control (special), 4 user-defined
+    if (type == 2 || type == 3 || type == 4)
+      q.added.push_back({int32_t(i),
+                         (type == 4 ? 0u : QTOK_ADDED_SPECIAL) | QTOK_ADDED_NORMALIZED,
+                         q.pieces[i]});
   }
-  if (const Value *v = file.find("tokenizer.ggml.add_bos_token"))
-    addBos = v->type == ValueType::Bool ? v->u != 0 : addBos;
-  q.addBos = addBos && q.bos >= 0;
-  if (const Value *t = file.find("tokenizer.chat_template"); t && t->type == ValueType::String)
-    q.chatTemplate = t->s;
+  struct Merge {
+    int32_t left, right;
+    float score;
+  };
+  std::vector<Merge> merges;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string &piece = q.pieces[i];
+    std::vector<Merge> local;
+    for (size_t at = utf8Length(piece.empty() ? 0 : piece[0]); at < piece.size();
+         at += utf8Length((unsigned char)piece[at])) {
+      auto l = ids.find(piece.substr(0, at)), r = ids.find(piece.substr(at));
+      if (l != ids.end() && r != ids.end())
+        local.push_back({l->second, r->second, float((*scores)->items[i].f)});
+    }
+    std::sort(local.begin(), local.end(), [](const Merge &a, const Merge &b) {
+      return std::make_pair(a.left, a.right) < std::make_pair(b.left, b.right);
+    });
+    merges.insert(merges.end(), local.begin(), local.end());
+  }
+  std::stable_sort(merges.begin(), merges.end(),
+                   [](const Merge &a, const Merge &b) { return a.score > b.score; });
+  for (const Merge &m : merges)
+    q.merges.emplace_back(m.left, m.right);
+  if (auto err = specialIds(file, n, /*addBosDefault=*/true, q))
+    return std::move(err);
+  if (q.unk < 0)
+    q.unk = 0; // SentencePiece's <unk>
   return q.serialize();
 }
 
@@ -358,8 +441,22 @@ llvm::Expected<std::string> runtimeTokenizerFromGguf(const gguf::File &file) {
   const Value *model = file.find("tokenizer.ggml.model");
   if (!model || model->type != ValueType::String)
     return makeError("the GGUF has no tokenizer.ggml.model string");
-  if (model->s == "llama")
-    return llama2cFromGguf(file);
+  if (model->s == "llama") {
+    // llama2.c's tokenizer.bin keeps the scores as they are (a GGUF read
+    // and written again stays byte-identical) but has no room for a chat
+    // template or EOS ids other than its </s> = 2: those take QTOK
+    auto id = [&](const char *key, int64_t fallback) {
+      const Value *v = file.find(key);
+      auto i = v ? v->asInt() : std::optional<int64_t>(fallback);
+      return i ? *i : -2;
+    };
+    bool llama2cConventions = !file.find("tokenizer.chat_template") &&
+                              !file.find("tokenizer.ggml.eot_token_id") &&
+                              !file.find("tokenizer.ggml.eom_token_id") &&
+                              id("tokenizer.ggml.eos_token_id", 2) == 2 &&
+                              id("tokenizer.ggml.bos_token_id", 1) == 1;
+    return llama2cConventions ? llama2cFromGguf(file) : spmQtokFromGguf(file);
+  }
   if (model->s == "gpt2")
     return qtokFromGguf(file);
   return makeError("the GGUF's tokenizer is '" + model->s +

@@ -176,6 +176,15 @@ class SentencePieceStyle(unittest.TestCase):
             self.assertEqual(qopt_tokenize(gguf, texts), want)
             dev = read(os.path.join(SHARED, "data", "tinystories", "dev.txt"))
             self.assertEqual(qopt_tokenize(gguf, [dev])[0], self.sp.encode(dev))
+            # read back, the template carries qopt's vocabulary as QTOK (merges
+            # derived from the scores): the same conversation, the same ids
+            def render(source, *extra):
+                return subprocess.run([QOPT, "chat-template", source, "-p", "Where is Paris?",
+                                       "--system", "Be brief.", *extra], check=True,
+                                      capture_output=True, text=True).stdout
+            for extra in ((), ("--tokens",)):
+                self.assertEqual(render(gguf, *extra), render(os.path.join(d, "hf"), *extra))
+            self.assertIn("Where is Paris?", render(gguf))
 
     def test_bos_from_tokenizer_config(self):
         # tokenizer_config.json: add_bos_token true, bos_token <s> (id 1)
