@@ -244,8 +244,34 @@ llvm::Expected<const Value *> arrayOf(const gguf::File &file, const char *key, V
   const Value *v = file.find(key);
   if (v && (v->type != ValueType::Array || v->elemType != elem))
     return makeError(llvm::Twine("the GGUF's ") + key + " is not an array of " +
-                     (elem == ValueType::String ? "strings" : "integers"));
+                     (elem == ValueType::String ? "strings"
+                      : elem == ValueType::F32  ? "f32 numbers"
+                                                : "integers"));
   return v;
+}
+
+/// A vocabulary's tokens, its second array (`second`: merges or scores,
+/// one per token when `perToken`) and its optional token types.
+struct VocabArrays {
+  const Value *tokens, *second, *types;
+};
+llvm::Expected<VocabArrays> vocabArrays(const gguf::File &file, const char *second,
+                                        const char *kind, bool perToken) {
+  // scores are one f32 per token; merges are strings of their own count
+  auto tokens = arrayOf(file, "tokenizer.ggml.tokens", ValueType::String);
+  auto other = arrayOf(file, second, perToken ? ValueType::F32 : ValueType::String);
+  auto types = arrayOf(file, "tokenizer.ggml.token_type", ValueType::I32);
+  for (auto *e : {&tokens, &other, &types})
+    if (!*e)
+      return e->takeError();
+  if (!*tokens || !*other)
+    return makeError(llvm::Twine("the GGUF's ") + kind +
+                     " vocabulary lacks tokenizer.ggml.tokens or " + second);
+  size_t n = (*tokens)->items.size();
+  if ((perToken && (*other)->items.size() != n) || (*types && (*types)->items.size() != n))
+    return makeError(llvm::Twine("the GGUF's ") + second +
+                     " or tokenizer.ggml.token_type is not one per token");
+  return VocabArrays{*tokens, *other, *types};
 }
 
 /// A token id under `key` within the vocabulary, or -1 when absent.
@@ -312,19 +338,12 @@ llvm::Error byteLevelSteps(const std::string &pre, QtokModel &q, bool &addBosDef
 /// The "gpt2" (byte-level BPE) vocabulary as a QTOK section: its pieces,
 /// its merges in rank order, control and user-defined tokens as added
 /// tokens (special and not), and the split tokenizer.ggml.pre names.
-llvm::Expected<std::string> qtokFromGguf(const gguf::File &file) {
-  auto tokens = arrayOf(file, "tokenizer.ggml.tokens", ValueType::String);
-  auto merges = arrayOf(file, "tokenizer.ggml.merges", ValueType::String);
-  auto types = arrayOf(file, "tokenizer.ggml.token_type", ValueType::I32);
-  for (auto *e : {&tokens, &merges, &types})
-    if (!*e)
-      return e->takeError();
-  if (!*tokens || !*merges)
-    return makeError("the GGUF's byte-level vocabulary lacks tokenizer.ggml.tokens or "
-                     "tokenizer.ggml.merges");
-  const size_t n = (*tokens)->items.size();
-  if (*types && (*types)->items.size() != n)
-    return makeError("the GGUF's tokenizer.ggml.token_type is not one type per token");
+llvm::Expected<std::string> byteLevelQtokFromGguf(const gguf::File &file) {
+  auto arrays = vocabArrays(file, "tokenizer.ggml.merges", "byte-level", /*perToken=*/false);
+  if (!arrays)
+    return arrays.takeError();
+  const Value *tokens = arrays->tokens, *merges = arrays->second, *types = arrays->types;
+  const size_t n = tokens->items.size();
   const Value *pre = file.find("tokenizer.ggml.pre");
   if (!pre || pre->type != ValueType::String)
     return makeError("the GGUF has no tokenizer.ggml.pre string (which split its byte-level "
@@ -338,16 +357,16 @@ llvm::Expected<std::string> qtokFromGguf(const gguf::File &file) {
   llvm::StringMap<int32_t> ids;
   q.pieces.resize(n);
   for (size_t i = 0; i < n; ++i) {
-    int64_t type = *types ? (*types)->items[i].i : 1;
+    int64_t type = types ? types->items[i].i : 1;
     if (type == 5)
       continue; // an unused row keeps an empty piece: nothing encodes to it
-    q.pieces[i] = (*tokens)->items[i].s;
+    q.pieces[i] = tokens->items[i].s;
     ids.try_emplace(q.pieces[i], int32_t(i));
     if (type == 3 || type == 4)
       q.added.push_back({int32_t(i), type == 3 ? QTOK_ADDED_SPECIAL : 0u, q.pieces[i]});
   }
-  for (size_t rank = 0; rank < (*merges)->items.size(); ++rank) {
-    llvm::StringRef m = (*merges)->items[rank].s;
+  for (size_t rank = 0; rank < merges->items.size(); ++rank) {
+    llvm::StringRef m = merges->items[rank].s;
     size_t space = m.find(' ', 1); // as llama.cpp splits them
     auto left = space == llvm::StringRef::npos ? ids.end() : ids.find(m.substr(0, space));
     auto right = space == llvm::StringRef::npos ? ids.end() : ids.find(m.substr(space + 1));
@@ -375,18 +394,11 @@ size_t utf8Length(unsigned char c) {
 /// by the joined piece's score, highest first, stably), so that the chat
 /// template and the EOS ids come along.
 llvm::Expected<std::string> spmQtokFromGguf(const gguf::File &file) {
-  auto tokens = arrayOf(file, "tokenizer.ggml.tokens", ValueType::String);
-  auto scores = arrayOf(file, "tokenizer.ggml.scores", ValueType::F32);
-  auto types = arrayOf(file, "tokenizer.ggml.token_type", ValueType::I32);
-  for (auto *e : {&tokens, &scores, &types})
-    if (!*e)
-      return e->takeError();
-  if (!*tokens || !*scores)
-    return makeError("the GGUF's SentencePiece vocabulary lacks tokenizer.ggml.tokens or "
-                     "tokenizer.ggml.scores");
-  const size_t n = (*tokens)->items.size();
-  if ((*scores)->items.size() != n || (*types && (*types)->items.size() != n))
-    return makeError("the GGUF's tokenizer.ggml.scores and token_type are not one per token");
+  auto arrays = vocabArrays(file, "tokenizer.ggml.scores", "SentencePiece", /*perToken=*/true);
+  if (!arrays)
+    return arrays.takeError();
+  const Value *tokens = arrays->tokens, *scores = arrays->second, *types = arrays->types;
+  const size_t n = tokens->items.size();
   QtokModel q;
   q.flags = QTOK_FLAG_BYTE_FALLBACK | QTOK_FLAG_FUSE_UNK | QTOK_FLAG_METASPACE |
             QTOK_FLAG_STRIP_FIRST | QTOK_FLAG_SPM_MERGE;
@@ -394,10 +406,10 @@ llvm::Expected<std::string> spmQtokFromGguf(const gguf::File &file) {
   llvm::StringMap<int32_t> ids;
   q.pieces.resize(n);
   for (size_t i = 0; i < n; ++i) {
-    int64_t type = *types ? (*types)->items[i].i : 1;
+    int64_t type = types ? types->items[i].i : 1;
     if (type == 5)
       continue; // unused: an empty piece nothing encodes to
-    q.pieces[i] = (*tokens)->items[i].s;
+    q.pieces[i] = tokens->items[i].s;
     ids.try_emplace(q.pieces[i], int32_t(i));
     // llama_token_type: 2 unknown, 3 control (special), 4 user-defined
     if (type == 2 || type == 3 || type == 4)
@@ -417,7 +429,7 @@ llvm::Expected<std::string> spmQtokFromGguf(const gguf::File &file) {
          at += utf8Length((unsigned char)piece[at])) {
       auto l = ids.find(piece.substr(0, at)), r = ids.find(piece.substr(at));
       if (l != ids.end() && r != ids.end())
-        local.push_back({l->second, r->second, float((*scores)->items[i].f)});
+        local.push_back({l->second, r->second, float(scores->items[i].f)});
     }
     std::sort(local.begin(), local.end(), [](const Merge &a, const Merge &b) {
       return std::make_pair(a.left, a.right) < std::make_pair(b.left, b.right);
@@ -458,7 +470,7 @@ llvm::Expected<std::string> runtimeTokenizerFromGguf(const gguf::File &file) {
     return llama2cConventions ? llama2cFromGguf(file) : spmQtokFromGguf(file);
   }
   if (model->s == "gpt2")
-    return qtokFromGguf(file);
+    return byteLevelQtokFromGguf(file);
   return makeError("the GGUF's tokenizer is '" + model->s +
                    "'; SentencePiece ('llama') and byte-level BPE ('gpt2') vocabularies are "
                    "imported");
