@@ -183,9 +183,11 @@ llvm::Error Converter::readModel(const json::Object &model) {
     auto id = r.integer(&idValue, "model.vocab['" + piece.str() + "']");
     if (!id)
       return id.takeError();
-    if (*id < 0 || *id >= (int64_t(1) << 30))
+    // ids run 0 .. entries - 1: a larger one is a lie about the vocabulary
+    // (and would size it: fuzz_checkpoint asked for 32 GiB this way)
+    if (*id < 0 || *id >= int64_t((*vocab)->size()))
       return r.fail("model.vocab['" + piece.str() + "'] = " + llvm::Twine(*id) +
-                    " is not a token id");
+                    " is not a token id of its " + llvm::Twine((*vocab)->size()) + " entries");
     size = std::max(size, *id + 1);
   }
   q.pieces.assign(size_t(size), std::string());

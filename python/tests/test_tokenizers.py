@@ -405,6 +405,15 @@ class Refusals(unittest.TestCase):
         self.assertIn("'model.merges[7]' names 'qoptnotatoken', which is not a token", err)
         self.assertEqual(len(err.splitlines()), 1)
 
+    def test_token_id_beyond_the_vocabulary(self):
+        # found by fuzz_checkpoint: one id of 2^29 sized the vocabulary at 32 GiB
+        def edit(j):
+            j["model"]["vocab"]["Ġthe"] = 1 << 29
+        err = self.broken(edit)
+        self.assertIn("model.vocab['Ġthe'] = 536870912 is not a token id of its 50257 entries",
+                      err)
+        self.assertEqual(len(err.splitlines()), 1)
+
     def test_wrong_field_type(self):
         def edit(j):
             j["model"]["byte_fallback"] = "yes"
