@@ -436,10 +436,16 @@ llvm::Expected<std::string> spmQtokFromGguf(const gguf::File &file) {
     });
     merges.insert(merges.end(), local.begin(), local.end());
   }
-  std::stable_sort(merges.begin(), merges.end(),
-                   [](const Merge &a, const Merge &b) { return a.score > b.score; });
-  for (const Merge &m : merges)
-    q.merges.emplace_back(m.left, m.right);
+  // highest score first, ties in the order found (a stable sort, spelled
+  // with the position: libstdc++'s stable_sort draws a deprecation from clang)
+  std::vector<size_t> order(merges.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return merges[a].score != merges[b].score ? merges[a].score > merges[b].score : a < b;
+  });
+  for (size_t i : order)
+    q.merges.emplace_back(merges[i].left, merges[i].right);
   if (auto err = specialIds(file, n, /*addBosDefault=*/true, q))
     return std::move(err);
   if (q.unk < 0)
