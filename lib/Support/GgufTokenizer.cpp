@@ -11,6 +11,7 @@
 
 #include "qrt_tokenizer_format.h"
 
+#include <cmath>
 #include <cstring>
 
 namespace qopt {
@@ -399,6 +400,9 @@ llvm::Expected<std::string> spmQtokFromGguf(const gguf::File &file) {
     return arrays.takeError();
   const Value *tokens = arrays->tokens, *scores = arrays->second, *types = arrays->types;
   const size_t n = tokens->items.size();
+  for (size_t i = 0; i < n; ++i)
+    if (std::isnan(scores->items[i].f)) // they are sorted: NaN has no place in the order
+      return makeError("the GGUF's tokenizer.ggml.scores[" + llvm::Twine(i) + "] is NaN");
   QtokModel q;
   q.flags = QTOK_FLAG_BYTE_FALLBACK | QTOK_FLAG_FUSE_UNK | QTOK_FLAG_METASPACE |
             QTOK_FLAG_STRIP_FIRST | QTOK_FLAG_SPM_MERGE;
