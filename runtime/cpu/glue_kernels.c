@@ -179,15 +179,33 @@ static void store_int8_row(const float *x, int64_t n, int8_t *codes, float *scal
 /* `rows` rows of an int8 cache starting at `codes` (a KV head's run),
  * widened to f32 as code * scale into `out`: the attention kernels then
  * read f32, and the values are the ones the executor attends to. */
-static const float *widen_int8_rows(const qrt_ctx *ctx, const void *codes, int keys,
-                                    int64_t rows, int64_t hd, float *out) {
+static void widen_int8_rows(const qrt_ctx *ctx, const void *codes, int keys, int64_t rows,
+                            int64_t hd, float *out) {
   const int8_t *c = (const int8_t *)codes;
   const int8_t *base = (const int8_t *)(keys ? ctx->key_cache : ctx->value_cache);
   const float *scale = (keys ? ctx->key_scale : ctx->value_scale) + (c - base) / hd;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t i = 0; i < hd; ++i)
       out[r * hd + i] = (float)c[r * hd + i] * scale[r];
-  return out;
+}
+
+/* Points *k and *v (the first of `rows` int8 rows of a KV head) at this
+ * worker's f32 copies. Consecutive tasks of a worker are mostly query heads
+ * of the same KV head reading the same rows, so those are widened once per
+ * attention call (the cache does not change while its tasks run). */
+static void widened_kv(const qrt_ctx *ctx, int worker, int64_t rows, int64_t hd,
+                       const void **k, const void **v) {
+  float *buf = ctx->kv_rows + (int64_t)worker * ctx->kv_rows_floats;
+  struct qrt_kv_rows_tag *tag = &ctx->kv_rows_tag[worker];
+  if (tag->call != ctx->attention_calls || tag->keys != *k || tag->rows != rows) {
+    widen_int8_rows(ctx, *k, 1, rows, hd, buf);
+    widen_int8_rows(ctx, *v, 0, rows, hd, buf + ctx->kv_rows_floats / 2);
+    tag->call = ctx->attention_calls;
+    tag->keys = *k;
+    tag->rows = rows;
+  }
+  *k = buf;
+  *v = buf + ctx->kv_rows_floats / 2;
 }
 
 static void attention_task(void *raw, int64_t begin, int64_t end, int worker) {
@@ -209,11 +227,8 @@ static void attention_task(void *raw, int64_t begin, int64_t end, int worker) {
     int64_t first = j->window > 0 && last - j->window + 1 > 0 ? last - j->window + 1 : 0;
     size_t at = kv_head_offset(j, h) + (size_t)(first * hd) * element;
     const void *k = keys + at, *v = values + at;
-    if (ctx->kv_i8) {
-      float *rows = ctx->kv_rows + (int64_t)worker * ctx->kv_rows_floats;
-      k = widen_int8_rows(ctx, k, 1, last - first + 1, hd, rows);
-      v = widen_int8_rows(ctx, v, 0, last - first + 1, hd, rows + ctx->kv_rows_floats / 2);
-    }
+    if (ctx->kv_i8)
+      widened_kv(ctx, worker, last - first + 1, hd, &k, &v);
     ctx->kernels->attend_head(j->q + m * q_width + h * hd, k, v, ctx->kv_f16, last - first, hd,
                               hd, j->scale, scratch, j->out + m * q_width + h * hd);
   }
@@ -235,12 +250,8 @@ static void attention_block_task(void *raw, int64_t begin, int64_t end, int work
     int64_t count = n - m < QRT_ATTEND_BLOCK ? n - m : QRT_ATTEND_BLOCK;
     size_t at = kv_head_offset(j, h);
     const void *k = (const char *)j->keys + at, *v = (const char *)j->values + at;
-    if (j->ctx->kv_i8) { /* the block's queries see positions 0 .. pos + m + count - 1 */
-      float *rows = j->ctx->kv_rows + (int64_t)worker * j->ctx->kv_rows_floats;
-      k = widen_int8_rows(j->ctx, k, 1, j->pos + m + count, hd, rows);
-      v = widen_int8_rows(j->ctx, v, 0, j->pos + m + count, hd,
-                          rows + j->ctx->kv_rows_floats / 2);
-    }
+    if (j->ctx->kv_i8) /* the block's queries see positions 0 .. pos + m + count - 1 */
+      widened_kv(j->ctx, worker, j->pos + m + count, hd, &k, &v);
     j->ctx->kernels->attend_block(j->q + m * q_width + h * hd, q_width, count, k, v,
                                   j->ctx->kv_f16, j->pos + m, hd, hd, j->scale, scratch,
                                   j->out + m * q_width + h * hd, q_width);
@@ -287,6 +298,7 @@ static void attention(qrt_ctx *ctx, int64_t layer, const float *q, const float *
         memcpy((float *)ctx->value_cache + to, v + from, sizeof(float) * (size_t)head_dim);
       }
     }
+  ctx->attention_calls++; /* what workers widened before is stale now */
   size_t element = kv_element(ctx);
   const void *keys = (const char *)ctx->key_cache + (size_t)at * element;
   const void *values = (const char *)ctx->value_cache + (size_t)at * element;

@@ -193,6 +193,14 @@ struct qrt_model {
    * f32: keys, then values, of every position of one KV head */
   float *kv_rows;
   int64_t kv_rows_floats; /* per thread */
+  /* per thread: what its kv_rows hold (the query heads of one KV head read
+   * the same rows, widened once), valid within attention call `call` */
+  struct qrt_kv_rows_tag {
+    int64_t call;
+    const void *keys;
+    int64_t rows;
+  } *kv_rows_tag;
+  int64_t attention_calls;
   int64_t sequences;          /* KV caches (qrt_load_batched); 1 for qrt_load */
   int64_t kv_positions;       /* positions per sequence (<= program->max_seq) */
   int64_t seq;                /* the sequence a qrt_forward_seq call runs on */

@@ -95,7 +95,8 @@ qrt_model *qrt_load_batched(const char *path, int threads, int64_t sequences, in
     m->value_scale = (float *)calloc(rows, sizeof(float));
     m->kv_rows_floats = 2 * m->kv_positions * m->program->head_dim;
     m->kv_rows = (float *)calloc((size_t)(m->kv_rows_floats * threads), sizeof(float));
-    if (!m->key_scale || !m->value_scale || !m->kv_rows) {
+    m->kv_rows_tag = (struct qrt_kv_rows_tag *)calloc((size_t)threads, sizeof *m->kv_rows_tag);
+    if (!m->key_scale || !m->value_scale || !m->kv_rows || !m->kv_rows_tag) {
       qrt_set_error(err, len, "out of memory allocating the KV cache's scales");
       goto fail;
     }
@@ -139,6 +140,7 @@ void qrt_free(qrt_model *m) {
   free(m->key_scale);
   free(m->value_scale);
   free(m->kv_rows);
+  free(m->kv_rows_tag);
   free(m->xq);
   free(m->xscale);
   free(m->xblock_scale);
